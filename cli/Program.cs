@@ -1,1 +1,69 @@
-namespace Lcm.Cli; public static class Program { public static int Main(string[] args) => 0; }
+using Lcm.Cli.Commands;
+using Lcm.Core.Generation;
+using Lcm.Core.Model;
+
+namespace Lcm.Cli;
+
+/// <summary>The <c>lcm</c> command: parses the command word and dispatches. Exit codes: 0 success, 1 failure, 2 bad arguments.</summary>
+public static class Program
+{
+    public const string Usage = """
+        usage: lcm <command> [options]
+
+          generate   --prompt TEXT --output FILE [--model DIR] [--steps N] [--guidance G] [--width W]
+                     [--height H] [--seed S] [--count N] [--format png|jpeg|webp] [--quality Q]
+          tokenize   [--model DIR] TEXT
+          info       [--model DIR]
+          make-model --output DIR [--fp16] [--unet-mb N] [--seed S]
+
+        The model is --model, else LCM_MODEL_PATH, else a built-in test model.
+        """;
+
+    public static async Task<int> Main(string[] args)
+    {
+        if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+        {
+            (args.Length == 0 ? Console.Error : Console.Out).Write(Usage);
+            return args.Length == 0 ? 2 : 0;
+        }
+        using var cancel = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) =>
+        {
+            e.Cancel = true;
+            cancel.Cancel();
+        };
+        string[] rest = args[1..];
+        try
+        {
+            return args[0] switch
+            {
+                "generate" => GenerateCommand.Run(rest, cancel.Token),
+                "tokenize" => TokenizeCommand.Run(rest),
+                "info" => InfoCommand.Run(rest),
+                "make-model" => MakeModelCommand.Run(rest),
+                _ => throw new UsageException($"unknown command '{args[0]}'"),
+            };
+        }
+        catch (UsageException e)
+        {
+            await Console.Error.WriteLineAsync($"lcm {args[0]}: {e.Message}\nRun 'lcm --help' for usage.");
+            return 2;
+        }
+        catch (InvalidRequestException e)
+        {
+            await Console.Error.WriteLineAsync($"lcm {args[0]}: {e.Code}: {e.Message}");
+            return 2;
+        }
+        catch (OperationCanceledException)
+        {
+            await Console.Error.WriteLineAsync($"lcm {args[0]}: canceled");
+            return 1;
+        }
+        catch (Exception e)
+        {
+            string kind = e is ModelFormatException ? "bad model folder" : "error";
+            await Console.Error.WriteLineAsync($"lcm {args[0]}: {kind}: {e.Message}");
+            return 1;
+        }
+    }
+}

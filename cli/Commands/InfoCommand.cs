@@ -1,0 +1,40 @@
+using Lcm.Core.Generation;
+using Lcm.Core.Model;
+using Microsoft.ML.OnnxRuntime;
+
+namespace Lcm.Cli.Commands;
+
+/// <summary><c>lcm info</c>: each graph's inputs and outputs, the config values in use and the execution provider.</summary>
+internal static class InfoCommand
+{
+    public static int Run(string[] argv)
+    {
+        var args = new Arguments(argv);
+        string modelPath = CliModel.Resolve(args);
+        args.EnsureAllUsed();
+        using var engine = CliModel.LoadEngine(modelPath);
+        Console.WriteLine($"model: {engine.Model.Root}");
+        Console.WriteLine($"execution provider: {engine.ExecutionProvider}{(engine.ExecutionProviderFallbackReason is { } why ? $" ({why})" : "")}");
+        foreach (var (name, graph) in engine.Graphs)
+        {
+            Console.WriteLine($"{name}: {graph.Path}");
+            foreach (var (input, meta) in graph.Session.InputMetadata) Console.WriteLine($"  input  {input}: {Describe(meta)}");
+            foreach (var (output, meta) in graph.Session.OutputMetadata) Console.WriteLine($"  output {output}: {Describe(meta)}");
+        }
+        var s = engine.Model.Scheduler;
+        Console.WriteLine("scheduler:");
+        Console.WriteLine($"  num_train_timesteps={s.NumTrainTimesteps} beta_start={s.BetaStart} beta_end={s.BetaEnd} beta_schedule={s.BetaSchedule}");
+        Console.WriteLine($"  original_inference_steps={s.OriginalInferenceSteps} timestep_scaling={s.TimestepScaling} set_alpha_to_one={s.SetAlphaToOne} prediction_type={s.PredictionType}");
+        Console.WriteLine($"vae scaling_factor={engine.Model.VaeScalingFactor}");
+        Console.WriteLine($"unet time_cond_proj_dim={engine.TimeCondDim}");
+        Console.WriteLine($"tokenizer vocabulary={engine.Tokenizer.VocabularySize}");
+        Console.WriteLine($"defaults: steps={GenerationLimits.DefaultSteps} guidance={GenerationLimits.DefaultGuidanceScale} size={GenerationLimits.DefaultSize}x{GenerationLimits.DefaultSize}; max size {engine.Options.MaxImageSize}");
+        return 0;
+    }
+
+    private static string Describe(NodeMetadata meta)
+    {
+        var dims = meta.Dimensions.Select((d, i) => d > 0 ? d.ToString() : meta.SymbolicDimensions[i] is { Length: > 0 } n ? n : "?");
+        return $"{(meta.IsTensor ? meta.ElementDataType.ToString() : meta.OnnxValueType.ToString())} [{string.Join(", ", dims)}]";
+    }
+}

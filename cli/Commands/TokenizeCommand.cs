@@ -1,0 +1,21 @@
+using Lcm.Core.Model;
+using Lcm.Core.Text;
+
+namespace Lcm.Cli.Commands;
+
+/// <summary><c>lcm tokenize TEXT</c>: the 77 token ids the model's tokenizer gives, as one JSON array.</summary>
+internal static class TokenizeCommand
+{
+    public static int Run(string[] argv)
+    {
+        var args = new Arguments(argv);
+        string modelPath = CliModel.Resolve(args);
+        args.EnsureAllUsed(maxPositionals: 1);
+        if (args.Positionals.Count == 0) throw new UsageException("the TEXT to tokenize is required");
+        var tokenizer = ClipTokenizer.FromFolder(ModelFolder.Open(modelPath).TokenizerDirectory);
+        var tokens = tokenizer.Encode(args.Positionals[0]);
+        Console.WriteLine($"[{string.Join(",", tokens.Ids)}]");
+        if (tokens.Truncated) Console.Error.WriteLine($"warning: {tokens.TokenCount} tokens; truncated to {ClipTokenizer.MaxLength - 2}");
+        return 0;
+    }
+}

@@ -1,0 +1,230 @@
+using System.Diagnostics;
+using Lcm.Core.Model;
+using Lcm.Core.Scheduling;
+using Lcm.Core.Text;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.ML.OnnxRuntime;
+
+namespace Lcm.Core.Generation;
+
+/// <summary>
+/// Text-to-image with a Latent Consistency Model: composes the tokenizer, text encoder, UNet,
+/// scheduler and VAE decoder of one model folder. Thread-safe; runs one request (or batch) at a
+/// time, since concurrent runs on one device only slow each other down.
+/// </summary>
+public sealed class LcmEngine : IDisposable
+{
+    /// <summary>Most images in one UNet run where the model's batch dimension is dynamic.</summary>
+    public const int MaxUnetBatch = 8;
+
+    private readonly ClipTokenizer _tokenizer;
+    private readonly TextEncoder _textEncoder;
+    private readonly Unet _unet;
+    private readonly VaeDecoder _vaeDecoder;
+    private readonly SemaphoreSlim _deviceLock = new(1, 1);
+
+    private LcmEngine(ModelFolder model, EngineOptions options, string provider, string? fallbackReason,
+        ClipTokenizer tokenizer, TextEncoder textEncoder, Unet unet, VaeDecoder vaeDecoder)
+    {
+        (Model, Options, ExecutionProvider, ExecutionProviderFallbackReason) = (model, options, provider, fallbackReason);
+        (_tokenizer, _textEncoder, _unet, _vaeDecoder) = (tokenizer, textEncoder, unet, vaeDecoder);
+        Scheduler = new LcmScheduler(model.Scheduler);
+    }
+
+    public ModelFolder Model { get; }
+    public EngineOptions Options { get; }
+    public LcmScheduler Scheduler { get; }
+    public ClipTokenizer Tokenizer => _tokenizer;
+    /// <summary>"CUDA" or "CPU".</summary>
+    public string ExecutionProvider { get; }
+    public string? ExecutionProviderFallbackReason { get; }
+
+    /// <summary>Each graph by its folder name, for diagnostics (<c>lcm info</c>).</summary>
+    public IReadOnlyList<(string Name, OnnxGraph Graph)> Graphs =>
+        [("text_encoder", _textEncoder.Graph), ("unet", _unet.Graph), ("vae_decoder", _vaeDecoder.Graph)];
+
+    public int TimeCondDim => _unet.TimeCondDim;
+
+    public static LcmEngine Load(string modelPath, EngineOptions? options = null, ILogger? logger = null)
+    {
+        options ??= new EngineOptions();
+        logger ??= NullLogger.Instance;
+        var model = ModelFolder.Open(modelPath);
+        var tokenizer = ClipTokenizer.FromFolder(model.TokenizerDirectory);
+        var sessions = new SessionFactory(options, logger);
+        var graphs = new List<IDisposable>();
+        try
+        {
+            OnnxGraph Open(string path)
+            {
+                var graph = new OnnxGraph(path, sessions.Create(path));
+                graphs.Add(graph);
+                return graph;
+            }
+            var textEncoder = new TextEncoder(Open(model.TextEncoderPath));
+            var unet = new Unet(Open(model.UnetPath), model.TimeCondProjDim);
+            var vaeDecoder = new VaeDecoder(Open(model.VaeDecoderPath));
+            if (textEncoder.HiddenSize is int te && unet.HiddenSize is int un && te != un)
+                throw new ModelFormatException($"'{model.TextEncoderPath}' gives hidden states of width {te} but '{model.UnetPath}' input 'encoder_hidden_states' expects {un}");
+            logger.LogInformation("Loaded LCM model {Model} on {Provider}", model.Root, sessions.ActiveProvider);
+            return new LcmEngine(model, options, sessions.ActiveProvider, sessions.FallbackReason, tokenizer, textEncoder, unet, vaeDecoder);
+        }
+        catch
+        {
+            graphs.ForEach(g => g.Dispose());
+            throw;
+        }
+    }
+
+    /// <summary>Checks a request against the limits and this model; throws <see cref="InvalidRequestException"/>.</summary>
+    public void Validate(GenerationRequest request)
+    {
+        request.Validate(Options.MaxImageSize, Model.Scheduler.OriginalInferenceSteps);
+        if (_unet.FixedLatentHeight is int h && request.Height != h * 8)
+            throw new InvalidRequestException("invalid_height", $"this model only generates images {h * 8} pixels high, found {request.Height}");
+        if (_unet.FixedLatentWidth is int w && request.Width != w * 8)
+            throw new InvalidRequestException("invalid_width", $"this model only generates images {w * 8} pixels wide, found {request.Width}");
+    }
+
+    public GenerationResult Generate(GenerationRequest request, IProgress<StepProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        GenerateBatch([request], progress, cancellationToken)[0];
+
+    /// <summary>
+    /// Runs several requests of the same size and steps as shared UNet batches. Every image keeps
+    /// its own seeded noise, so its pixels do not depend on what it was batched with.
+    /// </summary>
+    public IReadOnlyList<GenerationResult> GenerateBatch(IReadOnlyList<GenerationRequest> requests,
+        IProgress<StepProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        if (requests.Count == 0) return [];
+        foreach (var request in requests)
+        {
+            Validate(request);
+            if (request.Width != requests[0].Width || request.Height != requests[0].Height || request.Steps != requests[0].Steps)
+                throw new ArgumentException("requests in one batch must share width, height and steps", nameof(requests));
+        }
+        _deviceLock.Wait(cancellationToken);
+        try
+        {
+            using var runOptions = new RunOptions();
+            // Terminate stops a UNet run midway, so a cancel does not wait for the step to finish.
+            using var registration = cancellationToken.Register(() => runOptions.Terminate = true);
+            return Run(requests, progress, runOptions, cancellationToken);
+        }
+        catch (OnnxRuntimeException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw new OperationCanceledException(cancellationToken);
+        }
+        finally
+        {
+            _deviceLock.Release();
+        }
+    }
+
+    private IReadOnlyList<GenerationResult> Run(IReadOnlyList<GenerationRequest> requests, IProgress<StepProgress>? progress,
+        RunOptions runOptions, CancellationToken cancellationToken)
+    {
+        var total = Stopwatch.StartNew();
+        double ortMs = 0;
+        T Timed<T>(Func<T> run, ref double stageMs)
+        {
+            long start = Stopwatch.GetTimestamp();
+            T result = run();
+            double ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            stageMs += ms;
+            ortMs += ms;
+            return result;
+        }
+
+        var first = requests[0];
+        int latentHeight = first.Height / 8, latentWidth = first.Width / 8, latentSize = Unet.LatentChannels * latentHeight * latentWidth;
+
+        long tokenizeStart = Stopwatch.GetTimestamp();
+        var prompts = requests.Select(r => _tokenizer.Encode(r.Prompt)).ToArray();
+        double tokenizeMs = Stopwatch.GetElapsedTime(tokenizeStart).TotalMilliseconds;
+        double textEncoderMs = 0;
+        float[] hidden = Timed(() => _textEncoder.Encode(prompts.Select(p => p.Ids).ToArray(), runOptions), ref textEncoderMs);
+        int promptStates = hidden.Length / requests.Count;
+        int hiddenSize = promptStates / ClipTokenizer.MaxLength;
+
+        var images = new List<PendingImage>();
+        for (int r = 0; r < requests.Count; r++)
+        {
+            long seed = requests[r].Seed ?? Random.Shared.NextInt64(0, GenerationLimits.MaxSeed + 1);
+            for (int i = 0; i < requests[r].Count; i++)
+                images.Add(new PendingImage(r, (seed + i) % (GenerationLimits.MaxSeed + 1), latentSize));
+        }
+
+        int[] timesteps = Scheduler.Timesteps(first.Steps);
+        var stepMs = new double[timesteps.Length];
+        int chunkSize = _unet.FixedBatch ?? MaxUnetBatch;
+        double vaeMs = 0;
+        foreach (var chunk in images.Chunk(chunkSize))
+        {
+            float[] samples = new float[chunk.Length * latentSize];
+            float[] states = new float[chunk.Length * promptStates];
+            float[] cond = new float[chunk.Length * _unet.TimeCondDim];
+            for (int i = 0; i < chunk.Length; i++)
+            {
+                chunk[i].Noise.Fill(samples.AsSpan(i * latentSize, latentSize));
+                hidden.AsSpan(chunk[i].Request * promptStates, promptStates).CopyTo(states.AsSpan(i * promptStates));
+                GuidanceEmbedding.Write(requests[chunk[i].Request].GuidanceScale, cond.AsSpan(i * _unet.TimeCondDim, _unet.TimeCondDim));
+            }
+            var noise = new float[latentSize];
+            for (int s = 0; s < timesteps.Length; s++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                int t = timesteps[s];
+                int? next = s + 1 < timesteps.Length ? timesteps[s + 1] : null;
+                float[] output = Timed(() => _unet.Predict(samples, chunk.Length, latentHeight, latentWidth, t, states, hiddenSize, cond, runOptions), ref stepMs[s]);
+                for (int i = 0; i < chunk.Length; i++)
+                {
+                    if (next is not null) chunk[i].Noise.Fill(noise);
+                    Scheduler.Step(output.AsSpan(i * latentSize, latentSize), t, next,
+                        samples.AsSpan(i * latentSize, latentSize), noise, chunk[i].Denoised);
+                }
+                progress?.Report(new StepProgress(s + 1, timesteps.Length, total.Elapsed));
+            }
+            foreach (var image in chunk)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                float[] latents = Array.ConvertAll(image.Denoised, v => (float)(v / Model.VaeScalingFactor));
+                image.Rgb = Timed(() => _vaeDecoder.Decode(latents, latentHeight, latentWidth, runOptions), ref vaeMs);
+            }
+        }
+
+        var timings = new GenerationTimings
+        {
+            TokenizeMs = tokenizeMs,
+            TextEncoderMs = textEncoderMs,
+            UnetStepMs = stepMs,
+            VaeDecoderMs = vaeMs,
+            TotalMs = total.Elapsed.TotalMilliseconds,
+            OrtMs = ortMs,
+        };
+        return requests.Select((request, r) => new GenerationResult(
+            images.Where(i => i.Request == r).Select(i => new GeneratedImage(i.Rgb!, request.Width, request.Height, i.Seed)).ToArray(),
+            prompts[r].Truncated
+                ? [$"prompt is {prompts[r].TokenCount} tokens long; only the first {ClipTokenizer.MaxLength - 2} were used"]
+                : [],
+            timings)).ToArray();
+    }
+
+    public void Dispose()
+    {
+        _textEncoder.Dispose();
+        _unet.Dispose();
+        _vaeDecoder.Dispose();
+        _deviceLock.Dispose();
+    }
+
+    private sealed class PendingImage(int request, long seed, int latentSize)
+    {
+        public int Request { get; } = request;
+        public long Seed { get; } = seed;
+        public GaussianNoise Noise { get; } = new((ulong)seed);
+        public float[] Denoised { get; } = new float[latentSize];
+        public byte[]? Rgb { get; set; }
+    }
+}

@@ -1,0 +1,34 @@
+namespace Lcm.Core.Imaging;
+
+public enum OutputFormat
+{
+    Png,
+    Jpeg,
+    Webp,
+}
+
+public static class OutputFormats
+{
+    public static string Extension(this OutputFormat format) => format switch
+    {
+        OutputFormat.Jpeg => "jpg",
+        OutputFormat.Webp => "webp",
+        _ => "png",
+    };
+
+    public static string ContentType(this OutputFormat format) => format switch
+    {
+        OutputFormat.Jpeg => "image/jpeg",
+        OutputFormat.Webp => "image/webp",
+        _ => "image/png",
+    };
+
+    /// <summary>Accepts png, jpeg, jpg and webp in any case; null for anything else.</summary>
+    public static OutputFormat? Parse(string? text) => text?.ToLowerInvariant() switch
+    {
+        "png" => OutputFormat.Png,
+        "jpeg" or "jpg" => OutputFormat.Jpeg,
+        "webp" => OutputFormat.Webp,
+        _ => null,
+    };
+}

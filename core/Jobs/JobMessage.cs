@@ -1,0 +1,128 @@
+using System.Text;
+using System.Text.Json;
+
+namespace Lcm.Core.Jobs;
+
+/// <summary>
+/// A queue message read as a job. <see cref="JobId"/> is null only when the message names an id that
+/// cannot be used (such a message goes to the poison queue); otherwise exactly one of
+/// <see cref="Request"/> and <see cref="Error"/> is set.
+/// </summary>
+public sealed record JobMessage(string? JobId, JobRequest? Request, JobError? Error)
+{
+    private static readonly string[] Fields =
+        ["id", "prompt", "steps", "guidanceScale", "width", "height", "seed", "count", "format", "quality", "replyTo"];
+
+    /// <summary>Reads a message whose base64 text the host has not decoded (the local worker's case).</summary>
+    public static JobMessage FromBase64(string text, string messageId)
+    {
+        byte[] body;
+        try
+        {
+            body = Convert.FromBase64String(text.Trim());
+        }
+        catch (FormatException)
+        {
+            return Fail(messageId, JobErrorCodes.InvalidEncoding, "the message is not base64: job messages are base64-encoded UTF-8 JSON");
+        }
+        return FromJson(body, messageId);
+    }
+
+    /// <summary>Reads a decoded message body. Jobs without an id take the queue message's id.</summary>
+    public static JobMessage FromJson(ReadOnlySpan<byte> body, string messageId)
+    {
+        if (body.Length > JobRequest.MaxMessageBytes)
+            return Fail(messageId, JobErrorCodes.MessageTooLarge, $"the message is {body.Length} bytes; at most {JobRequest.MaxMessageBytes} are accepted");
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(body.ToArray());
+        }
+        catch (JsonException e)
+        {
+            return Fail(messageId, JobErrorCodes.InvalidJson, $"the message is not valid JSON: {e.Message}");
+        }
+        using (document)
+        {
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+                return Fail(messageId, JobErrorCodes.InvalidJson, $"the message must be a JSON object, found {root.ValueKind}");
+            string jobId = messageId;
+            if (root.TryGetProperty("id", out var idElement) && idElement.ValueKind != JsonValueKind.Null)
+            {
+                if (idElement.ValueKind != JsonValueKind.String || !JobRequest.IsValidId(idElement.GetString()))
+                    return new JobMessage(null, null, new JobError(JobErrorCodes.InvalidId,
+                        $"id must be a string of 1-64 characters of A-Z, a-z, 0-9, '_' and '-', found {Abbreviate(idElement.GetRawText())}"));
+                jobId = idElement.GetString()!;
+            }
+            try
+            {
+                var request = ReadRequest(root);
+                request.Validate();
+                return new JobMessage(jobId, request, null);
+            }
+            catch (JobRejectedException e)
+            {
+                return Fail(jobId, e.Code, e.Message);
+            }
+        }
+    }
+
+    public static string ToBase64(JobRequest request) =>
+        Convert.ToBase64String(JsonSerializer.SerializeToUtf8Bytes(request, JobJson.Options));
+
+    private static JobMessage Fail(string jobId, string code, string message) => new(jobId, null, new JobError(code, message));
+
+    private static JobRequest ReadRequest(JsonElement root)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var property in root.EnumerateObject())
+        {
+            if (!Fields.Contains(property.Name))
+                throw new JobRejectedException(JobErrorCodes.UnknownField,
+                    $"unknown field '{Abbreviate(property.Name)}'; the fields are {string.Join(", ", Fields)} (names are case-sensitive)");
+            if (!seen.Add(property.Name))
+                throw new JobRejectedException(JobErrorCodes.InvalidJson, $"field '{property.Name}' appears twice");
+        }
+        return new JobRequest
+        {
+            Id = String(root, "id"),
+            Prompt = String(root, "prompt") ?? throw new JobRejectedException("invalid_prompt", "prompt is required"),
+            Steps = Integer(root, "steps", int.MinValue, int.MaxValue) is long steps ? (int)steps : null,
+            GuidanceScale = Number(root, "guidanceScale"),
+            Width = Integer(root, "width", int.MinValue, int.MaxValue) is long width ? (int)width : null,
+            Height = Integer(root, "height", int.MinValue, int.MaxValue) is long height ? (int)height : null,
+            Seed = Integer(root, "seed", long.MinValue, long.MaxValue),
+            Count = Integer(root, "count", int.MinValue, int.MaxValue) is long count ? (int)count : null,
+            Format = String(root, "format"),
+            Quality = Integer(root, "quality", int.MinValue, int.MaxValue) is long quality ? (int)quality : null,
+            ReplyTo = String(root, "replyTo"),
+        };
+    }
+
+    private static JsonElement? Value(JsonElement root, string name) =>
+        root.TryGetProperty(name, out var value) && value.ValueKind != JsonValueKind.Null ? value : null;
+
+    private static string? String(JsonElement root, string name) => Value(root, name) is not { } value ? null
+        : value.ValueKind == JsonValueKind.String ? value.GetString()
+        : throw TypeError(name, "a string", value);
+
+    private static double? Number(JsonElement root, string name) => Value(root, name) is not { } value ? null
+        : value.ValueKind == JsonValueKind.Number ? value.GetDouble()
+        : throw TypeError(name, "a number", value);
+
+    private static long? Integer(JsonElement root, string name, long min, long max)
+    {
+        if (Value(root, name) is not { } value) return null;
+        if (value.ValueKind != JsonValueKind.Number || !value.TryGetInt64(out long result))
+            throw TypeError(name, "an integer", value);
+        if (result < min || result > max)
+            throw new JobRejectedException($"invalid_{name}", $"{name} is out of range, found {result}");
+        return result;
+    }
+
+    private static JobRejectedException TypeError(string name, string expected, JsonElement found) =>
+        new(JobErrorCodes.InvalidType, $"{name} must be {expected}, found {Abbreviate(found.GetRawText())}");
+
+    private static string Abbreviate(string text) => text.Length <= 80 ? text : text[..77] + "...";
+}

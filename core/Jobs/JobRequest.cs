@@ -1,0 +1,89 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Lcm.Core.Generation;
+using Lcm.Core.Imaging;
+
+namespace Lcm.Core.Jobs;
+
+/// <summary>
+/// The job message of the contract (schema: schemas/job-request.schema.json). Only <see cref="Prompt"/>
+/// is required; absent fields take the engine's defaults when the job is normalised.
+/// </summary>
+public sealed partial record JobRequest
+{
+    public const int MaxMessageBytes = 48 * 1024;
+
+    public string? Id { get; init; }
+    public required string Prompt { get; init; }
+    public int? Steps { get; init; }
+    public double? GuidanceScale { get; init; }
+    public int? Width { get; init; }
+    public int? Height { get; init; }
+    public long? Seed { get; init; }
+    public int? Count { get; init; }
+    public string? Format { get; init; }
+    public int? Quality { get; init; }
+    public string? ReplyTo { get; init; }
+
+    public static bool IsValidId(string? id) => id is not null && IdPattern().IsMatch(id);
+
+    /// <summary>Queue names as Azure Storage allows them: 3-63 of a-z, 0-9 and single hyphens, starting and ending alphanumeric.</summary>
+    public static bool IsValidQueueName(string? name) => name is not null && QueueNamePattern().IsMatch(name) && !name.Contains("--");
+
+    public GenerationRequest ToGenerationRequest() => new()
+    {
+        Prompt = Prompt,
+        Steps = Steps ?? GenerationLimits.DefaultSteps,
+        GuidanceScale = GuidanceScale ?? GenerationLimits.DefaultGuidanceScale,
+        Width = Width ?? GenerationLimits.DefaultSize,
+        Height = Height ?? GenerationLimits.DefaultSize,
+        Seed = Seed,
+        Count = Count ?? 1,
+    };
+
+    public OutputFormat OutputFormat => OutputFormats.Parse(Format) ?? OutputFormat.Png;
+
+    /// <summary>Every field filled in (the seed too, once chosen), as the status records it.</summary>
+    public JobRequest Normalised(long seed)
+    {
+        var generation = ToGenerationRequest();
+        return this with
+        {
+            Steps = generation.Steps,
+            GuidanceScale = generation.GuidanceScale,
+            Width = generation.Width,
+            Height = generation.Height,
+            Seed = seed,
+            Count = generation.Count,
+            Format = OutputFormat.ToString().ToLowerInvariant(),
+            Quality = Quality ?? GenerationLimits.DefaultQuality,
+        };
+    }
+
+    /// <summary>Checks the fields that are the contract's own; the engine's limits are checked by <see cref="GenerationRequest.Validate"/>.</summary>
+    public void Validate()
+    {
+        if (Id is not null && !IsValidId(Id))
+            throw new JobRejectedException(JobErrorCodes.InvalidId, "id must be 1-64 characters of A-Z, a-z, 0-9, '_' and '-'");
+        if (Format is not null && OutputFormats.Parse(Format) is null)
+            throw new JobRejectedException(JobErrorCodes.InvalidFormat, $"format must be png, jpeg or webp, found '{Format}'");
+        if (Quality is < 1 or > 100)
+            throw new JobRejectedException(JobErrorCodes.InvalidQuality, $"quality must be in 1..100, found {Quality}");
+        if (ReplyTo is not null && !IsValidQueueName(ReplyTo))
+            throw new JobRejectedException(JobErrorCodes.InvalidReplyTo, $"replyTo must be a storage queue name (3-63 of a-z, 0-9 and single '-'), found '{ReplyTo}'");
+        try
+        {
+            ToGenerationRequest().Validate();
+        }
+        catch (InvalidRequestException e)
+        {
+            throw new JobRejectedException(e.Code, e.Message);
+        }
+    }
+
+    [GeneratedRegex("^[A-Za-z0-9_-]{1,64}$")]
+    private static partial Regex IdPattern();
+
+    [GeneratedRegex("^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")]
+    private static partial Regex QueueNamePattern();
+}
