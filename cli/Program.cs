@@ -15,8 +15,16 @@ public static class Program
           tokenize   [--model DIR] TEXT
           info       [--model DIR]
           make-model --output DIR [--fp16] [--unet-mb N] [--seed S]
+          worker     [--model DIR] [--connection CS]
+          submit     --prompt TEXT [--id ID] [--steps N] [--guidance G] [--width W] [--height H] [--seed S]
+                     [--count N] [--format F] [--quality Q] [--reply-to QUEUE] [--wait [--output DIR] [--timeout SEC]]
+                     [--connection CS]
+          status     ID [--connection CS]
+          cancel     ID [--connection CS]
+          demo       [--prompt TEXT] [--seed S] [--output DIR] [--model DIR]
 
-        The model is --model, else LCM_MODEL_PATH, else a built-in test model.
+        The model is --model, else LCM_MODEL_PATH, else a built-in test model. Storage is --connection,
+        else AzureWebJobsStorage (or AzureWebJobsStorage__accountName), else Azurite on its default ports.
         """;
 
     public static async Task<int> Main(string[] args)
@@ -32,6 +40,11 @@ public static class Program
             e.Cancel = true;
             cancel.Cancel();
         };
+        using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, context =>
+        {
+            context.Cancel = true;
+            cancel.Cancel();
+        });
         string[] rest = args[1..];
         try
         {
@@ -41,6 +54,11 @@ public static class Program
                 "tokenize" => TokenizeCommand.Run(rest),
                 "info" => InfoCommand.Run(rest),
                 "make-model" => MakeModelCommand.Run(rest),
+                "worker" => await WorkerCommand.RunAsync(rest, cancel.Token),
+                "submit" => await SubmitCommand.RunAsync(rest, cancel.Token),
+                "status" => await StatusCommand.RunAsync(rest, cancel: false, cancel.Token),
+                "cancel" => await StatusCommand.RunAsync(rest, cancel: true, cancel.Token),
+                "demo" => await DemoCommand.RunAsync(rest, cancel.Token),
                 _ => throw new UsageException($"unknown command '{args[0]}'"),
             };
         }
@@ -50,6 +68,11 @@ public static class Program
             return 2;
         }
         catch (InvalidRequestException e)
+        {
+            await Console.Error.WriteLineAsync($"lcm {args[0]}: {e.Code}: {e.Message}");
+            return 2;
+        }
+        catch (Lcm.Core.Jobs.JobRejectedException e)
         {
             await Console.Error.WriteLineAsync($"lcm {args[0]}: {e.Code}: {e.Message}");
             return 2;

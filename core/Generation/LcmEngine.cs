@@ -13,7 +13,7 @@ namespace Lcm.Core.Generation;
 /// scheduler and VAE decoder of one model folder. Thread-safe; runs one request (or batch) at a
 /// time, since concurrent runs on one device only slow each other down.
 /// </summary>
-public sealed class LcmEngine : IDisposable
+public sealed class LcmEngine : IImageGenerator, IDisposable
 {
     /// <summary>Most images in one UNet run where the model's batch dimension is dynamic.</summary>
     public const int MaxUnetBatch = 8;
@@ -89,6 +89,10 @@ public sealed class LcmEngine : IDisposable
 
     public GenerationResult Generate(GenerationRequest request, IProgress<StepProgress>? progress = null, CancellationToken cancellationToken = default) =>
         GenerateBatch([request], progress, cancellationToken)[0];
+
+    /// <summary>Runs <see cref="Generate"/> on the thread pool, so the caller's I/O goes on meanwhile.</summary>
+    public Task<GenerationResult> GenerateAsync(GenerationRequest request, IProgress<StepProgress>? progress, CancellationToken cancellationToken) =>
+        Task.Run(() => Generate(request, progress, cancellationToken), cancellationToken);
 
     /// <summary>
     /// Runs several requests of the same size and steps as shared UNet batches. Every image keeps

@@ -1,0 +1,18 @@
+using Lcm.Core.Worker;
+
+namespace Lcm.Cli.Commands;
+
+/// <summary><c>lcm worker</c>: serves the jobs queue until Ctrl+C or SIGTERM, then finishes or hands back its messages.</summary>
+internal static class WorkerCommand
+{
+    public static async Task<int> RunAsync(string[] argv, CancellationToken cancellationToken)
+    {
+        var args = new Arguments(argv);
+        string? connection = args.Text("connection");
+        string modelPath = CliModel.Resolve(args);
+        args.EnsureAllUsed();
+        var settings = WorkerSettings.FromEnvironment();
+        await LocalWorker.RunAsync(CliStorage.Account(connection), settings, modelPath, CliModel.CreateLogger("lcm.worker"), cancellationToken);
+        return 0;
+    }
+}

@@ -1,0 +1,29 @@
+using System.Diagnostics;
+using Lcm.Core.Generation;
+using Lcm.Core.Jobs;
+using Lcm.Core.Storage;
+using Microsoft.Extensions.Logging;
+
+namespace Lcm.Core.Worker;
+
+/// <summary>
+/// The job service outside the Functions host (<c>lcm worker</c>): creates what storage lacks, loads
+/// the engine, and only then takes messages, until the token is canceled.
+/// </summary>
+public static class LocalWorker
+{
+    public static async Task RunAsync(StorageAccount account, WorkerSettings settings, string modelPath, ILogger logger,
+        CancellationToken stoppingToken, Action? onReady = null)
+    {
+        var started = Stopwatch.StartNew();
+        await StorageSetup.EnsureCreatedAsync(account, settings.Names, stoppingToken);
+        using var engine = await Task.Run(() => LcmEngine.Load(modelPath, settings.Engine, logger), stoppingToken);
+        logger.LogInformation("Worker ready in {Ms:F0} ms on {Provider}; listening on queue {Queue}",
+            started.Elapsed.TotalMilliseconds, engine.ExecutionProvider, settings.Names.JobsQueue);
+        onReady?.Invoke();
+        var processor = JobProcessor.Create(account, settings.Names, engine, logger, settings.Processor);
+        var worker = new QueueWorker(processor, new JobQueues(account.Queues, settings.Names), settings.Queue, settings.MessageLease, logger);
+        await worker.RunAsync(stoppingToken);
+        logger.LogInformation("Worker stopped");
+    }
+}

@@ -1,0 +1,37 @@
+using Lcm.Core.Jobs;
+using Lcm.Core.Model;
+using Lcm.Core.Storage;
+
+namespace Lcm.Core.Worker;
+
+/// <summary>
+/// Every setting of the job service, by the one name it has everywhere (environment variable =
+/// app setting = local.settings.json key). See local.settings.sample.json and README.
+/// </summary>
+public sealed record WorkerSettings
+{
+    public StorageNames Names { get; init; } = new();
+    public EngineOptions Engine { get; init; } = new();
+    public QueueSettings Queue { get; init; } = new();
+    public JobProcessorOptions Processor { get; init; } = new();
+    /// <summary>How long a received message stays invisible before the lease is renewed (LCM_MESSAGE_LEASE_SECONDS).</summary>
+    public TimeSpan MessageLease { get; init; } = TimeSpan.FromSeconds(60);
+
+    public static WorkerSettings FromEnvironment(Func<string, string?>? read = null)
+    {
+        read ??= Environment.GetEnvironmentVariable;
+        var settings = new WorkerSettings
+        {
+            Names = StorageNames.FromSettings(read),
+            Engine = EngineOptions.FromEnvironment(read),
+            Queue = QueueSettings.Load(read),
+        };
+        if (Settings.ReadInt(read, "LCM_MESSAGE_LEASE_SECONDS", 2, 600) is int lease)
+            settings = settings with { MessageLease = TimeSpan.FromSeconds(lease) };
+        if (Settings.ReadInt(read, "LCM_CANCEL_POLL_MS", 50, 60_000) is int poll)
+            settings = settings with { Processor = settings.Processor with { CancelPollInterval = TimeSpan.FromMilliseconds(poll) } };
+        if (Settings.ReadInt(read, "LCM_SAS_MINUTES", 1, 7 * 24 * 60) is int sas)
+            settings = settings with { Processor = settings.Processor with { SasLifetime = TimeSpan.FromMinutes(sas) } };
+        return settings;
+    }
+}
