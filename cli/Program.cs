@@ -88,5 +88,9 @@ public static class Program
             await Console.Error.WriteLineAsync($"lcm {args[0]}: {kind}: {e.Message}");
             return 1;
         }
+        finally
+        {
+            CliModel.Logging.Dispose();
+        }
     }
 }

@@ -13,12 +13,15 @@ internal static class CliModel
     public static LcmEngine LoadEngine(string modelPath) =>
         LcmEngine.Load(modelPath, EngineOptions.FromEnvironment(), CreateLogger("lcm"));
 
-    public static ILogger CreateLogger(string category)
-    {
-        var factory = LoggerFactory.Create(builder => builder
-            .AddSimpleConsole(o => o.SingleLine = true)
-            .AddFilter(level => level >= LogLevel.Information)
-            .Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace));
-        return factory.CreateLogger(category);
-    }
+    /// <summary>Logs go to stderr, one line each, so stdout carries only results. Disposed by Program to flush.</summary>
+    public static readonly ILoggerFactory Logging = LoggerFactory.Create(builder => builder
+        .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace)
+        .AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss.fff ";
+        })
+        .SetMinimumLevel(LogLevel.Information));
+
+    public static ILogger CreateLogger(string category) => Logging.CreateLogger(category);
 }

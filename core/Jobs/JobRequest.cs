@@ -1,4 +1,4 @@
-using System.Text.Json;
+using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
 using Lcm.Core.Generation;
 using Lcm.Core.Imaging;
@@ -41,6 +41,7 @@ public sealed partial record JobRequest
         Count = Count ?? 1,
     };
 
+    [JsonIgnore]
     public OutputFormat OutputFormat => OutputFormats.Parse(Format) ?? OutputFormat.Png;
 
     /// <summary>Every field filled in (the seed too, once chosen), as the status records it.</summary>
