@@ -68,6 +68,22 @@ public sealed record JobMessage(string? JobId, JobRequest? Request, JobError? Er
         }
     }
 
+    /// <summary>The id a message body names itself, when it is valid JSON with a valid id; null otherwise.</summary>
+    public static string? DeclaredId(ReadOnlySpan<byte> body)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(body.ToArray());
+            return document.RootElement.ValueKind == JsonValueKind.Object
+                && document.RootElement.TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String
+                && JobRequest.IsValidId(id.GetString()) ? id.GetString() : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
     public static string ToBase64(JobRequest request) =>
         Convert.ToBase64String(JsonSerializer.SerializeToUtf8Bytes(request, JobJson.Options));
 

@@ -1,0 +1,50 @@
+using Lcm.Core.Client;
+
+namespace Lcm.Core.Jobs;
+
+/// <summary>An HTTP answer without the HTTP: the status code and the JSON body.</summary>
+public sealed record ApiResult(int StatusCode, object Body);
+
+/// <summary>
+/// The HTTP API for clients that hold no storage credentials: submit, status (with fresh image
+/// URLs) and cancel. The function app maps routes onto it; the logic is testable without a host.
+/// </summary>
+public sealed class JobApi(LcmJobClient client)
+{
+    public async Task<ApiResult> SubmitAsync(ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+    {
+        var message = JobMessage.FromJson(body.Span, Guid.NewGuid().ToString("N"));
+        if (message.Error is { } error) return new ApiResult(400, new { error });
+        try
+        {
+            var status = await client.SubmitAsync(message.Request! with { Id = message.JobId }, cancellationToken);
+            return new ApiResult(202, new { id = status.Id, status = status.Status });
+        }
+        catch (InvalidOperationException e)
+        {
+            return new ApiResult(409, new { error = new JobError("job_exists", e.Message) });
+        }
+    }
+
+    public async Task<ApiResult> GetAsync(string id, CancellationToken cancellationToken)
+    {
+        if (!JobRequest.IsValidId(id)) return new ApiResult(400, new { error = new JobError(JobErrorCodes.InvalidId, $"'{id}' is not a job id") });
+        var status = await client.GetStatusAsync(id, cancellationToken);
+        return status is null ? NotFound(id) : new ApiResult(200, status);
+    }
+
+    public async Task<ApiResult> CancelAsync(string id, CancellationToken cancellationToken)
+    {
+        if (!JobRequest.IsValidId(id)) return new ApiResult(400, new { error = new JobError(JobErrorCodes.InvalidId, $"'{id}' is not a job id") });
+        try
+        {
+            return new ApiResult(200, await client.CancelAsync(id, cancellationToken));
+        }
+        catch (InvalidOperationException)
+        {
+            return NotFound(id);
+        }
+    }
+
+    private static ApiResult NotFound(string id) => new(404, new { error = new JobError("not_found", $"there is no job with id '{id}'") });
+}

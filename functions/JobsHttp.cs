@@ -1,0 +1,42 @@
+using System.Net;
+using System.Text.Json;
+using Lcm.Core.Jobs;
+using Microsoft.Azure.Functions.Worker;
+using Microsoft.Azure.Functions.Worker.Http;
+
+namespace Lcm.Functions;
+
+/// <summary>HTTP routes over the core's <see cref="JobApi"/>: POST /api/jobs, GET /api/jobs/{id}, POST /api/jobs/{id}/cancel.</summary>
+public sealed class JobsHttp(JobApi api)
+{
+    [Function("SubmitJob")]
+    public async Task<HttpResponseData> Submit([HttpTrigger(AuthorizationLevel.Function, "post", Route = "jobs")] HttpRequestData request, CancellationToken cancellationToken)
+    {
+        using var body = new MemoryStream();
+        await request.Body.CopyToAsync(body, cancellationToken);
+        var result = await api.SubmitAsync(body.ToArray(), cancellationToken);
+        var response = await WriteAsync(request, result, cancellationToken);
+        if (result.StatusCode == 202)
+        {
+            string id = JsonSerializer.SerializeToElement(result.Body, JobJson.Options).GetProperty("id").GetString()!;
+            response.Headers.Add("Location", new Uri(request.Url, $"/api/jobs/{id}").ToString());
+        }
+        return response;
+    }
+
+    [Function("GetJob")]
+    public async Task<HttpResponseData> Get([HttpTrigger(AuthorizationLevel.Function, "get", Route = "jobs/{id}")] HttpRequestData request, string id, CancellationToken cancellationToken) =>
+        await WriteAsync(request, await api.GetAsync(id, cancellationToken), cancellationToken);
+
+    [Function("CancelJob")]
+    public async Task<HttpResponseData> Cancel([HttpTrigger(AuthorizationLevel.Function, "post", Route = "jobs/{id}/cancel")] HttpRequestData request, string id, CancellationToken cancellationToken) =>
+        await WriteAsync(request, await api.CancelAsync(id, cancellationToken), cancellationToken);
+
+    private static async Task<HttpResponseData> WriteAsync(HttpRequestData request, ApiResult result, CancellationToken cancellationToken)
+    {
+        var response = request.CreateResponse((HttpStatusCode)result.StatusCode);
+        response.Headers.Add("Content-Type", "application/json; charset=utf-8");
+        await response.Body.WriteAsync(JsonSerializer.SerializeToUtf8Bytes(result.Body, result.Body.GetType(), JobJson.Options), cancellationToken);
+        return response;
+    }
+}
