@@ -23,8 +23,8 @@ public static class OutputFormats
         _ => "image/png",
     };
 
-    /// <summary>Accepts png, jpeg, jpg and webp in any case; null for anything else.</summary>
-    public static OutputFormat? Parse(string? text) => text?.ToLowerInvariant() switch
+    /// <summary>Accepts png, jpeg, jpg and webp (lower case, as the contract spells them); null for anything else.</summary>
+    public static OutputFormat? Parse(string? text) => text switch
     {
         "png" => OutputFormat.Png,
         "jpeg" or "jpg" => OutputFormat.Jpeg,

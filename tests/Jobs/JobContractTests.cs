@@ -1,0 +1,139 @@
+using System.Text;
+using System.Text.Json;
+using Json.Schema;
+using Lcm.Core.Jobs;
+
+namespace Lcm.Tests.Jobs;
+
+/// <summary>The job contract: the parser's verdicts and codes, and the JSON Schemas that document it agree.</summary>
+public class JobContractTests
+{
+
+    public static TheoryData<string, string?> Messages => new()
+    {
+        { """{"prompt":"a photo of a cat"}""", null },
+        { """{"id":"job-42","prompt":"a photo of a cat","steps":4,"guidanceScale":8.5,"width":512,"height":512,"seed":42,"count":1,"format":"png","replyTo":"my-service-events"}""", null },
+        { """{"prompt":"tabs\tand\nlines are fine","format":"webp","quality":70,"seed":4294967295}""", null },
+        { """{"prompt":"a cat","width":null}""", null },
+        { """{"prompt":""}""", "invalid_prompt" },
+        { """{"prompt":"   "}""", "invalid_prompt" },
+        { """{"steps":4}""", "invalid_prompt" },
+        { """{"prompt":"bell\u0007"}""", "invalid_prompt" },
+        { """{"prompt":"a cat","stepz":4}""", "unknown_field" },
+        { """{"prompt":"a cat","Steps":4}""", "unknown_field" },
+        { """{"prompt":"a cat","steps":"four"}""", "invalid_type" },
+        { """{"prompt":"a cat","steps":4.5}""", "invalid_type" },
+        { """{"prompt":42}""", "invalid_type" },
+        { """{"prompt":"a cat","width":100}""", "invalid_width" },
+        { """{"prompt":"a cat","height":4096}""", "invalid_height" },
+        { """{"prompt":"a cat","steps":0}""", "invalid_steps" },
+        { """{"prompt":"a cat","steps":9}""", "invalid_steps" },
+        { """{"prompt":"a cat","count":9}""", "invalid_count" },
+        { """{"prompt":"a cat","seed":-1}""", "invalid_seed" },
+        { """{"prompt":"a cat","seed":4294967296}""", "invalid_seed" },
+        { """{"prompt":"a cat","guidanceScale":50}""", "invalid_guidance_scale" },
+        { """{"prompt":"a cat","format":"gif"}""", "invalid_format" },
+        { """{"prompt":"a cat","quality":0}""", "invalid_quality" },
+        { """{"prompt":"a cat","replyTo":"Bad_Queue"}""", "invalid_reply_to" },
+        { """{"prompt":"a cat","width":99999999999}""", "invalid_width" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Messages))]
+    public void Parser_and_schema_agree_on_each_message(string json, string? expectedCode)
+    {
+        var message = JobMessage.FromJson(Encoding.UTF8.GetBytes(json), "message-id");
+        Assert.Equal(expectedCode, message.Error?.Code);
+        Assert.False(string.IsNullOrWhiteSpace(message.Error?.Message ?? "ok"));
+        Assert.Equal(expectedCode is null, Validate("job-request", json));
+    }
+
+    [Fact]
+    public void A_message_without_id_takes_the_queue_message_id()
+    {
+        Assert.Equal("message-id", JobMessage.FromJson("""{"prompt":"a cat"}"""u8, "message-id").JobId);
+        Assert.Equal("job-7", JobMessage.FromJson("""{"id":"job-7","prompt":"a cat"}"""u8, "message-id").JobId);
+    }
+
+    [Theory]
+    [InlineData("""{"id":"../x","prompt":"a cat"}""")]
+    [InlineData("""{"id":42,"prompt":"a cat"}""")]
+    [InlineData("""{"id":"","prompt":"a cat"}""")]
+    public void An_unusable_id_leaves_no_job_id(string json)
+    {
+        var message = JobMessage.FromJson(Encoding.UTF8.GetBytes(json), "message-id");
+        Assert.Null(message.JobId);
+        Assert.Equal("invalid_id", message.Error?.Code);
+        Assert.False(Validate("job-request", json));
+    }
+
+    [Theory]
+    [InlineData("not base64 at all!", "invalid_encoding")]
+    [InlineData("bm90IGpzb24=", "invalid_json")] // "not json"
+    [InlineData("WzEsMl0=", "invalid_json")] // "[1,2]"
+    public void Undecodable_messages_fail_under_the_message_id(string text, string code)
+    {
+        var message = JobMessage.FromBase64(text, "message-id");
+        Assert.Equal("message-id", message.JobId);
+        Assert.Equal(code, message.Error?.Code);
+    }
+
+    [Fact]
+    public void A_message_over_the_size_limit_is_refused()
+    {
+        string json = JsonSerializer.Serialize(new { prompt = new string('a', JobRequest.MaxMessageBytes) });
+        Assert.Equal("message_too_large", JobMessage.FromJson(Encoding.UTF8.GetBytes(json), "m").Error?.Code);
+    }
+
+    [Fact]
+    public void Base64_round_trip_keeps_the_request()
+    {
+        var request = new JobRequest { Id = "job-1", Prompt = "a cat", Seed = 3, Format = "jpeg" };
+        var message = JobMessage.FromBase64(JobMessage.ToBase64(request), "m");
+        Assert.Equal(request, message.Request);
+    }
+
+    [Fact]
+    public void Status_and_event_documents_match_their_schemas()
+    {
+        var request = new JobRequest { Id = "job-1", Prompt = "a cat" }.Normalised(seed: 7);
+        var status = new JobStatus
+        {
+            Id = "job-1",
+            Status = JobState.Succeeded,
+            Attempts = 1,
+            CreatedAt = DateTimeOffset.UtcNow,
+            StartedAt = DateTimeOffset.UtcNow,
+            CompletedAt = DateTimeOffset.UtcNow,
+            Request = request,
+            Images = [new JobImage("job-1/0.png", "http://127.0.0.1/x/lcm-images/job-1/0.png", 512, 512, 7, "image/png")],
+            Metrics = new JobMetrics(12, 340, [80, 81]),
+        };
+        string statusJson = Encoding.UTF8.GetString(status.ToJson());
+        Assert.True(Validate("job-status", statusJson), statusJson);
+        Assert.Contains("\"error\":null", statusJson);
+        Assert.True(Validate("job-request", JsonSerializer.Serialize(request, JobJson.Options)));
+        Assert.Equal(statusJson, Encoding.UTF8.GetString(JobStatus.FromJson(status.ToJson()).ToJson()));
+
+        var failed = new JobStatus { Id = "job-2", Status = JobState.Failed, CreatedAt = DateTimeOffset.UtcNow, Error = new JobError("invalid_width", "width ...") };
+        Assert.True(Validate("job-status", Encoding.UTF8.GetString(failed.ToJson())));
+        string eventJson = JsonSerializer.Serialize(new JobCompletedEvent("job-2", JobState.Failed, [], failed.Error), JobJson.Documents);
+        Assert.True(Validate("job-event", eventJson), eventJson);
+        Assert.False(Validate("job-status", """{"id":"x"}"""));
+    }
+
+    private static readonly string SchemaFolder = Path.Combine(RepositoryRoot(), "schemas");
+
+    // Json.Schema registers each schema's $id globally: build each one once.
+    private static readonly Dictionary<string, JsonSchema> Schemas = new[] { "job-request", "job-status", "job-event" }
+        .ToDictionary(name => name, name => JsonSchema.FromText(File.ReadAllText(Path.Combine(SchemaFolder, $"{name}.schema.json"))));
+
+    private static bool Validate(string schema, string json) => Schemas[schema].Evaluate(JsonDocument.Parse(json).RootElement).IsValid;
+
+    private static string RepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "LcmFunctions.sln"))) return dir.FullName;
+        throw new InvalidOperationException("repository root not found above " + AppContext.BaseDirectory);
+    }
+}
