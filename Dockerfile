@@ -1,0 +1,79 @@
+# Function app image: Azure Functions host (.NET 10 isolated) + ONNX Runtime's CUDA dependencies.
+#
+#   az acr build -r <registry> -t lcm-functions:v1 .                      # model from the Azure Files share
+#   az acr build -r <registry> -t lcm-functions:v1 --build-arg MODEL_DIR=model/lcm-dreamshaper-v7 .
+#   az acr build -r <registry> -t lcm-functions:cpu --build-arg INSTALL_CUDA=false .   # for cpuOnly
+#
+# The GPU driver (libcuda.so.1) is not in the image: the host injects it into GPU replicas.
+
+ARG FUNCTIONS_BASE=mcr.microsoft.com/azure-functions/dotnet-isolated:4-dotnet-isolated10.0
+
+# ---- build ----
+FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
+WORKDIR /src
+# The whole context (see .dockerignore): the functions project pulls in sibling projects and
+# Directory.Build.props, and this keeps the Dockerfile independent of the project graph.
+COPY . .
+RUN dotnet publish functions/Lcm.Functions.csproj -c Release -r linux-x64 --self-contained false \
+        -p:PublishReadyToRun=true -o /home/site/wwwroot
+
+# ---- runtime ----
+FROM ${FUNCTIONS_BASE} AS runtime
+
+# CUDA 13 + cuDNN 9: what ONNX Runtime 1.31's CUDA provider links (cudart, cublas, cublasLt, curand)
+# or loads at run time (cudnn, cufft, nvrtc).
+ARG INSTALL_CUDA=true
+ARG CUDA_VERSION=13-0
+
+# NVIDIA's apt repo is chosen from the base image's OS (debian12, ubuntu2404, ...), since the
+# Functions .NET 10 image follows the .NET images' distro choice rather than ours.
+# The toolkit libraries live under /usr/local/cuda-X.Y; an ld.so.conf entry lets the loader find
+# them without relying on LD_LIBRARY_PATH reaching the worker process.
+RUN set -eux; \
+    if [ "$INSTALL_CUDA" = "true" ]; then \
+        apt-get update; \
+        apt-get install -y --no-install-recommends ca-certificates curl; \
+        . /etc/os-release; \
+        repo="${ID}$(echo "${VERSION_ID}" | tr -d .)"; \
+        curl -fsSL -o /tmp/cuda-keyring.deb \
+            "https://developer.download.nvidia.com/compute/cuda/repos/${repo}/x86_64/cuda-keyring_1.1-1_all.deb"; \
+        dpkg -i /tmp/cuda-keyring.deb; \
+        rm /tmp/cuda-keyring.deb; \
+        apt-get update; \
+        apt-get install -y --no-install-recommends \
+            cuda-cudart-${CUDA_VERSION} \
+            libcublas-${CUDA_VERSION} \
+            libcufft-${CUDA_VERSION} \
+            libcurand-${CUDA_VERSION} \
+            cuda-nvrtc-${CUDA_VERSION} \
+            libcudnn9-cuda-${CUDA_VERSION%%-*}; \
+        echo "/usr/local/cuda-$(echo ${CUDA_VERSION} | tr - .)/targets/x86_64-linux/lib" > /etc/ld.so.conf.d/zz-cuda.conf; \
+        ldconfig; \
+        missing=""; \
+        for lib in libcudart.so.13 libcublas.so.13 libcublasLt.so.13 libcurand.so.10 libcufft.so libcudnn.so.9 libnvrtc.so.13; do \
+            ldconfig -p | grep -q "$lib" || missing="$missing $lib"; \
+        done; \
+        if [ -n "$missing" ]; then echo "CUDA libraries not found:$missing" >&2; exit 1; fi; \
+        rm -rf /var/lib/apt/lists/*; \
+    fi
+
+ENV AzureWebJobsScriptRoot=/home/site/wwwroot \
+    AzureFunctionsJobHost__Logging__Console__IsEnabled=true \
+    NVIDIA_VISIBLE_DEVICES=all \
+    NVIDIA_DRIVER_CAPABILITIES=compute,utility
+
+# Optional baked-in model (modelSource=image reads LCM_MODEL_PATH=/home/site/model). The default
+# folder holds only a README, so the image builds the same way without a model.
+ARG MODEL_DIR=infra/docker/no-model
+COPY ${MODEL_DIR}/ /home/site/model/
+
+COPY --from=build /home/site/wwwroot /home/site/wwwroot
+
+# Fail the build, not the first GPU job, if the CUDA provider has an unresolved dependency.
+# libcuda.so.1 is the driver and only exists at run time.
+RUN set -eu; \
+    lib=/home/site/wwwroot/libonnxruntime_providers_cuda.so; \
+    if [ "$INSTALL_CUDA" = "true" ] && [ -f "$lib" ]; then \
+        unresolved="$(ldd "$lib" | grep 'not found' | grep -v 'libcuda.so.1' || true)"; \
+        if [ -n "$unresolved" ]; then echo "$unresolved" >&2; exit 1; fi; \
+    fi

@@ -1,0 +1,254 @@
+// LCM image generator on Azure: a queue-triggered Azure Functions (.NET isolated) container on
+// Azure Container Apps with serverless GPU, scaling 0..N on the 'lcm-jobs' queue length.
+// Deploy:  az deployment group create -g <rg> -f infra/main.bicep -p infra/main.parameters.json -p containerImage=...
+// See infra/README.md for the whole walk-through and the reasons behind the choices below.
+
+targetScope = 'resourceGroup'
+
+@description('Region for every resource. Serverless GPUs exist only in some regions; see infra/README.md.')
+param location string = resourceGroup().location
+
+@description('Short lowercase prefix for resource names (letters and digits).')
+@minLength(2)
+@maxLength(10)
+param baseName string = 'lcm'
+
+@description('Function app image, e.g. myregistry.azurecr.io/lcm-functions:v1.')
+param containerImage string
+
+@description('Name of an existing Azure Container Registry holding the image; the app identity gets AcrPull on it. Empty for a public image.')
+param containerRegistryName string = ''
+
+@description('Resource group of that registry, if not this one.')
+param containerRegistryResourceGroup string = resourceGroup().name
+
+@description('Serverless GPU profile for the app. T4 (16 GB) is enough for LCM at 512x512; A100 is faster and costs more.')
+@allowed([
+  'Consumption-GPU-NC8as-T4'
+  'Consumption-GPU-NC24-A100'
+])
+param gpuProfile string = 'Consumption-GPU-NC8as-T4'
+
+@description('Run on the plain Consumption profile (4 vCPU, 8 GiB, no GPU) with the CPU execution provider.')
+param cpuOnly bool = false
+
+@description('ONNX Runtime execution provider when a GPU is present; cpuOnly forces cpu.')
+@allowed([
+  'auto'
+  'cuda'
+  'cpu'
+])
+param executionProvider string = 'auto'
+
+@description('Where the model comes from: an Azure Files share mounted read-only at /models, or baked into the image at /home/site/model.')
+@allowed([
+  'azureFiles'
+  'image'
+])
+param modelSource string = 'azureFiles'
+
+@description('Folder of the ONNX model inside the models share (azureFiles only).')
+param modelFolderName string = 'lcm-dreamshaper-v7'
+
+@description('Size of the models share in GiB (azureFiles only).')
+@minValue(1)
+param modelShareQuotaGiB int = 32
+
+@description('Replicas kept running when the queue is empty. 0 scales to zero (no compute cost when idle).')
+@minValue(0)
+param minReplicas int = 0
+
+@description('Upper bound on replicas. Each GPU replica needs serverless GPU quota; many subscriptions start with one T4.')
+@minValue(1)
+@maxValue(1000)
+param maxReplicas int = 1
+
+@description('Queued jobs per replica before another replica is added. A GPU replica takes minutes to start and seconds per image, so one replica should absorb a small burst.')
+@minValue(1)
+param queueLengthPerReplica int = 5
+
+@description('Jobs one replica runs at the same time (Functions queue batch size).')
+@minValue(1)
+param concurrentJobsPerReplica int = 1
+
+@description('Days before blobs in lcm-images, lcm-status and lcm-inputs are deleted.')
+@minValue(1)
+param retentionDays int = 7
+
+@description('Redundancy of the job/image storage account.')
+@allowed([
+  'Standard_LRS'
+  'Standard_ZRS'
+  'Standard_GRS'
+])
+param storageSku string = 'Standard_LRS'
+
+@description('Expose the Functions host over HTTPS (only needed for HTTP-triggered functions).')
+param enableHttpIngress bool = false
+
+@description('Days Log Analytics keeps logs and telemetry.')
+@minValue(30)
+@maxValue(730)
+param logRetentionDays int = 30
+
+@description('Tags applied to every resource.')
+param tags object = {}
+
+var suffix = uniqueString(resourceGroup().id)
+var cleanBase = toLower(baseName)
+var useModelShare = modelSource == 'azureFiles'
+var useRegistry = !empty(containerRegistryName)
+
+// Per-replica sizes. A serverless GPU replica gets a whole GPU and must ask for the full node
+// share; Consumption allows at most 4 vCPU / 8 GiB.
+var replicaSizes = {
+  'Consumption-GPU-NC8as-T4': {
+    cpu: 8
+    memory: '56Gi'
+  }
+  'Consumption-GPU-NC24-A100': {
+    cpu: 24
+    memory: '220Gi'
+  }
+  Consumption: {
+    cpu: 4
+    memory: '8Gi'
+  }
+}
+var replicaSize = replicaSizes[cpuOnly ? 'Consumption' : gpuProfile]
+
+// Names are computed here, not read back from module outputs, so what-if can predict every
+// resource and role assignment instead of short-circuiting on runtime values.
+var names = {
+  workspace: 'log-${cleanBase}-${suffix}'
+  appInsights: 'appi-${cleanBase}-${suffix}'
+  storage: take('${cleanBase}${suffix}', 24)
+  modelStorage: take('${cleanBase}mdl${suffix}', 24)
+  identity: 'id-${cleanBase}-${suffix}'
+  environment: 'cae-${cleanBase}-${suffix}'
+  app: '${cleanBase}-func-${suffix}'
+  modelShare: 'models'
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  params: {
+    location: location
+    workspaceName: names.workspace
+    appInsightsName: names.appInsights
+    retentionInDays: logRetentionDays
+    tags: tags
+  }
+}
+
+module storage 'modules/storage.bicep' = {
+  name: 'storage'
+  params: {
+    location: location
+    name: names.storage
+    skuName: storageSku
+    retentionDays: retentionDays
+    tags: tags
+  }
+}
+
+module modelStorage 'modules/modelStorage.bicep' = if (useModelShare) {
+  name: 'model-storage'
+  params: {
+    location: location
+    name: names.modelStorage
+    shareName: names.modelShare
+    shareQuotaGiB: modelShareQuotaGiB
+    tags: tags
+  }
+}
+
+module identity 'modules/identity.bicep' = {
+  name: 'identity'
+  params: {
+    location: location
+    name: names.identity
+    tags: tags
+  }
+}
+
+module storageRoles 'modules/storageRoles.bicep' = {
+  name: 'storage-roles'
+  params: {
+    storageAccountName: names.storage
+    identityName: names.identity
+    principalId: identity.outputs.principalId
+  }
+  dependsOn: [
+    storage
+  ]
+}
+
+module acrPull 'modules/acrPull.bicep' = if (useRegistry) {
+  name: 'acr-pull'
+  scope: resourceGroup(containerRegistryResourceGroup)
+  params: {
+    registryName: containerRegistryName
+    identityResourceId: resourceId('Microsoft.ManagedIdentity/userAssignedIdentities', names.identity)
+    principalId: identity.outputs.principalId
+  }
+}
+
+module environment 'modules/environment.bicep' = {
+  name: 'environment'
+  params: {
+    location: location
+    name: names.environment
+    cpuOnly: cpuOnly
+    gpuProfileType: gpuProfile
+    workspaceId: monitoring.outputs.workspaceId
+    modelStorageAccountName: useModelShare ? names.modelStorage : ''
+    modelShareName: names.modelShare
+    tags: tags
+  }
+  // The mount definition reads the share's account key.
+  dependsOn: [
+    modelStorage
+  ]
+}
+
+module app 'modules/app.bicep' = {
+  name: 'app'
+  params: {
+    location: location
+    name: names.app
+    environmentId: environment.outputs.id
+    workloadProfileName: environment.outputs.workloadProfileName
+    cpu: replicaSize.cpu
+    memory: replicaSize.memory
+    image: containerImage
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    storageAccountName: storage.outputs.name
+    appInsightsName: names.appInsights
+    registryServer: useRegistry ? acrPull!.outputs.loginServer : ''
+    modelStorageName: environment.outputs.modelStorageName
+    modelPath: useModelShare ? '/models/${modelFolderName}' : '/home/site/model'
+    executionProvider: cpuOnly ? 'cpu' : executionProvider
+    minReplicas: minReplicas
+    maxReplicas: maxReplicas
+    queueLengthPerReplica: queueLengthPerReplica
+    concurrentJobsPerReplica: concurrentJobsPerReplica
+    enableHttpIngress: enableHttpIngress
+    tags: tags
+  }
+  // The first revision must be able to read the queue and pull the image (AcrPull is implied
+  // by registryServer). Application Insights comes in through the environment's dependency.
+  dependsOn: [
+    storageRoles
+  ]
+}
+
+output storageAccountName string = storage.outputs.name
+output modelStorageAccountName string = useModelShare ? names.modelStorage : ''
+output modelShareName string = useModelShare ? names.modelShare : ''
+output appName string = app.outputs.name
+output appUrl string = app.outputs.url
+output identityClientId string = identity.outputs.clientId
+output environmentName string = environment.outputs.name
+output workloadProfileName string = environment.outputs.workloadProfileName

@@ -1,0 +1,507 @@
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Xunit;
+
+namespace Lcm.Tests.Infra;
+
+public class BicepTemplateTests : IClassFixture<BicepFixture>
+{
+    private const string T4 = "Consumption-GPU-NC8as-T4";
+    private const string A100 = "Consumption-GPU-NC24-A100";
+
+    // Built-in role definition ids.
+    private const string QueueDataContributor = "974c5e8b-45b9-4653-ba55-5f855dd0fb88";
+    private const string BlobDataContributor = "ba92f5b4-2d11-453d-a403-e96b0029c9fe";
+    private const string AcrPull = "7f951dda-4ed3-4680-a7ca-43fe172d538d";
+
+    // ARM expressions use single quotes; keep them readable in ToJsonString output.
+    private static readonly JsonSerializerOptions Unescaped = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    private readonly BicepFixture _bicep;
+
+    public BicepTemplateTests(BicepFixture bicep) => _bicep = bicep;
+
+    // ---- parameter sets evaluated with `bicep snapshot` ----
+
+    private JsonArray Default => _bicep.Snapshot("default",
+        "param containerImage = 'myacr.azurecr.io/lcm-functions:v1'",
+        "param containerRegistryName = 'myacr'");
+
+    private JsonArray A100WithIngress => _bicep.Snapshot("a100",
+        "param containerImage = 'myacr.azurecr.io/lcm-functions:v1'",
+        $"param gpuProfile = '{A100}'",
+        "param executionProvider = 'cuda'",
+        "param maxReplicas = 7",
+        "param queueLengthPerReplica = 3",
+        "param retentionDays = 3",
+        "param enableHttpIngress = true");
+
+    private JsonArray CpuOnlyImageModel => _bicep.Snapshot("cpu",
+        "param containerImage = 'docker.io/example/lcm-functions:cpu'",
+        "param cpuOnly = true",
+        "param executionProvider = 'cuda'",
+        "param modelSource = 'image'");
+
+    // ---- compile and lint ----
+
+    [Fact]
+    public void Build_SucceedsWithoutErrorsOrWarnings()
+    {
+        Assert.True(_bicep.Build.ExitCode == 0, _bicep.Build.StdErr);
+        Assert.Equal("", _bicep.Build.StdErr.Trim());
+    }
+
+    [Fact]
+    public void Lint_ReportsNothing()
+    {
+        Assert.True(_bicep.Lint.ExitCode == 0, _bicep.Lint.StdOut + _bicep.Lint.StdErr);
+        Assert.Equal("", (_bicep.Lint.StdOut + _bicep.Lint.StdErr).Trim());
+    }
+
+    [Fact]
+    public void BicepConfig_OnlyRaisesRules()
+    {
+        // The config may make the linter stricter, never quieter.
+        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(BicepCli.InfraDir, "bicepconfig.json")))!;
+        var rules = config["analyzers"]!["core"]!["rules"]!.AsObject();
+        Assert.NotEmpty(rules);
+        foreach (var (name, rule) in rules)
+        {
+            var level = rule!["level"]!.GetValue<string>();
+            Assert.True(level is "error" or "warning", $"{name} is set to '{level}'");
+        }
+        Assert.NotEqual(false, config["analyzers"]!["core"]!["enabled"]?.GetValue<bool>());
+    }
+
+    [Fact]
+    public void ParametersFile_OnlyUsesDeclaredParametersWithAllowedValues()
+    {
+        var declared = _bicep.Template["parameters"]!.AsObject();
+        var file = JsonNode.Parse(File.ReadAllText(Path.Combine(BicepCli.InfraDir, "main.parameters.json")))!;
+        foreach (var (name, entry) in file["parameters"]!.AsObject())
+        {
+            Assert.True(declared.ContainsKey(name), $"main.parameters.json sets unknown parameter '{name}'");
+            var allowed = declared[name]!["allowedValues"]?.AsArray();
+            if (allowed is not null)
+            {
+                Assert.Contains(allowed, v => JsonNode.DeepEquals(v, entry!["value"]));
+            }
+        }
+        Assert.True(file["parameters"]!.AsObject().ContainsKey("containerImage"), "the only required parameter must be in the file");
+    }
+
+    // ---- storage ----
+
+    [Fact]
+    public void JobStorageAccount_IsHardenedAndKeyless()
+    {
+        // Compiled template: the account in the storage module.
+        var account = Resources(Module("storage")).Single(r => Type(r) == "Microsoft.Storage/storageAccounts");
+        var props = account["properties"]!;
+        Assert.Equal("StorageV2", Str(account["kind"]));
+        Assert.Equal("TLS1_2", Str(props["minimumTlsVersion"]));
+        Assert.False(props["allowBlobPublicAccess"]!.GetValue<bool>());
+        Assert.False(props["allowSharedKeyAccess"]!.GetValue<bool>());
+        Assert.True(props["supportsHttpsTrafficOnly"]!.GetValue<bool>());
+
+        // Evaluated: keyless in both model modes, since the model share lives in its own account.
+        foreach (var resources in new[] { Default, CpuOnlyImageModel })
+        {
+            var job = JobStorageAccount(resources);
+            Assert.False(job["properties"]!["allowSharedKeyAccess"]!.GetValue<bool>());
+        }
+    }
+
+    [Fact]
+    public void QueuesAndContainers_Exist()
+    {
+        var compiled = Module("storage")["variables"]!;
+        Assert.Equal(["lcm-jobs", "lcm-jobs-poison", "lcm-results"], Strings(compiled["queueNames"]!));
+        Assert.Equal(["lcm-images", "lcm-status", "lcm-inputs", "lcm-requests"], Strings(compiled["containerNames"]!));
+
+        var account = Str(JobStorageAccount(Default)["name"]);
+        var queues = OfType(Default, "Microsoft.Storage/storageAccounts/queueServices/queues").Select(r => Str(r["name"]));
+        Assert.Equal(
+            new[] { "lcm-jobs", "lcm-jobs-poison", "lcm-results" }.Select(q => $"{account}/default/{q}").Order(),
+            queues.Order());
+
+        var containers = OfType(Default, "Microsoft.Storage/storageAccounts/blobServices/containers").ToList();
+        Assert.Equal(
+            new[] { "lcm-images", "lcm-status", "lcm-inputs", "lcm-requests" }.Select(c => $"{account}/default/{c}").Order(),
+            containers.Select(r => Str(r["name"])).Order());
+        Assert.All(containers, c => Assert.Equal("None", Str(c["properties"]!["publicAccess"])));
+    }
+
+    [Fact]
+    public void LifecyclePolicy_DeletesGeneratedBlobsAfterRetentionDays()
+    {
+        var retention = _bicep.Template["parameters"]!["retentionDays"]!;
+        Assert.Equal("int", Str(retention["type"]));
+        Assert.Equal(7, retention["defaultValue"]!.GetValue<int>());
+
+        // The compiled rule takes its age from the parameter, not a literal.
+        var compiledPolicy = Resources(Module("storage")).Single(r => Type(r) == "Microsoft.Storage/storageAccounts/managementPolicies");
+        Assert.Contains("parameters('retentionDays')", compiledPolicy.ToJsonString(Unescaped));
+
+        foreach (var (resources, days) in new[] { (Default, 7), (A100WithIngress, 3) })
+        {
+            var policy = OfType(resources, "Microsoft.Storage/storageAccounts/managementPolicies").Single();
+            var rule = policy["properties"]!["policy"]!["rules"]!.AsArray().Single()!;
+            Assert.True(rule["enabled"]!.GetValue<bool>());
+            Assert.Equal("Lifecycle", Str(rule["type"]));
+            var definition = rule["definition"]!;
+            Assert.Equal(["lcm-images/", "lcm-status/", "lcm-inputs/"], Strings(definition["filters"]!["prefixMatch"]!));
+            Assert.Contains("blockBlob", Strings(definition["filters"]!["blobTypes"]!));
+            Assert.Equal(days, definition["actions"]!["baseBlob"]!["delete"]!["daysAfterModificationGreaterThan"]!.GetValue<int>());
+        }
+    }
+
+    // ---- compute: environment, GPU profile, scaling ----
+
+    [Fact]
+    public void GpuProfile_DefaultsToT4_WithA100Option()
+    {
+        var gpu = _bicep.Template["parameters"]!["gpuProfile"]!;
+        Assert.Equal(T4, Str(gpu["defaultValue"]));
+        Assert.Equal([T4, A100], Strings(gpu["allowedValues"]!));
+        Assert.False(_bicep.Template["parameters"]!["cpuOnly"]!["defaultValue"]!.GetValue<bool>());
+
+        AssertProfiles(Default, expectedGpu: T4, cpu: 8, memory: "56Gi");
+        AssertProfiles(A100WithIngress, expectedGpu: A100, cpu: 24, memory: "220Gi");
+    }
+
+    [Fact]
+    public void CpuOnly_RunsOnConsumptionWithoutGpuAndForcesCpuProvider()
+    {
+        var env = Single(CpuOnlyImageModel, "Microsoft.App/managedEnvironments");
+        var profiles = env["properties"]!["workloadProfiles"]!.AsArray();
+        Assert.Equal(["Consumption"], profiles.Select(p => Str(p!["workloadProfileType"])));
+
+        var app = Single(CpuOnlyImageModel, "Microsoft.App/containerApps");
+        Assert.Equal("Consumption", Str(app["properties"]!["workloadProfileName"]));
+        var resources = Container(app)["resources"]!;
+        Assert.Equal(4, resources["cpu"]!.GetValue<double>());
+        Assert.Equal("8Gi", Str(resources["memory"]));
+        Assert.Equal("cpu", Str(Env(app)["LCM_EXECUTION_PROVIDER"]["value"]));
+
+        Assert.Equal("auto", Str(Env(Single(Default, "Microsoft.App/containerApps"))["LCM_EXECUTION_PROVIDER"]["value"]));
+        Assert.Equal("cuda", Str(Env(Single(A100WithIngress, "Microsoft.App/containerApps"))["LCM_EXECUTION_PROVIDER"]["value"]));
+    }
+
+    [Fact]
+    public void ScaleRule_FollowsJobsQueueWithIdentity_FromZeroToMax()
+    {
+        var parameters = _bicep.Template["parameters"]!;
+        Assert.Equal(0, parameters["minReplicas"]!["defaultValue"]!.GetValue<int>());
+        var defaultMax = parameters["maxReplicas"]!["defaultValue"]!.GetValue<int>();
+        var defaultPerReplica = parameters["queueLengthPerReplica"]!["defaultValue"]!.GetValue<int>();
+
+        foreach (var (resources, max, perReplica) in new[] { (Default, defaultMax, defaultPerReplica), (A100WithIngress, 7, 3) })
+        {
+            var app = Single(resources, "Microsoft.App/containerApps");
+            var scale = app["properties"]!["template"]!["scale"]!;
+            Assert.Equal(0, scale["minReplicas"]!.GetValue<int>());
+            Assert.Equal(max, scale["maxReplicas"]!.GetValue<int>());
+
+            var queueRules = scale["rules"]!.AsArray().Where(r => r!["azureQueue"] is not null).ToList();
+            var queue = Assert.Single(queueRules)!["azureQueue"]!;
+            Assert.Equal("lcm-jobs", Str(queue["queueName"]));
+            Assert.Equal(perReplica, queue["queueLength"]!.GetValue<int>());
+            Assert.Equal(Str(JobStorageAccount(resources)["name"]), Str(queue["accountName"]));
+            // Authenticated by the app's user-assigned identity: no secret in the rule.
+            Assert.Equal(IdentityId(resources), Str(queue["identity"]));
+            Assert.Null(queue["auth"]);
+        }
+    }
+
+    [Fact]
+    public void HttpIngress_IsOffByDefault_AndCanWakeTheAppWhenOn()
+    {
+        var app = Single(Default, "Microsoft.App/containerApps");
+        Assert.Null(app["properties"]!["configuration"]!["ingress"]);
+        Assert.Single(app["properties"]!["template"]!["scale"]!["rules"]!.AsArray());
+
+        var exposed = Single(A100WithIngress, "Microsoft.App/containerApps");
+        var ingress = exposed["properties"]!["configuration"]!["ingress"]!;
+        Assert.Equal(80, ingress["targetPort"]!.GetValue<int>());
+        Assert.False(ingress["allowInsecure"]!.GetValue<bool>());
+        Assert.Contains(exposed["properties"]!["template"]!["scale"]!["rules"]!.AsArray(), r => r!["http"] is not null);
+    }
+
+    // ---- identity and roles ----
+
+    [Fact]
+    public void UserAssignedIdentity_IsTheAppsOnlyIdentity()
+    {
+        var identity = Single(Default, "Microsoft.ManagedIdentity/userAssignedIdentities");
+        var app = Single(Default, "Microsoft.App/containerApps");
+        Assert.Equal("UserAssigned", Str(app["identity"]!["type"]));
+        Assert.Equal([Str(identity["id"])], app["identity"]!["userAssignedIdentities"]!.AsObject().Select(kv => kv.Key));
+    }
+
+    [Fact]
+    public void RoleAssignments_AreLeastPrivilege()
+    {
+        var account = Str(JobStorageAccount(Default)["id"]);
+        var identity = Single(Default, "Microsoft.ManagedIdentity/userAssignedIdentities");
+        var assignments = OfType(Default, "Microsoft.Authorization/roleAssignments").ToList();
+
+        Assert.All(assignments, a =>
+        {
+            Assert.Equal("ServicePrincipal", Str(a["properties"]!["principalType"]));
+            // The principal is the app identity (its principalId is only known at deploy time).
+            Assert.Contains(Str(identity["id"]), Str(a["properties"]!["principalId"]));
+        });
+
+        var onStorage = assignments.Where(a => Str(a["id"]).StartsWith(account + "/providers/Microsoft.Authorization/", StringComparison.Ordinal));
+        Assert.Equal(new[] { BlobDataContributor, QueueDataContributor }.Order(), onStorage.Select(RoleId).Order());
+
+        var onRegistry = assignments.Where(a => Str(a["id"]).Contains("/Microsoft.ContainerRegistry/registries/myacr/", StringComparison.Ordinal));
+        Assert.Equal([AcrPull], onRegistry.Select(RoleId));
+
+        // Nothing else: no management roles, no account-wide owner roles, nothing on the models account.
+        Assert.Equal(3, assignments.Count);
+
+        // Without a registry there is no AcrPull and no registry credential on the app.
+        var cpuAssignments = OfType(CpuOnlyImageModel, "Microsoft.Authorization/roleAssignments").Select(RoleId);
+        Assert.DoesNotContain(AcrPull, cpuAssignments);
+        Assert.Empty(Single(CpuOnlyImageModel, "Microsoft.App/containerApps")["properties"]!["configuration"]!["registries"]!.AsArray());
+    }
+
+    [Fact]
+    public void Registry_IsPulledWithTheIdentity()
+    {
+        var app = Single(Default, "Microsoft.App/containerApps");
+        // snapshot leaves the registry's login server (a runtime value) as an expression.
+        var registries = app["properties"]!["configuration"]!["registries"]!.ToJsonString(Unescaped);
+        Assert.Contains("Microsoft.ContainerRegistry/registries/myacr", registries);
+        Assert.Contains("parameters('identityId')", registries);
+        Assert.DoesNotContain("passwordSecretRef", registries);
+    }
+
+    // ---- app settings ----
+
+    [Fact]
+    public void AppSettings_UseIdentityBasedConnectionsOnly()
+    {
+        foreach (var resources in new[] { Default, A100WithIngress, CpuOnlyImageModel })
+        {
+            var app = Single(resources, "Microsoft.App/containerApps");
+            var env = Env(app);
+            var identity = Str(Single(resources, "Microsoft.ManagedIdentity/userAssignedIdentities")["id"]);
+
+            Assert.Equal("dotnet-isolated", Str(env["FUNCTIONS_WORKER_RUNTIME"]["value"]));
+            Assert.Equal(Str(JobStorageAccount(resources)["name"]), Str(env["AzureWebJobsStorage__accountName"]["value"]));
+            Assert.Equal("managedidentity", Str(env["AzureWebJobsStorage__credential"]["value"]));
+            Assert.Contains(identity, Str(env["AzureWebJobsStorage__clientId"]["value"]));
+            Assert.EndsWith(".clientId]", Str(env["AzureWebJobsStorage__clientId"]["value"]));
+            Assert.Equal(Str(env["AzureWebJobsStorage__clientId"]["value"]), Str(env["AZURE_CLIENT_ID"]["value"]));
+            Assert.Equal("lcm-jobs", Str(env["LCM_JOBS_QUEUE"]["value"]));
+            Assert.Equal("lcm-results", Str(env["LCM_RESULTS_QUEUE"]["value"]));
+            Assert.False(env.ContainsKey("AzureWebJobsStorage"), "no storage connection string");
+
+            foreach (var setting in env.Values)
+            {
+                var value = setting["value"]?.ToJsonString(Unescaped) ?? "";
+                Assert.DoesNotContain("AccountKey", value, StringComparison.OrdinalIgnoreCase);
+                Assert.DoesNotContain("listKeys(", value, StringComparison.OrdinalIgnoreCase);
+                Assert.DoesNotContain("SharedAccessSignature", value, StringComparison.OrdinalIgnoreCase);
+            }
+            // Container Apps secrets are settings too.
+            Assert.DoesNotContain("listKeys(", app["properties"]!["configuration"]!["secrets"]!.ToJsonString(Unescaped), StringComparison.OrdinalIgnoreCase);
+        }
+
+        // And in the compiled template, before any evaluation.
+        var compiledEnv = Module("app")["variables"]!["baseEnv"]!.ToJsonString(Unescaped);
+        Assert.DoesNotContain("AccountKey", compiledEnv, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("listKeys(", compiledEnv, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public void AccountKeys_AppearOnlyInTheModelShareMount()
+    {
+        // The single key in the whole deployment: the Azure Files SMB mount definition of the
+        // environment, which Container Apps cannot do with an identity in the GA API.
+        var hits = new List<(string ResourceType, string Path)>();
+        FindListKeys(_bicep.Template, null, "$", hits);
+        Assert.NotEmpty(hits);
+        Assert.All(hits, h =>
+        {
+            Assert.Equal("Microsoft.App/managedEnvironments/storages", h.ResourceType);
+            Assert.EndsWith(".azureFile.accountKey", h.Path);
+        });
+
+        var allText = _bicep.Template.ToJsonString(Unescaped);
+        Assert.DoesNotContain("AccountKey=", allText, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("DefaultEndpointsProtocol", allText, StringComparison.OrdinalIgnoreCase);
+    }
+
+    // ---- model source ----
+
+    [Fact]
+    public void AzureFilesModel_IsMountedReadOnlyFromItsOwnAccount()
+    {
+        Assert.Equal("azureFiles", Str(_bicep.Template["parameters"]!["modelSource"]!["defaultValue"]));
+        var folder = Str(_bicep.Template["parameters"]!["modelFolderName"]!["defaultValue"]);
+
+        var accounts = OfType(Default, "Microsoft.Storage/storageAccounts").ToList();
+        Assert.Equal(2, accounts.Count);
+        var models = accounts.Single(a => Str(a["name"]) != Str(JobStorageAccount(Default)["name"]));
+        Assert.Equal("TLS1_2", Str(models["properties"]!["minimumTlsVersion"]));
+        Assert.False(models["properties"]!["allowBlobPublicAccess"]!.GetValue<bool>());
+
+        var share = Single(Default, "Microsoft.Storage/storageAccounts/fileServices/shares");
+        Assert.Equal($"{Str(models["name"])}/default/models", Str(share["name"]));
+
+        var mount = Single(Default, "Microsoft.App/managedEnvironments/storages")["properties"]!["azureFile"]!;
+        Assert.Equal(Str(models["name"]), Str(mount["accountName"]));
+        Assert.Equal("models", Str(mount["shareName"]));
+        Assert.Equal("ReadOnly", Str(mount["accessMode"]));
+
+        var app = Single(Default, "Microsoft.App/containerApps");
+        var volume = app["properties"]!["template"]!["volumes"]!.AsArray().Single()!;
+        Assert.Equal("AzureFile", Str(volume["storageType"]));
+        var volumeMount = Container(app)["volumeMounts"]!.AsArray().Single()!;
+        Assert.Equal(Str(volume["name"]), Str(volumeMount["volumeName"]));
+        Assert.Equal("/models", Str(volumeMount["mountPath"]));
+        Assert.Equal($"/models/{folder}", Str(Env(app)["LCM_MODEL_PATH"]["value"]));
+    }
+
+    [Fact]
+    public void ImageModel_NeedsNoShareAndNoKeys()
+    {
+        Assert.Single(OfType(CpuOnlyImageModel, "Microsoft.Storage/storageAccounts"));
+        Assert.Empty(OfType(CpuOnlyImageModel, "Microsoft.App/managedEnvironments/storages"));
+        Assert.Empty(OfType(CpuOnlyImageModel, "Microsoft.Storage/storageAccounts/fileServices/shares"));
+
+        var app = Single(CpuOnlyImageModel, "Microsoft.App/containerApps");
+        Assert.Empty(app["properties"]!["template"]!["volumes"]!.AsArray());
+        Assert.Equal("/home/site/model", Str(Env(app)["LCM_MODEL_PATH"]["value"]));
+    }
+
+    // ---- monitoring ----
+
+    [Fact]
+    public void ApplicationInsights_IsWorkspaceBasedAndWiredToAppAndEnvironment()
+    {
+        var workspace = Single(Default, "Microsoft.OperationalInsights/workspaces");
+        var insights = Single(Default, "Microsoft.Insights/components");
+        Assert.Equal(Str(workspace["id"]), Str(insights["properties"]!["WorkspaceResourceId"]));
+
+        // App: the connection string arrives as a Container Apps secret.
+        var app = Single(Default, "Microsoft.App/containerApps");
+        var setting = Env(app)["APPLICATIONINSIGHTS_CONNECTION_STRING"];
+        var secretName = Str(setting["secretRef"]);
+        var secret = app["properties"]!["configuration"]!["secrets"]!.AsArray().Single(s => Str(s!["name"]) == secretName)!;
+        Assert.Contains(Str(insights["id"]), Str(secret["value"]));
+        Assert.EndsWith(".ConnectionString]", Str(secret["value"]));
+
+        // Environment: console and system logs go to the same workspace.
+        var environment = Single(Default, "Microsoft.App/managedEnvironments");
+        Assert.Equal("azure-monitor", Str(environment["properties"]!["appLogsConfiguration"]!["destination"]));
+        var diagnostics = Single(Default, "Microsoft.Insights/diagnosticSettings");
+        Assert.StartsWith(Str(environment["id"]) + "/providers/Microsoft.Insights/diagnosticSettings/", Str(diagnostics["id"]));
+        Assert.Equal(Str(workspace["id"]), Str(diagnostics["properties"]!["workspaceId"]));
+        var categories = diagnostics["properties"]!["logs"]!.AsArray().Select(l => Str(l!["category"]));
+        Assert.Contains("ContainerAppConsoleLogs", categories);
+        Assert.Contains("ContainerAppSystemLogs", categories);
+    }
+
+    [Fact]
+    public void Outputs_NameTheThingsADeployerNeeds()
+    {
+        var outputs = _bicep.Template["outputs"]!.AsObject();
+        foreach (var name in new[] { "storageAccountName", "appName", "appUrl", "identityClientId" })
+        {
+            Assert.True(outputs.ContainsKey(name), $"missing output {name}");
+        }
+    }
+
+    // ---- helpers ----
+
+    private JsonObject Module(string name) =>
+        _bicep.Template["resources"]!.AsArray()
+            .Single(r => Type(r!) == "Microsoft.Resources/deployments" && Str(r!["name"]) == name)!["properties"]!["template"]!
+            .AsObject();
+
+    private static IEnumerable<JsonObject> Resources(JsonObject template)
+    {
+        var resources = template["resources"];
+        // languageVersion 2.0 templates keep resources in an object keyed by symbolic name.
+        return resources is JsonObject byName
+            ? byName.Select(kv => kv.Value!.AsObject())
+            : resources!.AsArray().Select(r => r!.AsObject());
+    }
+
+    private static IEnumerable<JsonObject> OfType(JsonArray snapshot, string type) =>
+        snapshot.Select(r => r!.AsObject()).Where(r => Type(r) == type);
+
+    private static JsonObject Single(JsonArray snapshot, string type) => Assert.Single(OfType(snapshot, type));
+
+    private static JsonObject JobStorageAccount(JsonArray snapshot) =>
+        OfType(snapshot, "Microsoft.Storage/storageAccounts")
+            .Single(a => OfType(snapshot, "Microsoft.Storage/storageAccounts/queueServices").Any(q => Str(q["name"]) == $"{Str(a["name"])}/default"));
+
+    private static string IdentityId(JsonArray snapshot) => Str(Single(snapshot, "Microsoft.ManagedIdentity/userAssignedIdentities")["id"]);
+
+    private static JsonObject Container(JsonObject app) =>
+        app["properties"]!["template"]!["containers"]!.AsArray().Single()!.AsObject();
+
+    private static Dictionary<string, JsonNode> Env(JsonObject app) =>
+        Container(app)["env"]!.AsArray().ToDictionary(e => Str(e!["name"]), e => e!);
+
+    private static string RoleId(JsonObject assignment) =>
+        Str(assignment["properties"]!["roleDefinitionId"]).Split('/').Last();
+
+    private static string Type(JsonNode resource) => Str(resource["type"]);
+
+    private static string Str(JsonNode? node) =>
+        node is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : node?.ToJsonString(Unescaped) ?? "";
+
+    private static List<string> Strings(JsonNode array) => array.AsArray().Select(Str).ToList();
+
+    private static void AssertProfiles(JsonArray snapshot, string expectedGpu, double cpu, string memory)
+    {
+        var env = Single(snapshot, "Microsoft.App/managedEnvironments");
+        var profiles = env["properties"]!["workloadProfiles"]!.AsArray();
+        Assert.Contains(profiles, p => Str(p!["workloadProfileType"]) == "Consumption");
+        var gpu = profiles.Single(p => Str(p!["workloadProfileType"]).StartsWith("Consumption-GPU-", StringComparison.Ordinal))!;
+        Assert.Equal(expectedGpu, Str(gpu["workloadProfileType"]));
+
+        var app = Single(snapshot, "Microsoft.App/containerApps");
+        Assert.Equal(Str(gpu["name"]), Str(app["properties"]!["workloadProfileName"]));
+        var resources = Container(app)["resources"]!;
+        Assert.Equal(cpu, resources["cpu"]!.GetValue<double>());
+        Assert.Equal(memory, Str(resources["memory"]));
+    }
+
+    private static void FindListKeys(JsonNode? node, string? resourceType, string path, List<(string, string)> hits)
+    {
+        switch (node)
+        {
+            case JsonObject obj:
+                if (obj["type"] is JsonValue t && t.GetValueKind() == JsonValueKind.String && obj.ContainsKey("apiVersion"))
+                {
+                    resourceType = t.GetValue<string>();
+                }
+                foreach (var (key, value) in obj)
+                {
+                    FindListKeys(value, resourceType, $"{path}.{key}", hits);
+                }
+                break;
+            case JsonArray array:
+                for (var i = 0; i < array.Count; i++)
+                {
+                    FindListKeys(array[i], resourceType, $"{path}[{i}]", hits);
+                }
+                break;
+            case JsonValue value when value.GetValueKind() == JsonValueKind.String:
+                if (value.GetValue<string>().Contains("listKeys(", StringComparison.OrdinalIgnoreCase))
+                {
+                    hits.Add((resourceType ?? "(none)", path));
+                }
+                break;
+        }
+    }
+}
