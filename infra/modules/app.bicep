@@ -50,7 +50,6 @@ var baseEnv = [
   { name: 'AzureFunctionsWebHost__hostid', value: name }
   // One generation at a time per replica (the GPU is the bottleneck); overrides host.json.
   { name: 'AzureFunctionsJobHost__extensions__queues__batchSize', value: string(concurrentJobsPerReplica) }
-  { name: 'AzureFunctionsJobHost__extensions__queues__newBatchThreshold', value: '0' }
   { name: 'LCM_MODEL_PATH', value: modelPath }
   { name: 'LCM_JOBS_QUEUE', value: jobsQueue }
   { name: 'LCM_RESULTS_QUEUE', value: resultsQueue }
