@@ -7,14 +7,23 @@ public sealed record EngineOptions
     public int CudaDeviceId { get; init; }
     /// <summary>Threads inside one ONNX Runtime run; null lets ONNX Runtime use every core.</summary>
     public int? IntraOpThreads { get; init; }
+    /// <summary>Where optimised graphs are kept between starts (<see cref="PreparedModelCache"/>); null loads every graph from its file.</summary>
+    public string? PreparedCacheDirectory { get; init; }
     /// <summary>Largest width or height accepted (a multiple of 8).</summary>
     public int MaxImageSize { get; init; } = Generation.GenerationLimits.DefaultMaxImageSize;
 
-    /// <summary>Reads LCM_EXECUTION_PROVIDER (auto|cpu|cuda), LCM_CUDA_DEVICE_ID, LCM_INTRA_OP_THREADS and LCM_MAX_IMAGE_SIZE.</summary>
+    /// <summary>
+    /// Reads LCM_EXECUTION_PROVIDER (auto|cpu|cuda), LCM_CUDA_DEVICE_ID, LCM_INTRA_OP_THREADS,
+    /// LCM_MAX_IMAGE_SIZE and LCM_PREPARED_CACHE (true|false; on by default, under LCM_CACHE_DIR).
+    /// </summary>
     public static EngineOptions FromEnvironment(Func<string, string?>? read = null)
     {
         read ??= Environment.GetEnvironmentVariable;
-        var options = new EngineOptions();
+        var options = new EngineOptions
+        {
+            PreparedCacheDirectory = Settings.ReadBool(read, "LCM_PREPARED_CACHE") == false ? null
+                : Path.Combine(CacheDirectory.Resolve(read), "prepared"),
+        };
         if (read("LCM_EXECUTION_PROVIDER") is { Length: > 0 } provider)
         {
             options = options with

@@ -11,6 +11,6 @@ public static class ModelLocation
         if (!string.IsNullOrWhiteSpace(explicitPath)) return Path.GetFullPath(explicitPath);
         if (read("LCM_MODEL_PATH") is { Length: > 0 } configured) return Path.GetFullPath(configured);
         notice?.Invoke(BuiltInTestModel.Notice);
-        return BuiltInTestModel.EnsureCreated(BuiltInTestModel.CacheDirectory(read));
+        return BuiltInTestModel.EnsureCreated(CacheDirectory.Resolve(read));
     }
 }

@@ -12,20 +12,10 @@ public static class BuiltInTestModel
 
     private const string FolderName = "test-model-v1";
 
-    /// <summary>LCM_CACHE_DIR, else $XDG_CACHE_HOME/lcm-functions, else ~/.cache/lcm-functions.</summary>
-    public static string CacheDirectory(Func<string, string?>? read = null)
-    {
-        read ??= Environment.GetEnvironmentVariable;
-        if (read("LCM_CACHE_DIR") is { Length: > 0 } dir) return Path.GetFullPath(dir);
-        string cacheHome = read("XDG_CACHE_HOME") is { Length: > 0 } xdg ? xdg
-            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache");
-        return Path.Combine(cacheHome, "lcm-functions");
-    }
-
     /// <summary>Returns the model's folder, writing it first if missing. Safe when several processes start at once.</summary>
     public static string EnsureCreated(string? cacheDirectory = null)
     {
-        string target = Path.Combine(cacheDirectory ?? CacheDirectory(), FolderName);
+        string target = Path.Combine(cacheDirectory ?? Model.CacheDirectory.Resolve(), FolderName);
         if (Directory.Exists(target)) return target;
         Directory.CreateDirectory(Path.GetDirectoryName(target)!);
         string temp = $"{target}.tmp-{Environment.ProcessId}-{Guid.NewGuid():N}";
