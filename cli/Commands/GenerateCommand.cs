@@ -1,5 +1,6 @@
 using Lcm.Core.Generation;
 using Lcm.Core.Imaging;
+using Lcm.Core.Model;
 
 namespace Lcm.Cli.Commands;
 
@@ -29,7 +30,8 @@ internal static class GenerateCommand
         };
         string modelPath = CliModel.Resolve(args);
         args.EnsureAllUsed();
-        request.Validate();
+        // Checked before the model loads, against the limit the engine will use (LCM_MAX_IMAGE_SIZE may exceed the default).
+        request.Validate(EngineOptions.FromEnvironment().MaxImageSize);
 
         using var engine = CliModel.LoadEngine(modelPath);
         var result = engine.Generate(request, new SynchronousProgress<StepProgress>(p => Console.Error.WriteLine($"step {p.Step}/{p.Steps} ({p.Elapsed.TotalMilliseconds:F0} ms)")), cancellationToken);

@@ -96,7 +96,9 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
 
     /// <summary>
     /// Runs several requests of the same size and steps as shared UNet batches. Every image keeps
-    /// its own seeded noise, so its pixels do not depend on what it was batched with.
+    /// its own seeded noise, so its pixels do not depend on what it was batched with, up to float
+    /// rounding: ONNX Runtime's kernels may sum in another order for another batch size (batch 1
+    /// against 2 or more on the CPU), which can move a pixel by one level.
     /// </summary>
     public IReadOnlyList<GenerationResult> GenerateBatch(IReadOnlyList<GenerationRequest> requests,
         IProgress<StepProgress>? progress = null, CancellationToken cancellationToken = default)

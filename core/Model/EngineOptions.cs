@@ -28,9 +28,14 @@ public sealed record EngineOptions
         {
             options = options with
             {
-                ExecutionProvider = Enum.TryParse<ExecutionProvider>(provider, ignoreCase: true, out var parsed)
-                    ? parsed
-                    : throw new ArgumentException($"LCM_EXECUTION_PROVIDER must be auto, cpu or cuda, found '{provider}'"),
+                // Matched by name: Enum.TryParse would also take "1" or "cpu,cuda" (and "7", an undefined value).
+                ExecutionProvider = provider.Trim().ToLowerInvariant() switch
+                {
+                    "auto" => ExecutionProvider.Auto,
+                    "cpu" => ExecutionProvider.Cpu,
+                    "cuda" => ExecutionProvider.Cuda,
+                    _ => throw new ArgumentException($"LCM_EXECUTION_PROVIDER must be auto, cpu or cuda, found '{provider}'"),
+                },
             };
         }
         if (Settings.ReadInt(read, "LCM_CUDA_DEVICE_ID", 0, 64) is int device) options = options with { CudaDeviceId = device };

@@ -1,0 +1,224 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Lcm.Core.Generation;
+using Lcm.Core.Model;
+using Lcm.Core.Testing;
+using Lcm.Core.Text;
+using Lcm.Tests.Generation;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.Formats.Jpeg;
+using SixLabors.ImageSharp.Formats.Png;
+using SixLabors.ImageSharp.PixelFormats;
+
+namespace Lcm.Tests.Cli;
+
+/// <summary>
+/// A temporary folder for one CLI test class: LCM_CACHE_DIR of every spawned <c>lcm</c> (so the
+/// built-in test model is made there) and room for outputs. Deleted on dispose.
+/// </summary>
+public sealed class CliFolder : IDisposable
+{
+    public string Root { get; } = Directory.CreateTempSubdirectory("lcm-cli-tests-").FullName;
+    public string CacheDirectory => Path.Combine(Root, "cache");
+    public string BuiltInModel => Path.Combine(CacheDirectory, "test-model-v1");
+
+    public string NewDirectory(string prefix) =>
+        Directory.CreateDirectory(Path.Combine(Root, $"{prefix}-{Guid.NewGuid():N}")).FullName;
+
+    public void Dispose() => Directory.Delete(Root, recursive: true);
+}
+
+/// <summary>The <c>lcm</c> command through its real entry point: <c>dotnet lcm.dll ...</c> as a separate process.</summary>
+public sealed class CliTests(CliFolder folder) : IClassFixture<CliFolder>
+{
+    private sealed record Run(int ExitCode, string Stdout, string Stderr);
+
+    private Run Lcm(params string[] args) => Lcm(new Dictionary<string, string>(), args);
+
+    private Run Lcm(IReadOnlyDictionary<string, string> environment, params string[] args)
+    {
+        var start = new ProcessStartInfo(DotnetHost())
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = folder.Root,
+        };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "lcm.dll"));
+        foreach (string arg in args) start.ArgumentList.Add(arg);
+        // Only the settings this test chooses: no model path (so the built-in model is used), a
+        // private cache, and the CPU so pixels compare with the in-process engine on any machine.
+        foreach (string name in start.Environment.Keys.Where(k => k.StartsWith("LCM_", StringComparison.Ordinal)).ToArray())
+            start.Environment.Remove(name);
+        start.Environment["LCM_CACHE_DIR"] = folder.CacheDirectory;
+        start.Environment["LCM_EXECUTION_PROVIDER"] = "cpu";
+        foreach (var (name, value) in environment) start.Environment[name] = value;
+
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        // A guard against a hung child, not a timing check.
+        if (!process.WaitForExit(120_000))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"lcm {string.Join(' ', args)} did not exit");
+        }
+        return new Run(process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    // The host running the tests when it is dotnet itself, else the one the SDK names, else PATH's.
+    private static string DotnetHost() =>
+        Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet" ? Environment.ProcessPath!
+        : Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host
+        : "dotnet";
+
+    private static void AssertExit(int expected, Run run) =>
+        Assert.True(run.ExitCode == expected, $"exit {run.ExitCode}, expected {expected}\nstdout: {run.Stdout}\nstderr: {run.Stderr}");
+
+    private static (int Width, int Height) Decode(string path, Type format)
+    {
+        byte[] bytes = File.ReadAllBytes(path);
+        Assert.IsType(format, Image.DetectFormat(bytes));
+        using var image = Image.Load<Rgb24>(bytes);
+        return (image.Width, image.Height);
+    }
+
+    [Fact]
+    public void Generate_writes_the_engines_png_and_reports_progress()
+    {
+        string dir = folder.NewDirectory("generate");
+        string first = Path.Combine(dir, "cat.png"), second = Path.Combine(dir, "again.png");
+        string[] args = ["generate", "--prompt", "a photo of a cat", "--width", "128", "--height", "96", "--seed", "7"];
+
+        var run = Lcm([.. args, "--output", first]);
+        var again = Lcm([.. args, "--output", second]);
+
+        AssertExit(0, run);
+        AssertExit(0, again);
+        Assert.Equal((128, 96), Decode(first, typeof(PngFormat)));
+        Assert.Equal($"{first} (seed 7, 128x96)", run.Stdout.Trim());
+        Assert.Contains(BuiltInTestModel.Notice, run.Stderr);
+        foreach (int step in new[] { 1, 2, 3, 4 }) Assert.Contains($"step {step}/4 (", run.Stderr);
+        Assert.True(run.Stderr.IndexOf("step 1/4", StringComparison.Ordinal) < run.Stderr.IndexOf("step 4/4", StringComparison.Ordinal));
+        Assert.Equal(File.ReadAllBytes(first), File.ReadAllBytes(second));
+
+        // The same request in process, on the model the CLI made, with the CLI's defaults (4 steps, guidance 8.5).
+        using var engine = LcmEngine.Load(folder.BuiltInModel, TestModels.Cpu);
+        var expected = engine.Generate(new GenerationRequest { Prompt = "a photo of a cat", Width = 128, Height = 96, Seed = 7 });
+        Assert.Equal(Images.Png(expected), File.ReadAllBytes(first));
+    }
+
+    [Fact]
+    public void Generate_count_two_writes_numbered_files_with_consecutive_seeds()
+    {
+        string dir = folder.NewDirectory("count");
+        string output = Path.Combine(dir, "x.png");
+
+        var run = Lcm("generate", "--prompt", "a dog", "--output", output, "--width", "64", "--height", "72", "--seed", "40", "--count", "2", "--steps", "2");
+
+        AssertExit(0, run);
+        string[] files = [Path.Combine(dir, "x-0.png"), Path.Combine(dir, "x-1.png")];
+        Assert.Equal(files, Directory.GetFiles(dir).Order());
+        Assert.Equal([$"{files[0]} (seed 40, 64x72)", $"{files[1]} (seed 41, 64x72)"], run.Stdout.Trim().Split('\n'));
+        Assert.All(files, f => Assert.Equal((64, 72), Decode(f, typeof(PngFormat))));
+        Assert.NotEqual(File.ReadAllBytes(files[0]), File.ReadAllBytes(files[1]));
+    }
+
+    [Fact]
+    public void Generate_format_jpeg_writes_a_jpeg()
+    {
+        string output = Path.Combine(folder.NewDirectory("jpeg"), "x.jpg");
+
+        var run = Lcm("generate", "--prompt", "a cat", "--output", output, "--width", "128", "--height", "96", "--seed", "1", "--format", "jpeg", "--quality", "70");
+
+        AssertExit(0, run);
+        Assert.Equal((128, 96), Decode(output, typeof(JpegFormat)));
+    }
+
+    [Fact]
+    public void Generate_honours_a_max_image_size_above_the_default()
+    {
+        string output = Path.Combine(folder.NewDirectory("wide"), "x.png");
+
+        var run = Lcm(new Dictionary<string, string> { ["LCM_MAX_IMAGE_SIZE"] = "4096" },
+            "generate", "--prompt", "a cat", "--output", output, "--width", "2056", "--height", "64", "--steps", "1");
+
+        AssertExit(0, run);
+        Assert.Equal((2056, 64), Decode(output, typeof(PngFormat)));
+    }
+
+    [Fact]
+    public void Tokenize_prints_one_json_array_of_77_ids()
+    {
+        var run = Lcm("tokenize", "a photo of a cat");
+
+        AssertExit(0, run);
+        string line = Assert.Single(run.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        int[] ids = JsonSerializer.Deserialize<int[]>(line)!;
+        Assert.Equal(77, ids.Length);
+        var tokenizer = ClipTokenizer.FromFolder(ModelFolder.Open(folder.BuiltInModel).TokenizerDirectory);
+        Assert.Equal(tokenizer.Encode("a photo of a cat").Ids, ids);
+        Assert.Equal(5, ids.Skip(1).TakeWhile(id => id != ids[^1]).Count()); // bos, five words, eos, padding
+    }
+
+    [Fact]
+    public void Make_model_fp16_then_info_and_generate_on_it()
+    {
+        string model = Path.Combine(folder.NewDirectory("made"), "fp16");
+        string output = Path.Combine(folder.NewDirectory("made-out"), "x.png");
+
+        var make = Lcm("make-model", "--output", model, "--fp16");
+        AssertExit(0, make);
+        Assert.Equal(model, make.Stdout.Trim());
+
+        var info = Lcm("info", "--model", model);
+        AssertExit(0, info);
+        Assert.Contains("execution provider: CPU", info.Stdout);
+        Assert.Contains($"text_encoder: {Path.Combine(model, "text_encoder", "model.onnx")}", info.Stdout);
+        Assert.Contains("  input  input_ids: Int32 [batch, 77]", info.Stdout);
+        Assert.Contains($"unet: {Path.Combine(model, "unet", "model.onnx")}", info.Stdout);
+        Assert.Contains("  input  sample: Float16 [batch, 4, height, width]", info.Stdout);
+        Assert.Contains("  input  timestep: Float []", info.Stdout);
+        Assert.Contains("  input  timestep_cond: Float16 [batch, 256]", info.Stdout);
+        Assert.Contains("  output out_sample: Float16 [batch, 4, height, width]", info.Stdout);
+        Assert.Contains($"vae_decoder: {Path.Combine(model, "vae_decoder", "model.onnx")}", info.Stdout);
+        Assert.Contains("  input  latent_sample: Float16 [batch, 4, latent_height, latent_width]", info.Stdout);
+        Assert.DoesNotContain(BuiltInTestModel.Notice, info.Stderr);
+
+        var generate = Lcm("generate", "--model", model, "--prompt", "a cat", "--output", output, "--width", "64", "--height", "64", "--steps", "1");
+        AssertExit(0, generate);
+        Assert.Equal((64, 64), Decode(output, typeof(PngFormat)));
+        Assert.DoesNotContain(BuiltInTestModel.Notice, generate.Stderr);
+    }
+
+    [Theory]
+    [InlineData("unknown option --bogus", "--bogus", "1")]
+    [InlineData("invalid_width: width must be a multiple of 8", "--width", "100")]
+    [InlineData("--steps must be an integer, found 'abc'", "--steps", "abc")]
+    [InlineData("--format must be png, jpeg or webp, found 'gif'", "--format", "gif")]
+    [InlineData("--prompt is required")]
+    public void Bad_arguments_exit_2_naming_the_argument(string message, params string[] extra)
+    {
+        string output = Path.Combine(folder.NewDirectory("bad"), "x.png");
+        string[] prompt = extra.Length == 0 ? [] : ["--prompt", "a cat"];
+
+        var run = Lcm(["generate", .. prompt, "--output", output, "--steps", "1", .. extra]);
+
+        AssertExit(2, run);
+        Assert.Contains($"lcm generate: {message}", run.Stderr);
+        Assert.False(File.Exists(output));
+    }
+
+    [Fact]
+    public void Bad_model_folder_exits_1()
+    {
+        string model = folder.NewDirectory("empty-model");
+        string output = Path.Combine(folder.NewDirectory("bad-model-out"), "x.png");
+
+        var run = Lcm("generate", "--model", model, "--prompt", "a cat", "--output", output);
+
+        AssertExit(1, run);
+        Assert.Contains($"lcm generate: bad model folder: model folder '{model}' is missing", run.Stderr);
+        Assert.False(File.Exists(output));
+    }
+}
