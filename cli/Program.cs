@@ -15,6 +15,7 @@ public static class Program
           tokenize   [--model DIR] TEXT
           info       [--model DIR]
           make-model --output DIR [--fp16] [--unet-mb N] [--seed S]
+          prepare    [--model DIR]
           worker     [--model DIR] [--connection CS]
           submit     --prompt TEXT [--id ID] [--steps N] [--guidance G] [--width W] [--height H] [--seed S]
                      [--count N] [--format F] [--quality Q] [--reply-to QUEUE] [--wait [--output DIR] [--timeout SEC]]
@@ -54,6 +55,7 @@ public static class Program
                 "tokenize" => TokenizeCommand.Run(rest),
                 "info" => InfoCommand.Run(rest),
                 "make-model" => MakeModelCommand.Run(rest),
+                "prepare" => PrepareCommand.Run(rest),
                 "worker" => await WorkerCommand.RunAsync(rest, cancel.Token),
                 "submit" => await SubmitCommand.RunAsync(rest, cancel.Token),
                 "status" => await StatusCommand.RunAsync(rest, cancel: false, cancel.Token),

@@ -7,8 +7,9 @@ namespace Lcm.Cli.Commands;
 /// <summary>What the local commands share: which model folder, and an engine on it that logs to stderr.</summary>
 internal static class CliModel
 {
-    public static string Resolve(Arguments args) =>
-        ModelLocation.Resolve(args.Text("model"), notice => Console.Error.WriteLine(notice));
+    /// <summary>Called after the arguments are checked, so a typo does not first write the built-in test model.</summary>
+    public static string Resolve(string? model) =>
+        ModelLocation.Resolve(model, notice => Console.Error.WriteLine(notice));
 
     public static LcmEngine LoadEngine(string modelPath) =>
         LcmEngine.Load(modelPath, EngineOptions.FromEnvironment(), CreateLogger("lcm"));

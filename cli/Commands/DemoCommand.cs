@@ -18,8 +18,9 @@ internal static class DemoCommand
         string prompt = args.Text("prompt") ?? "a photo of a cat at sunset";
         string output = Path.GetFullPath(args.Text("output") ?? "lcm-demo-output");
         long seed = args.Long("seed") ?? 42;
-        string modelPath = CliModel.Resolve(args);
+        string? model = args.Text("model");
         args.EnsureAllUsed();
+        string modelPath = CliModel.Resolve(model);
 
         Console.Error.WriteLine("starting Azurite");
         using var azurite = await Azurite.StartAsync(cancellationToken: cancellationToken);

@@ -28,10 +28,11 @@ internal static class GenerateCommand
             Seed = args.Long("seed"),
             Count = args.Int("count") ?? 1,
         };
-        string modelPath = CliModel.Resolve(args);
+        string? model = args.Text("model");
         args.EnsureAllUsed();
         // Checked before the model loads, against the limit the engine will use (LCM_MAX_IMAGE_SIZE may exceed the default).
         request.Validate(EngineOptions.FromEnvironment().MaxImageSize);
+        string modelPath = CliModel.Resolve(model);
 
         using var engine = CliModel.LoadEngine(modelPath);
         var result = engine.Generate(request, new SynchronousProgress<StepProgress>(p => Console.Error.WriteLine($"step {p.Step}/{p.Steps} ({p.Elapsed.TotalMilliseconds:F0} ms)")), cancellationToken);

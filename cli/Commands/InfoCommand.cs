@@ -10,8 +10,9 @@ internal static class InfoCommand
     public static int Run(string[] argv)
     {
         var args = new Arguments(argv);
-        string modelPath = CliModel.Resolve(args);
+        string? model = args.Text("model");
         args.EnsureAllUsed();
+        string modelPath = CliModel.Resolve(model);
         using var engine = CliModel.LoadEngine(modelPath);
         Console.WriteLine($"model: {engine.Model.Root}");
         Console.WriteLine($"execution provider: {engine.ExecutionProvider}{(engine.ExecutionProviderFallbackReason is { } why ? $" ({why})" : "")}");

@@ -9,9 +9,10 @@ internal static class TokenizeCommand
     public static int Run(string[] argv)
     {
         var args = new Arguments(argv);
-        string modelPath = CliModel.Resolve(args);
+        string? model = args.Text("model");
         args.EnsureAllUsed(maxPositionals: 1);
         if (args.Positionals.Count == 0) throw new UsageException("the TEXT to tokenize is required");
+        string modelPath = CliModel.Resolve(model);
         var tokenizer = ClipTokenizer.FromFolder(ModelFolder.Open(modelPath).TokenizerDirectory);
         var tokens = tokenizer.Encode(args.Positionals[0]);
         Console.WriteLine($"[{string.Join(",", tokens.Ids)}]");

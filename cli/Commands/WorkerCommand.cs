@@ -9,8 +9,9 @@ internal static class WorkerCommand
     {
         var args = new Arguments(argv);
         string? connection = args.Text("connection");
-        string modelPath = CliModel.Resolve(args);
+        string? model = args.Text("model");
         args.EnsureAllUsed();
+        string modelPath = CliModel.Resolve(model);
         var settings = WorkerSettings.FromEnvironment();
         await LocalWorker.RunAsync(CliStorage.Account(connection), settings, modelPath, CliModel.CreateLogger("lcm.worker"), cancellationToken);
         return 0;

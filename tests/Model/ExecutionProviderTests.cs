@@ -81,10 +81,14 @@ public sealed class ExecutionProviderTests(TestModels models) : IClassFixture<Te
             ["LCM_INTRA_OP_THREADS"] = "3",
             ["LCM_MAX_IMAGE_SIZE"] = "1001",
         };
+        string cache = Path.Combine(Path.GetTempPath(), "lcm-settings-test");
+        values["LCM_CACHE_DIR"] = cache;
         var options = EngineOptions.FromEnvironment(name => values.GetValueOrDefault(name));
 
-        Assert.Equal(new EngineOptions { ExecutionProvider = ExecutionProvider.Cpu, CudaDeviceId = 2, IntraOpThreads = 3, MaxImageSize = 1000 }, options);
-        Assert.Equal(new EngineOptions(), EngineOptions.FromEnvironment(_ => null));
+        Assert.Equal(new EngineOptions { ExecutionProvider = ExecutionProvider.Cpu, CudaDeviceId = 2, IntraOpThreads = 3, MaxImageSize = 1000,
+            PreparedCacheDirectory = Path.Combine(cache, "prepared") }, options);
+        values["LCM_PREPARED_CACHE"] = "false";
+        Assert.Null(EngineOptions.FromEnvironment(name => values.GetValueOrDefault(name)).PreparedCacheDirectory);
     }
 
     [Theory]

@@ -1,0 +1,25 @@
+using System.Diagnostics;
+using Lcm.Core.Model;
+
+namespace Lcm.Cli.Commands;
+
+/// <summary>
+/// <c>lcm prepare</c>: writes the optimised graphs of a model into the prepared-model cache (as the
+/// first start would), so later cold starts skip graph optimisation and map the weights.
+/// </summary>
+internal static class PrepareCommand
+{
+    public static int Run(string[] argv)
+    {
+        var args = new Arguments(argv);
+        string? model = args.Text("model");
+        args.EnsureAllUsed();
+        var options = EngineOptions.FromEnvironment();
+        if (options.PreparedCacheDirectory is null) throw new UsageException("LCM_PREPARED_CACHE=false turns the prepared-model cache off; unset it to prepare");
+        string modelPath = CliModel.Resolve(model);
+        var started = Stopwatch.StartNew();
+        using var engine = Lcm.Core.Generation.LcmEngine.Load(modelPath, options, CliModel.CreateLogger("lcm"));
+        Console.WriteLine($"prepared {engine.Model.Root} for {engine.ExecutionProvider} in {started.Elapsed.TotalMilliseconds:F0} ms; cache: {options.PreparedCacheDirectory}");
+        return 0;
+    }
+}
