@@ -23,6 +23,7 @@ public static class Program
           status     ID [--connection CS]
           cancel     ID [--connection CS]
           demo       [--prompt TEXT] [--seed S] [--output DIR] [--model DIR]
+          bench      [--only cold,warm,burst] [--unet-mb N] [--runs N] [--jobs N] [--batch N] [--model DIR] [--json]
 
         The model is --model, else LCM_MODEL_PATH, else a built-in test model. Storage is --connection,
         else AzureWebJobsStorage (or AzureWebJobsStorage__accountName), else Azurite on its default ports.
@@ -61,6 +62,8 @@ public static class Program
                 "status" => await StatusCommand.RunAsync(rest, cancel: false, cancel.Token),
                 "cancel" => await StatusCommand.RunAsync(rest, cancel: true, cancel.Token),
                 "demo" => await DemoCommand.RunAsync(rest, cancel.Token),
+                "bench" => await BenchCommand.RunAsync(rest),
+                "bench-probe" => BenchCommand.Probe(rest),
                 _ => throw new UsageException($"unknown command '{args[0]}'"),
             };
         }

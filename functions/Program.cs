@@ -21,12 +21,20 @@ var host = new HostBuilder()
                 : throw new InvalidOperationException("LCM_MODEL_PATH is not set: point it at an LCM ONNX model folder");
             return LcmEngine.Load(modelPath, sp.GetRequiredService<WorkerSettings>().Engine, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Lcm.Engine"));
         });
+        services.AddSingleton<IImageGenerator>(sp =>
+        {
+            var settings = sp.GetRequiredService<WorkerSettings>();
+            var engine = sp.GetRequiredService<LcmEngine>();
+            return settings.Batching.Enabled
+                ? new BatchingGenerator(engine, settings.Batching, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Lcm.Batching"))
+                : engine;
+        });
         services.AddSingleton(sp =>
         {
             var settings = sp.GetRequiredService<WorkerSettings>();
             var account = sp.GetRequiredService<StorageAccount>();
             var logger = sp.GetRequiredService<ILoggerFactory>().CreateLogger("Lcm.Jobs");
-            var processor = JobProcessor.Create(account, settings.Names, sp.GetRequiredService<LcmEngine>(), logger, settings.Processor);
+            var processor = JobProcessor.Create(account, settings.Names, sp.GetRequiredService<IImageGenerator>(), logger, settings.Processor);
             return new QueueTriggerHandler(processor, new JobQueues(account.Queues, settings.Names), logger);
         });
         services.AddSingleton(sp => new JobApi(new LcmJobClient(sp.GetRequiredService<StorageAccount>(),

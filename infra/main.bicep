@@ -67,9 +67,10 @@ param maxReplicas int = 1
 @minValue(1)
 param queueLengthPerReplica int = 5
 
-@description('Jobs one replica runs at the same time (Functions queue batch size).')
+@description('Jobs one replica takes from the queue at once (Functions queue batch size); with LCM_BATCH_MAX_IMAGES they share UNet batches.')
 @minValue(1)
-param concurrentJobsPerReplica int = 1
+@maxValue(32)
+param concurrentJobsPerReplica int = 4
 
 @description('Days before blobs in lcm-images, lcm-status and lcm-inputs are deleted.')
 @minValue(1)

@@ -136,7 +136,8 @@ public sealed class BatchingGenerator : IImageGenerator, IAsyncDisposable
 /// <summary>LCM_BATCH_MAX_IMAGES (1 turns batching off) and LCM_BATCH_MAX_WAIT_MS.</summary>
 public sealed record BatchingOptions
 {
-    public int MaxImages { get; init; } = 1;
+    /// <summary>Measured with `lcm bench`: 2.2x the burst throughput of one worker on a weight-bound UNet (README).</summary>
+    public int MaxImages { get; init; } = 4;
     public TimeSpan MaxWait { get; init; } = TimeSpan.FromMilliseconds(50);
 
     public bool Enabled => MaxImages > 1;

@@ -21,8 +21,11 @@ public static class LocalWorker
         logger.LogInformation("Worker ready in {Ms:F0} ms on {Provider}; listening on queue {Queue}",
             started.Elapsed.TotalMilliseconds, engine.ExecutionProvider, settings.Names.JobsQueue);
         onReady?.Invoke();
-        var processor = JobProcessor.Create(account, settings.Names, engine, logger, settings.Processor);
-        var worker = new QueueWorker(processor, new JobQueues(account.Queues, settings.Names), settings.Queue, settings.MessageLease, logger);
+        await using var batching = settings.Batching.Enabled ? new BatchingGenerator(engine, settings.Batching, logger) : null;
+        var processor = JobProcessor.Create(account, settings.Names, (IImageGenerator?)batching ?? engine, logger, settings.Processor);
+        // A batch can only fill up if the worker holds as many jobs as the batch has room for.
+        var queue = settings.Queue with { BatchSize = Math.Max(settings.Queue.BatchSize, settings.Batching.MaxImages) };
+        var worker = new QueueWorker(processor, new JobQueues(account.Queues, settings.Names), queue, settings.MessageLease, logger);
         await worker.RunAsync(stoppingToken);
         logger.LogInformation("Worker stopped");
     }

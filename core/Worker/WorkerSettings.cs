@@ -1,3 +1,4 @@
+using Lcm.Core.Generation;
 using Lcm.Core.Jobs;
 using Lcm.Core.Model;
 using Lcm.Core.Storage;
@@ -14,6 +15,7 @@ public sealed record WorkerSettings
     public EngineOptions Engine { get; init; } = new();
     public QueueSettings Queue { get; init; } = new();
     public JobProcessorOptions Processor { get; init; } = new();
+    public BatchingOptions Batching { get; init; } = new();
     /// <summary>How long a received message stays invisible before the lease is renewed (LCM_MESSAGE_LEASE_SECONDS).</summary>
     public TimeSpan MessageLease { get; init; } = TimeSpan.FromSeconds(60);
 
@@ -25,6 +27,7 @@ public sealed record WorkerSettings
             Names = StorageNames.FromSettings(read),
             Engine = EngineOptions.FromEnvironment(read),
             Queue = QueueSettings.Load(read),
+            Batching = BatchingOptions.FromEnvironment(read),
         };
         if (Settings.ReadInt(read, "LCM_MESSAGE_LEASE_SECONDS", 2, 600) is int lease)
             settings = settings with { MessageLease = TimeSpan.FromSeconds(lease) };

@@ -48,7 +48,7 @@ var baseEnv = [
   // Outside App Service the host would derive its id from the replica's hostname; a fixed id keeps
   // locks and timers shared by all replicas. Lowercase, at most 32 characters, like the app name.
   { name: 'AzureFunctionsWebHost__hostid', value: name }
-  // One generation at a time per replica (the GPU is the bottleneck); overrides host.json.
+  // Jobs taken at once; the engine still runs one generation (or one UNet batch) at a time. Overrides host.json.
   { name: 'AzureFunctionsJobHost__extensions__queues__batchSize', value: string(concurrentJobsPerReplica) }
   { name: 'LCM_MODEL_PATH', value: modelPath }
   { name: 'LCM_JOBS_QUEUE', value: jobsQueue }

@@ -48,6 +48,6 @@ public class FunctionsMetadataTests
         Assert.Equal("base64", queues.GetProperty("messageEncoding").GetString());
         var settings = Lcm.Core.Worker.QueueSettings.FromHostJson(path);
         Assert.Equal(5, settings.MaxDequeueCount);
-        Assert.Equal(1, settings.BatchSize);
+        Assert.Equal(4, settings.BatchSize);
     }
 }

@@ -113,7 +113,7 @@ public sealed class PreparedModelCacheTests : IDisposable
 
         Assert.Single(paths.Distinct());
         Assert.Equal(UnetEntry(), Path.GetDirectoryName(paths[0]));
-        Assert.Empty(Directory.GetDirectories(_cache).Where(d => d.Contains(".tmp-") || d.Contains(".old-")));
+        Assert.DoesNotContain(Directory.GetDirectories(_cache), d => d.Contains(".tmp-") || d.Contains(".old-"));
         using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(paths[0]);
         Assert.Contains("timestep_cond", session.InputMetadata.Keys);
     }

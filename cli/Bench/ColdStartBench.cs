@@ -1,0 +1,99 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Lcm.Core.Generation;
+using Lcm.Core.Model;
+using Lcm.Core.Testing;
+
+namespace Lcm.Cli.Bench;
+
+/// <summary>
+/// Cold start on a large self-made UNet, each run in a fresh process with the files in the page
+/// cache: the plain session from the path (naive) against the prepared, mapped graphs (optimized).
+/// </summary>
+internal static class ColdStartBench
+{
+    public sealed record Probe(double ReadyMs, double FirstImageMs, long PrivateBytes, long SharedBytes, long RssBytes);
+
+    public static async Task<object> RunAsync(int unetMegabytes, int runs, Action<string> log)
+    {
+        string cache = CacheDirectory.Resolve();
+        string model = Path.Combine(cache, $"bench-unet-{unetMegabytes}mb");
+        if (!Directory.Exists(model))
+        {
+            log($"writing a {unetMegabytes} MB test UNet to {model}");
+            string temp = model + $".tmp-{Environment.ProcessId}";
+            TestModelMaker.Write(temp, new TestModelOptions { UnetMegabytes = unetMegabytes });
+            Directory.Move(temp, model);
+        }
+        long unetBytes = Directory.GetFiles(Path.Combine(model, "unet")).Sum(f => new FileInfo(f).Length);
+        var env = new Dictionary<string, string> { ["LCM_CACHE_DIR"] = cache, ["LCM_EXECUTION_PROVIDER"] = "cpu" };
+
+        ReadIntoPageCache(model);
+        var naive = new List<Probe>();
+        for (int i = 0; i < runs; i++) naive.Add(await ProbeAsync(model, "naive", env));
+        log($"naive: ready {Median(naive, p => p.ReadyMs):F0} ms, first image {Median(naive, p => p.FirstImageMs):F0} ms");
+
+        await ProbeAsync(model, "optimized", env); // prepares the cache entry on the first run; not counted
+        await Process.Start("sync")!.WaitForExitAsync(); // freshly written pages count as dirty until written back
+        ReadIntoPageCache(Path.Combine(cache, "prepared"));
+        var optimized = new List<Probe>();
+        for (int i = 0; i < runs; i++) optimized.Add(await ProbeAsync(model, "optimized", env));
+        log($"optimized: ready {Median(optimized, p => p.ReadyMs):F0} ms, first image {Median(optimized, p => p.FirstImageMs):F0} ms");
+
+        // Two workers at once on one model: the mapped weights should be shared, not copied twice.
+        var pair = await Task.WhenAll(ProbeAsync(model, "optimized", env, holdMs: 2000), ProbeAsync(model, "optimized", env, holdMs: 2000));
+        return new
+        {
+            unetBytes,
+            naiveReadyMs = Median(naive, p => p.ReadyMs),
+            optimizedReadyMs = Median(optimized, p => p.ReadyMs),
+            naiveFirstImageMs = Median(naive, p => p.FirstImageMs),
+            optimizedFirstImageMs = Median(optimized, p => p.FirstImageMs),
+            privateBytesNaive = (long)Median(naive, p => p.PrivateBytes),
+            privateBytesOptimized = (long)Median(optimized, p => p.PrivateBytes),
+            rssBytesOptimized = (long)Median(optimized, p => p.RssBytes),
+            sharedBytesTwoWorkers = pair.Min(p => p.SharedBytes),
+            runs,
+        };
+    }
+
+    /// <summary>The child side (<c>lcm bench-probe</c>): load, one 512x512 image, then print the figures as JSON.</summary>
+    public static int RunProbe(string model, bool optimized, int holdMs)
+    {
+        var started = Stopwatch.StartNew();
+        var options = EngineOptions.FromEnvironment();
+        if (!optimized) options = options with { PreparedCacheDirectory = null };
+        using var engine = LcmEngine.Load(model, options);
+        double ready = started.Elapsed.TotalMilliseconds;
+        engine.Generate(new GenerationRequest { Prompt = "a photo of a cat", Seed = 1 });
+        double firstImage = started.Elapsed.TotalMilliseconds;
+        // Held on both sides of the reading, so a partner probe is still mapping the weights when either one reads.
+        Thread.Sleep(holdMs);
+        var memory = ProcessMemory.Read();
+        Thread.Sleep(holdMs);
+        Console.WriteLine(JsonSerializer.Serialize(new Probe(ready, firstImage, memory.AnonymousBytes, memory.SharedCleanBytes, memory.RssBytes)));
+        return 0;
+    }
+
+    private static async Task<Probe> ProbeAsync(string model, string mode, IReadOnlyDictionary<string, string> env, int holdMs = 0)
+    {
+        string output = await SelfProcess.RunAsync(["bench-probe", "--model", model, "--mode", mode, "--hold-ms", $"{holdMs}"], env);
+        return JsonSerializer.Deserialize<Probe>(output.Trim().Split('\n')[^1])!;
+    }
+
+    private static void ReadIntoPageCache(string folder)
+    {
+        var buffer = new byte[1 << 20];
+        foreach (string file in Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories))
+        {
+            using var stream = File.OpenRead(file);
+            while (stream.Read(buffer) > 0) { }
+        }
+    }
+
+    internal static double Median<T>(IEnumerable<T> items, Func<T, double> value)
+    {
+        var sorted = items.Select(value).Order().ToArray();
+        return sorted.Length == 0 ? 0 : sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+}

@@ -1,0 +1,22 @@
+namespace Lcm.Cli.Bench;
+
+/// <summary>
+/// This process's memory from /proc/self/smaps_rollup (Linux). Anonymous is memory no other
+/// process can share (weights copied or pre-packed); shared clean pages are file pages that another
+/// process maps too (weights mapped from one file by two workers).
+/// </summary>
+public sealed record ProcessMemory(long AnonymousBytes, long PrivateDirtyBytes, long SharedCleanBytes, long RssBytes)
+{
+    public static ProcessMemory Read()
+    {
+        if (!File.Exists("/proc/self/smaps_rollup")) return new ProcessMemory(0, 0, 0, 0);
+        var values = new Dictionary<string, long>();
+        foreach (string line in File.ReadLines("/proc/self/smaps_rollup"))
+        {
+            var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (parts.Length == 3 && parts[2] == "kB" && long.TryParse(parts[1], out long kb)) values[parts[0].TrimEnd(':')] = kb * 1024;
+        }
+        return new ProcessMemory(values.GetValueOrDefault("Anonymous"), values.GetValueOrDefault("Private_Dirty"),
+            values.GetValueOrDefault("Shared_Clean"), values.GetValueOrDefault("Rss"));
+    }
+}

@@ -1,0 +1,48 @@
+using System.Text.Json;
+using Lcm.Cli.Bench;
+
+namespace Lcm.Cli.Commands;
+
+/// <summary>
+/// <c>lcm bench</c>: cold start (fresh processes, large UNet), warm generation (small model) and
+/// bursts through Azurite. Prints figures; asserts nothing about speed.
+/// </summary>
+internal static class BenchCommand
+{
+    public static async Task<int> RunAsync(string[] argv)
+    {
+        var args = new Arguments(argv, "json");
+        bool json = args.Flag("json");
+        int unetMegabytes = args.Int("unet-mb") ?? 1700;
+        int runs = args.Int("runs") ?? 3;
+        int jobs = args.Int("jobs") ?? 32;
+        int batchImages = args.Int("batch") ?? 4;
+        var parts = (args.Text("only") ?? "cold,warm,burst").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        string? model = args.Text("model");
+        args.EnsureAllUsed();
+        if (parts.Except(["cold", "warm", "burst"]).FirstOrDefault() is { } unknown) throw new UsageException($"--only takes cold, warm and burst, found '{unknown}'");
+        if (unetMegabytes < 1 || runs < 1 || jobs < 1 || batchImages is < 1 or > 8) throw new UsageException("--unet-mb, --runs and --jobs must be positive and --batch in 1..8");
+
+        void Log(string line) => Console.Error.WriteLine(line);
+        string smallModel = CliModel.Resolve(model);
+        var report = new Dictionary<string, object>();
+        if (parts.Contains("cold")) report["coldStart"] = await ColdStartBench.RunAsync(unetMegabytes, runs, Log);
+        if (parts.Contains("warm")) report["warm"] = WarmBench.Run(smallModel, Math.Max(runs, 5), Log);
+        if (parts.Contains("burst")) report["burst"] = await BurstBench.RunAsync(smallModel, jobs, batchImages, Log);
+        report["machine"] = new { Environment.ProcessorCount, os = System.Runtime.InteropServices.RuntimeInformation.OSDescription };
+        Console.WriteLine(JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = !json, PropertyNamingPolicy = JsonNamingPolicy.CamelCase }));
+        return 0;
+    }
+
+    /// <summary><c>lcm bench-probe</c>: the fresh process of one cold-start measurement.</summary>
+    public static int Probe(string[] argv)
+    {
+        var args = new Arguments(argv);
+        string model = args.Required("model");
+        string mode = args.Required("mode");
+        int hold = args.Int("hold-ms") ?? 0;
+        args.EnsureAllUsed();
+        if (mode is not ("naive" or "optimized")) throw new UsageException("--mode must be naive or optimized");
+        return ColdStartBench.RunProbe(model, mode == "optimized", hold);
+    }
+}

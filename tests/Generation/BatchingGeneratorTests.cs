@@ -1,0 +1,69 @@
+using Lcm.Core.Generation;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Lcm.Tests.Generation;
+
+/// <summary>Dynamic batching: jobs that arrive together share a UNet batch and get the images they would get alone.</summary>
+public sealed class BatchingGeneratorTests(TestModels models) : IClassFixture<TestModels>
+{
+    private static GenerationRequest Request(long seed, int size = 64, int count = 1) =>
+        new() { Prompt = $"a photo of a cat {seed}", Width = size, Height = size, Seed = seed, Steps = 2, Count = count };
+
+    [Fact]
+    public async Task Requests_that_arrive_together_run_as_one_batch_with_their_single_run_images()
+    {
+        await using var batching = new BatchingGenerator(models.Engine(float16: false), new BatchingOptions { MaxImages = 4, MaxWait = TimeSpan.FromSeconds(2) }, NullLogger.Instance);
+        var requests = new[] { Request(1), Request(2, count: 2), Request(3) };
+        var results = await Task.WhenAll(requests.Select(r => batching.GenerateAsync(r, null, CancellationToken.None)));
+
+        // One batch: every result carries the same shared timings.
+        Assert.All(results, r => Assert.Same(results[0].Timings, r.Timings));
+        for (int i = 0; i < requests.Length; i++)
+        {
+            var alone = models.Engine(float16: false).Generate(requests[i]);
+            Assert.Equal(alone.Images.Count, results[i].Images.Count);
+            for (int j = 0; j < alone.Images.Count; j++) Images.AssertSameImage(alone.Images[j], results[i].Images[j]);
+        }
+    }
+
+    [Fact]
+    public async Task Different_sizes_run_in_separate_batches_and_a_full_batch_does_not_wait()
+    {
+        await using var batching = new BatchingGenerator(models.Engine(float16: false), new BatchingOptions { MaxImages = 2, MaxWait = TimeSpan.FromSeconds(30) }, NullLogger.Instance);
+        var small = batching.GenerateAsync(Request(1, count: 2), null, CancellationToken.None);
+        var large = batching.GenerateAsync(Request(2, size: 72, count: 2), null, CancellationToken.None);
+        // Each request fills a batch on its own, so neither waits the 30 seconds for company.
+        var done = await Task.WhenAll(small, large).WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.NotSame(done[0].Timings, done[1].Timings);
+        Assert.Equal(72, done[1].Images[0].Width);
+    }
+
+    [Fact]
+    public async Task A_canceled_job_leaves_the_others_of_its_batch_running()
+    {
+        await using var batching = new BatchingGenerator(models.Engine(float16: false), new BatchingOptions { MaxImages = 4, MaxWait = TimeSpan.FromMilliseconds(300) }, NullLogger.Instance);
+        using var cancel = new CancellationTokenSource();
+        var canceled = batching.GenerateAsync(Request(1), null, cancel.Token);
+        var kept = batching.GenerateAsync(Request(2), null, CancellationToken.None);
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => canceled);
+        Images.AssertSameImage(models.Engine(float16: false).Generate(Request(2)).Images[0], (await kept).Images[0]);
+    }
+
+    [Fact]
+    public async Task Invalid_requests_are_refused_before_they_are_queued()
+    {
+        await using var batching = new BatchingGenerator(models.Engine(float16: false), new BatchingOptions { MaxImages = 4 }, NullLogger.Instance);
+        var error = Assert.Throws<InvalidRequestException>(() => { _ = batching.GenerateAsync(Request(1, size: 100), null, CancellationToken.None); });
+        Assert.Equal("invalid_width", error.Code);
+    }
+
+    [Fact]
+    public void Settings_turn_batching_on_and_off()
+    {
+        Assert.False(BatchingOptions.FromEnvironment(n => n == "LCM_BATCH_MAX_IMAGES" ? "1" : null).Enabled);
+        var options = BatchingOptions.FromEnvironment(n => n switch { "LCM_BATCH_MAX_IMAGES" => "8", "LCM_BATCH_MAX_WAIT_MS" => "20", _ => null });
+        Assert.Equal((8, TimeSpan.FromMilliseconds(20)), (options.MaxImages, options.MaxWait));
+        Assert.Throws<ArgumentException>(() => BatchingOptions.FromEnvironment(n => n == "LCM_BATCH_MAX_IMAGES" ? "9" : null));
+    }
+}
