@@ -15,7 +15,12 @@ internal sealed class EngineWarmUp(IServiceProvider services, ILogger<EngineWarm
     {
         var started = Stopwatch.StartNew();
         await StorageSetup.EnsureCreatedAsync(services.GetRequiredService<StorageAccount>(), services.GetRequiredService<WorkerSettings>().Names, cancellationToken);
-        var engine = await Task.Run(services.GetRequiredService<LcmEngine>, cancellationToken);
+        var engine = await Task.Run(() =>
+        {
+            var loaded = services.GetRequiredService<LcmEngine>();
+            loaded.WarmUpIfConfigured(logger);
+            return loaded;
+        }, cancellationToken);
         logger.LogInformation("Engine ready in {Ms:F0} ms on {Provider}", started.Elapsed.TotalMilliseconds, engine.ExecutionProvider);
     }
 

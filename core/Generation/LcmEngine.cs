@@ -77,6 +77,21 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
         }
     }
 
+    /// <summary>
+    /// One throw-away generation at the configured shape when <see cref="EngineOptions.WarmUp"/> asks for
+    /// it (by default on CUDA, where the first run of a shape sets up kernels and memory): a start-up
+    /// cost instead of the first job's.
+    /// </summary>
+    public void WarmUpIfConfigured(ILogger? logger = null)
+    {
+        if (!(Options.WarmUp ?? ExecutionProvider == "CUDA")) return;
+        var started = Stopwatch.StartNew();
+        int size = Math.Min(Options.WarmUpSize, Options.MaxImageSize);
+        int width = _unet.FixedLatentWidth * 8 ?? size, height = _unet.FixedLatentHeight * 8 ?? size;
+        Generate(new GenerationRequest { Prompt = "warm-up", Width = width, Height = height, Steps = 1, Seed = 0 });
+        logger?.LogInformation("Warm-up run at {Width}x{Height} took {Ms:F0} ms", width, height, started.Elapsed.TotalMilliseconds);
+    }
+
     /// <summary>Checks a request against the limits and this model; throws <see cref="InvalidRequestException"/>.</summary>
     public void Validate(GenerationRequest request)
     {

@@ -11,10 +11,21 @@ public sealed record EngineOptions
     public string? PreparedCacheDirectory { get; init; }
     /// <summary>Largest width or height accepted (a multiple of 8).</summary>
     public int MaxImageSize { get; init; } = Generation.GenerationLimits.DefaultMaxImageSize;
+    /// <summary>cuDNN convolution algorithm search: HEURISTIC (default; EXHAUSTIVE adds seconds to each shape's first run), EXHAUSTIVE or DEFAULT.</summary>
+    public string CudnnConvAlgoSearch { get; init; } = "HEURISTIC";
+    /// <summary>How the CUDA memory arena grows: kSameAsRequested (default, no over-allocation) or kNextPowerOfTwo.</summary>
+    public string CudaArenaExtendStrategy { get; init; } = "kSameAsRequested";
+    /// <summary>Copies between host and GPU on the default stream (ONNX Runtime's default, safest); false lets them overlap compute.</summary>
+    public bool CudaCopyInDefaultStream { get; init; } = true;
+    /// <summary>One generation at <see cref="WarmUpSize"/> when the engine loads; null means on CUDA only (first-run kernel set-up moves to start-up).</summary>
+    public bool? WarmUp { get; init; }
+    public int WarmUpSize { get; init; } = Generation.GenerationLimits.DefaultSize;
 
     /// <summary>
     /// Reads LCM_EXECUTION_PROVIDER (auto|cpu|cuda), LCM_CUDA_DEVICE_ID, LCM_INTRA_OP_THREADS,
-    /// LCM_MAX_IMAGE_SIZE and LCM_PREPARED_CACHE (true|false; on by default, under LCM_CACHE_DIR).
+    /// LCM_MAX_IMAGE_SIZE, LCM_PREPARED_CACHE (true|false; on by default, under LCM_CACHE_DIR),
+    /// LCM_CUDNN_CONV_ALGO_SEARCH, LCM_CUDA_ARENA_EXTEND, LCM_CUDA_COPY_IN_DEFAULT_STREAM,
+    /// LCM_WARMUP (true|false) and LCM_WARMUP_SIZE.
     /// </summary>
     public static EngineOptions FromEnvironment(Func<string, string?>? read = null)
     {
@@ -42,6 +53,18 @@ public sealed record EngineOptions
         if (Settings.ReadInt(read, "LCM_INTRA_OP_THREADS", 1, 1024) is int threads) options = options with { IntraOpThreads = threads };
         if (Settings.ReadInt(read, "LCM_MAX_IMAGE_SIZE", Generation.GenerationLimits.MinImageSize, 8192) is int max)
             options = options with { MaxImageSize = max - max % 8 };
+        if (read("LCM_CUDNN_CONV_ALGO_SEARCH") is { Length: > 0 } search)
+            options = options with { CudnnConvAlgoSearch = OneOf("LCM_CUDNN_CONV_ALGO_SEARCH", search, "HEURISTIC", "EXHAUSTIVE", "DEFAULT") };
+        if (read("LCM_CUDA_ARENA_EXTEND") is { Length: > 0 } arena)
+            options = options with { CudaArenaExtendStrategy = OneOf("LCM_CUDA_ARENA_EXTEND", arena, "kSameAsRequested", "kNextPowerOfTwo") };
+        if (Settings.ReadBool(read, "LCM_CUDA_COPY_IN_DEFAULT_STREAM") is bool copy) options = options with { CudaCopyInDefaultStream = copy };
+        if (Settings.ReadBool(read, "LCM_WARMUP") is bool warmUp) options = options with { WarmUp = warmUp };
+        if (Settings.ReadInt(read, "LCM_WARMUP_SIZE", Generation.GenerationLimits.MinImageSize, 8192) is int size)
+            options = options with { WarmUpSize = size - size % 8 };
         return options;
     }
+
+    private static string OneOf(string setting, string value, params string[] allowed) =>
+        allowed.FirstOrDefault(a => a.Equals(value.Trim(), StringComparison.OrdinalIgnoreCase))
+            ?? throw new ArgumentException($"{setting} must be one of {string.Join(", ", allowed)}, found '{value}'");
 }

@@ -119,9 +119,9 @@ public sealed class SessionFactory
             cuda.UpdateOptions(new Dictionary<string, string>
             {
                 ["device_id"] = _options.CudaDeviceId.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                // Exhaustive search costs seconds on the first run of each shape: too slow for cold starts.
-                ["cudnn_conv_algo_search"] = "HEURISTIC",
-                ["arena_extend_strategy"] = "kSameAsRequested",
+                ["cudnn_conv_algo_search"] = _options.CudnnConvAlgoSearch,
+                ["arena_extend_strategy"] = _options.CudaArenaExtendStrategy,
+                ["do_copy_in_default_stream"] = _options.CudaCopyInDefaultStream ? "1" : "0",
             });
             options.AppendExecutionProvider_CUDA(cuda);
             return options;

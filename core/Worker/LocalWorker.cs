@@ -17,7 +17,12 @@ public static class LocalWorker
     {
         var started = Stopwatch.StartNew();
         await StorageSetup.EnsureCreatedAsync(account, settings.Names, stoppingToken);
-        using var engine = await Task.Run(() => LcmEngine.Load(modelPath, settings.Engine, logger), stoppingToken);
+        using var engine = await Task.Run(() =>
+        {
+            var loaded = LcmEngine.Load(modelPath, settings.Engine, logger);
+            loaded.WarmUpIfConfigured(logger);
+            return loaded;
+        }, stoppingToken);
         logger.LogInformation("Worker ready in {Ms:F0} ms on {Provider}; listening on queue {Queue}",
             started.Elapsed.TotalMilliseconds, engine.ExecutionProvider, settings.Names.JobsQueue);
         onReady?.Invoke();
