@@ -12,6 +12,7 @@ public static class Program
 
           generate   --prompt TEXT --output FILE [--model DIR] [--steps N] [--guidance G] [--width W]
                      [--height H] [--seed S] [--count N] [--format png|jpeg|webp] [--quality Q]
+                     [--init-image FILE [--strength S]]
           tokenize   [--model DIR] TEXT
           info       [--model DIR]
           make-model --output DIR [--fp16] [--unet-mb N] [--seed S]

@@ -18,20 +18,26 @@ internal static class GenerateCommand
             : OutputFormats.Parse(formatText) ?? throw new UsageException($"--format must be png, jpeg or webp, found '{formatText}'");
         int quality = args.Int("quality") ?? GenerationLimits.DefaultQuality;
         if (quality is < 1 or > 100) throw new UsageException($"--quality must be in 1..100, found {quality}");
+        string? initImage = args.Text("init-image");
+        double? strength = args.Double("strength");
+        int? width = args.Int("width"), height = args.Int("height");
         var request = new GenerationRequest
         {
             Prompt = prompt,
             Steps = args.Int("steps") ?? GenerationLimits.DefaultSteps,
             GuidanceScale = args.Double("guidance") ?? GenerationLimits.DefaultGuidanceScale,
-            Width = args.Int("width") ?? GenerationLimits.DefaultSize,
-            Height = args.Int("height") ?? GenerationLimits.DefaultSize,
+            Width = width ?? GenerationLimits.DefaultSize,
+            Height = height ?? GenerationLimits.DefaultSize,
             Seed = args.Long("seed"),
             Count = args.Int("count") ?? 1,
+            Strength = strength,
         };
         string? model = args.Text("model");
         args.EnsureAllUsed();
+        int maxImageSize = EngineOptions.FromEnvironment().MaxImageSize;
+        if (initImage is not null) request = WithInitImage(request, initImage, width, height, maxImageSize);
         // Checked before the model loads, against the limit the engine will use (LCM_MAX_IMAGE_SIZE may exceed the default).
-        request.Validate(EngineOptions.FromEnvironment().MaxImageSize);
+        request.Validate(maxImageSize);
         string modelPath = CliModel.Resolve(model);
 
         using var engine = CliModel.LoadEngine(modelPath);
@@ -48,5 +54,19 @@ internal static class GenerateCommand
             Console.WriteLine($"{path} (seed {image.Seed}, {image.Width}x{image.Height})");
         }
         return 0;
+    }
+
+    /// <summary>Reads and decodes the init image; without --width/--height the output takes the image's own size (rounded down to multiples of 8).</summary>
+    internal static GenerationRequest WithInitImage(GenerationRequest request, string path, int? width, int? height, int maxImageSize)
+    {
+        if (!File.Exists(path)) throw new UsageException($"--init-image: no file '{path}'");
+        var limits = ImageInputLimits.FromEnvironment(Environment.GetEnvironmentVariable);
+        byte[] bytes = File.ReadAllBytes(path);
+        var (ownWidth, ownHeight) = ImageInput.Identify(bytes, limits);
+        var (defaultWidth, defaultHeight) = ImageInput.DefaultSize(ownWidth, ownHeight, maxImageSize);
+        request = request with { Width = width ?? defaultWidth, Height = height ?? defaultHeight };
+        // Sizes are checked before the pixels are decoded at them (strength once the image is there).
+        (request with { Strength = null }).Validate(maxImageSize);
+        return request with { InitImage = ImageInput.Decode(bytes, request.Width, request.Height, limits) };
     }
 }

@@ -81,7 +81,7 @@ public sealed class BatchingGenerator : IImageGenerator, IAsyncDisposable
         foreach (var pending in held)
         {
             var r = pending.Request;
-            if (batch.Contains(pending) || r.Width != first.Width || r.Height != first.Height || r.Steps != first.Steps) continue;
+            if (batch.Contains(pending) || r.BatchKey != first.BatchKey) continue;
             if (images + r.Count > _options.MaxImages) break;
             batch.Add(pending);
             images += r.Count;

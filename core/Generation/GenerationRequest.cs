@@ -11,6 +11,18 @@ public sealed record GenerationRequest
     /// <summary>0..4294967295; null draws a random seed, reported in the result. Image i uses seed + i (mod 2^32).</summary>
     public long? Seed { get; init; }
     public int Count { get; init; } = 1;
+    /// <summary>Image-to-image: the picture to start from, already at <see cref="Width"/> x <see cref="Height"/> (see ImageInput).</summary>
+    public Imaging.RgbImage? InitImage { get; init; }
+    /// <summary>How far the init image is noised before denoising, in (0, 1]; 0.8 when an init image is given.</summary>
+    public double? Strength { get; init; }
+
+    public const double DefaultStrength = 0.8;
+
+    /// <summary>1 for text-to-image (start from pure noise).</summary>
+    public double EffectiveStrength => InitImage is null ? 1.0 : Strength ?? DefaultStrength;
+
+    /// <summary>Requests with equal keys share timesteps and latent shapes, so they can run as one UNet batch.</summary>
+    public (int Width, int Height, int Steps, double Strength) BatchKey => (Width, Height, Steps, EffectiveStrength);
 
     /// <summary>Checks every field against the limits; throws <see cref="InvalidRequestException"/> on the first problem.</summary>
     public void Validate(int maxImageSize = GenerationLimits.DefaultMaxImageSize, int maxSteps = GenerationLimits.MaxSteps)
@@ -33,6 +45,12 @@ public sealed record GenerationRequest
             throw new InvalidRequestException("invalid_count", $"count must be in 1..{GenerationLimits.MaxCount}, found {Count}");
         if (Seed is < 0 or > GenerationLimits.MaxSeed)
             throw new InvalidRequestException("invalid_seed", $"seed must be in 0..{GenerationLimits.MaxSeed}, found {Seed}");
+        if (Strength is { } strength && (InitImage is null || !double.IsFinite(strength) || strength <= 0 || strength > 1))
+            throw new InvalidRequestException("invalid_strength", InitImage is null
+                ? "strength applies to image-to-image only: give an init image or leave strength out"
+                : $"strength must be in (0, 1], found {strength}");
+        if (InitImage is { } init && (init.Width != Width || init.Height != Height || init.Rgb.Length != Width * Height * 3))
+            throw new InvalidRequestException("invalid_init_image", $"the init image is {init.Width}x{init.Height}; it must be resized to the requested {Width}x{Height}");
     }
 
     private static void CheckSize(string name, int value, int max)

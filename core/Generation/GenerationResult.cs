@@ -10,6 +10,8 @@ public sealed record GenerationTimings
     public double TextEncoderMs { get; init; }
     public IReadOnlyList<double> UnetStepMs { get; init; } = [];
     public double VaeDecoderMs { get; init; }
+    /// <summary>Image-to-image only: encoding the init images.</summary>
+    public double VaeEncoderMs { get; init; }
     public double TotalMs { get; init; }
     /// <summary>Time spent inside ONNX Runtime runs; TotalMs minus this is the engine's own overhead.</summary>
     public double OrtMs { get; init; }

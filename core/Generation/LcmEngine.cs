@@ -22,13 +22,16 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
     private readonly TextEncoder _textEncoder;
     private readonly Unet _unet;
     private readonly VaeDecoder _vaeDecoder;
+    // Loaded on the first image-to-image request: text-to-image cold starts do not pay for it.
+    private readonly Lazy<VaeEncoder?> _vaeEncoder;
     private readonly SemaphoreSlim _deviceLock = new(1, 1);
 
-    private LcmEngine(ModelFolder model, EngineOptions options, string provider, string? fallbackReason,
+    private LcmEngine(ModelFolder model, EngineOptions options, SessionFactory sessions,
         ClipTokenizer tokenizer, TextEncoder textEncoder, Unet unet, VaeDecoder vaeDecoder)
     {
-        (Model, Options, ExecutionProvider, ExecutionProviderFallbackReason) = (model, options, provider, fallbackReason);
+        (Model, Options, ExecutionProvider, ExecutionProviderFallbackReason) = (model, options, sessions.ActiveProvider, sessions.FallbackReason);
         (_tokenizer, _textEncoder, _unet, _vaeDecoder) = (tokenizer, textEncoder, unet, vaeDecoder);
+        _vaeEncoder = new(() => model.VaeEncoderPath is { } path ? new VaeEncoder(new OnnxGraph(path, sessions.Create(path))) : null);
         Scheduler = new LcmScheduler(model.Scheduler);
     }
 
@@ -42,7 +45,9 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
 
     /// <summary>Each graph by its folder name, for diagnostics (<c>lcm info</c>).</summary>
     public IReadOnlyList<(string Name, OnnxGraph Graph)> Graphs =>
-        [("text_encoder", _textEncoder.Graph), ("unet", _unet.Graph), ("vae_decoder", _vaeDecoder.Graph)];
+        _vaeEncoder.Value is { } encoder
+            ? [("text_encoder", _textEncoder.Graph), ("unet", _unet.Graph), ("vae_decoder", _vaeDecoder.Graph), ("vae_encoder", encoder.Graph)]
+            : [("text_encoder", _textEncoder.Graph), ("unet", _unet.Graph), ("vae_decoder", _vaeDecoder.Graph)];
 
     public int TimeCondDim => _unet.TimeCondDim;
 
@@ -68,7 +73,7 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
             if (textEncoder.HiddenSize is int te && unet.HiddenSize is int un && te != un)
                 throw new ModelFormatException($"'{model.TextEncoderPath}' gives hidden states of width {te} but '{model.UnetPath}' input 'encoder_hidden_states' expects {un}");
             logger.LogInformation("Loaded LCM model {Model} on {Provider}", model.Root, sessions.ActiveProvider);
-            return new LcmEngine(model, options, sessions.ActiveProvider, sessions.FallbackReason, tokenizer, textEncoder, unet, vaeDecoder);
+            return new LcmEngine(model, options, sessions, tokenizer, textEncoder, unet, vaeDecoder);
         }
         catch
         {
@@ -100,6 +105,16 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
             throw new InvalidRequestException("invalid_height", $"this model only generates images {h * 8} pixels high, found {request.Height}");
         if (_unet.FixedLatentWidth is int w && request.Width != w * 8)
             throw new InvalidRequestException("invalid_width", $"this model only generates images {w * 8} pixels wide, found {request.Width}");
+        if (request.InitImage is not null && Model.VaeEncoderPath is null)
+            throw new InvalidRequestException("image_to_image_unsupported", $"model folder '{Model.Root}' has no vae_encoder/model.onnx, which image-to-image needs");
+        try
+        {
+            Scheduler.Timesteps(request.Steps, request.EffectiveStrength);
+        }
+        catch (ArgumentOutOfRangeException e)
+        {
+            throw new InvalidRequestException("invalid_strength", e.Message.Split(" (Parameter")[0]);
+        }
     }
 
     public GenerationResult Generate(GenerationRequest request, IProgress<StepProgress>? progress = null, CancellationToken cancellationToken = default) =>
@@ -122,8 +137,8 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
         foreach (var request in requests)
         {
             Validate(request);
-            if (request.Width != requests[0].Width || request.Height != requests[0].Height || request.Steps != requests[0].Steps)
-                throw new ArgumentException("requests in one batch must share width, height and steps", nameof(requests));
+            if (request.BatchKey != requests[0].BatchKey)
+                throw new ArgumentException("requests in one batch must share width, height, steps and strength", nameof(requests));
         }
         _deviceLock.Wait(cancellationToken);
         try
@@ -177,7 +192,10 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
                 images.Add(new PendingImage(r, (seed + i) % (GenerationLimits.MaxSeed + 1), latentSize));
         }
 
-        int[] timesteps = Scheduler.Timesteps(first.Steps);
+        int[] timesteps = Scheduler.Timesteps(first.Steps, first.EffectiveStrength);
+        double vaeEncoderMs = 0;
+        var encoded = requests.Select(r => r.InitImage is null ? null
+            : Timed(() => _vaeEncoder.Value!.Encode(r.InitImage, runOptions), ref vaeEncoderMs)).ToArray();
         var stepMs = new double[timesteps.Length];
         int chunkSize = _unet.FixedBatch ?? MaxUnetBatch;
         double vaeMs = 0;
@@ -188,7 +206,7 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
             float[] cond = new float[chunk.Length * _unet.TimeCondDim];
             for (int i = 0; i < chunk.Length; i++)
             {
-                chunk[i].Noise.Fill(samples.AsSpan(i * latentSize, latentSize));
+                StartLatents(chunk[i], encoded[chunk[i].Request], timesteps[0], samples.AsSpan(i * latentSize, latentSize));
                 hidden.AsSpan(chunk[i].Request * promptStates, promptStates).CopyTo(states.AsSpan(i * promptStates));
                 GuidanceEmbedding.Write(requests[chunk[i].Request].GuidanceScale, cond.AsSpan(i * _unet.TimeCondDim, _unet.TimeCondDim));
             }
@@ -221,6 +239,7 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
             TextEncoderMs = textEncoderMs,
             UnetStepMs = stepMs,
             VaeDecoderMs = vaeMs,
+            VaeEncoderMs = vaeEncoderMs,
             TotalMs = total.Elapsed.TotalMilliseconds,
             OrtMs = ortMs,
         };
@@ -232,11 +251,41 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
             timings)).ToArray();
     }
 
+    /// <summary>
+    /// Text-to-image starts from the image's noise; image-to-image from the init image's latents
+    /// (sampled with the image's generator where the encoder returns parameters), scaled, then
+    /// noised to the first timestep. The generator's draws come in diffusers' order: posterior, then noise.
+    /// </summary>
+    private void StartLatents(PendingImage image, float[]? encoded, int firstTimestep, Span<float> sample)
+    {
+        if (encoded is null)
+        {
+            image.Noise.Fill(sample);
+            return;
+        }
+        var latents = new float[sample.Length];
+        if (_vaeEncoder.Value!.ReturnsParameters)
+        {
+            var z = new float[sample.Length];
+            image.Noise.Fill(z);
+            VaeEncoder.Sample(encoded, z, latents);
+        }
+        else
+        {
+            encoded.CopyTo(latents, 0);
+        }
+        for (int i = 0; i < latents.Length; i++) latents[i] = (float)(latents[i] * Model.VaeScalingFactor);
+        var noise = new float[sample.Length];
+        image.Noise.Fill(noise);
+        Scheduler.AddNoise(latents, noise, firstTimestep, sample);
+    }
+
     public void Dispose()
     {
         _textEncoder.Dispose();
         _unet.Dispose();
         _vaeDecoder.Dispose();
+        if (_vaeEncoder.IsValueCreated) _vaeEncoder.Value?.Dispose();
         _deviceLock.Dispose();
     }
 

@@ -91,6 +91,14 @@ public sealed class LcmScheduler
             sample[i] = (float)(sqrtAlphaNext * denoised[i] + sqrtBetaNext * noise[i]);
     }
 
+    /// <summary>diffusers' add_noise: the clean sample noised to a timestep, sqrt(a_t) * x + sqrt(1 - a_t) * noise.</summary>
+    public void AddNoise(ReadOnlySpan<float> original, ReadOnlySpan<float> noise, int timestep, Span<float> destination)
+    {
+        double alpha = AlphaCumprod(timestep);
+        double sqrtAlpha = Math.Sqrt(alpha), sqrtBeta = Math.Sqrt(1 - alpha);
+        for (int i = 0; i < destination.Length; i++) destination[i] = (float)(sqrtAlpha * original[i] + sqrtBeta * noise[i]);
+    }
+
     private static double[] AlphasCumprod(SchedulerConfig config)
     {
         int n = config.NumTrainTimesteps;
