@@ -22,7 +22,9 @@ internal static class SubmitCommand
             Format = args.Text("format"),
             Quality = args.Int("quality"),
             ReplyTo = args.Text("reply-to"),
+            Strength = args.Double("strength"),
         };
+        string? initImage = args.Text("init-image");
         bool wait = args.Flag("wait");
         string? output = args.Text("output");
         int timeout = args.Int("timeout") ?? 600;
@@ -31,7 +33,19 @@ internal static class SubmitCommand
         if (output is not null && !wait) throw new UsageException("--output needs --wait");
 
         var client = CliStorage.Client(connection);
-        var status = await client.SubmitAsync(request, cancellationToken);
+        JobStatus status;
+        if (initImage is null)
+        {
+            status = await client.SubmitAsync(request, cancellationToken);
+        }
+        else
+        {
+            if (!File.Exists(initImage)) throw new UsageException($"--init-image: no file '{initImage}'");
+            // The worker checks the image again; checking here turns a bad file into an answer now, not a failed job later.
+            Lcm.Core.Imaging.ImageInput.Identify(await File.ReadAllBytesAsync(initImage, cancellationToken), Lcm.Core.Imaging.ImageInputLimits.FromEnvironment(Environment.GetEnvironmentVariable));
+            await using var image = File.OpenRead(initImage);
+            status = await client.SubmitAsync(request, image, cancellationToken);
+        }
         if (!wait)
         {
             CliStorage.Print(status);

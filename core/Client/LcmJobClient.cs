@@ -34,14 +34,27 @@ public sealed class LcmJobClient
 
     /// <summary>
     /// Validates the request, records it as <c>queued</c>, then enqueues it. A request without an id
-    /// gets a new one. Throws <see cref="JobRejectedException"/> for a request the service would refuse,
-    /// and <see cref="InvalidOperationException"/> when a job with that id exists already.
+    /// gets a new one. With <paramref name="initImage"/> (image-to-image), the picture is uploaded to
+    /// <c>lcm-inputs/{id}/init</c> first and the message only names it, so queue messages stay small.
+    /// Throws <see cref="JobRejectedException"/> for a request the service would refuse, and
+    /// <see cref="InvalidOperationException"/> when a job with that id exists already.
     /// </summary>
-    public async Task<JobStatus> SubmitAsync(JobRequest request, CancellationToken cancellationToken = default)
+    public Task<JobStatus> SubmitAsync(JobRequest request, CancellationToken cancellationToken = default) =>
+        SubmitAsync(request, null, cancellationToken);
+
+    /// <inheritdoc cref="SubmitAsync(JobRequest, CancellationToken)"/>
+    public async Task<JobStatus> SubmitAsync(JobRequest request, Stream? initImage, CancellationToken cancellationToken = default)
     {
         request = request with { Id = request.Id ?? Guid.NewGuid().ToString("N") };
+        if (initImage is not null)
+        {
+            if (request.InitImage is not null) throw new ArgumentException("give the init image either as a stream or as request.InitImage, not both", nameof(initImage));
+            request = request with { InitImage = InputImages.BlobName(request.Id!) };
+        }
         request.Validate();
         await EnsureCreatedAsync(cancellationToken);
+        if (initImage is not null)
+            await _account.Blobs.GetBlobContainerClient(StorageNames.InputsContainer).GetBlobClient(request.InitImage).UploadAsync(initImage, overwrite: true, cancellationToken);
         var queued = new JobStatus { Id = request.Id!, Status = JobState.Queued, CreatedAt = DateTimeOffset.UtcNow, Request = request };
         if (await _statuses.TryCreateAsync(queued, cancellationToken) is null)
             throw new InvalidOperationException($"a job with id '{request.Id}' exists already; use another id");

@@ -98,6 +98,8 @@ public static class ImageInput
     }
 
     /// <summary>The size to generate when the request names none: the image's own, rounded down to multiples of 8 within the limits.</summary>
+    public static (int Width, int Height) DefaultSize((int Width, int Height) size, int maxImageSize) => DefaultSize(size.Width, size.Height, maxImageSize);
+
     public static (int Width, int Height) DefaultSize(int width, int height, int maxImageSize)
     {
         int Fit(int v) => Math.Clamp(v - v % 8, GenerationLimits.MinImageSize, maxImageSize - maxImageSize % 8);

@@ -22,5 +22,8 @@ public static class JobErrorCodes
     public const string InvalidReplyTo = "invalid_reply_to";
     public const string MessageTooLarge = "message_too_large";
     public const string RetriesExhausted = "retries_exhausted";
-    public const string GenerationFailed = "generation_failed";
+    public const string InvalidInitImage = "invalid_init_image";
+    public const string InitImageNotFound = "init_image_not_found";
+    public const string RequestNotFound = "request_not_found";
+    public const string UnsupportedEvent = "unsupported_event";
 }

@@ -6,12 +6,16 @@ namespace Lcm.Core.Jobs;
 /// <summary>
 /// A queue message read as a job. <see cref="JobId"/> is null only when the message names an id that
 /// cannot be used (such a message goes to the poison queue); otherwise exactly one of
-/// <see cref="Request"/> and <see cref="Error"/> is set.
+/// <see cref="Request"/>, <see cref="Error"/> and <see cref="RequestBlob"/> is set. A request blob
+/// comes from a BlobCreated event (Event Grid or CloudEvents schema) for <c>lcm-requests/{id}.json</c>:
+/// the processor reads the blob and parses it with <see cref="FromJson"/>.
 /// </summary>
-public sealed record JobMessage(string? JobId, JobRequest? Request, JobError? Error)
+public sealed record JobMessage(string? JobId, JobRequest? Request, JobError? Error, string? RequestBlob = null)
 {
+    private const string BlobCreated = "Microsoft.Storage.BlobCreated";
+
     private static readonly string[] Fields =
-        ["id", "prompt", "steps", "guidanceScale", "width", "height", "seed", "count", "format", "quality", "replyTo"];
+        ["id", "prompt", "steps", "guidanceScale", "width", "height", "seed", "count", "format", "quality", "replyTo", "initImage", "strength"];
 
     /// <summary>Reads a message whose base64 text the host has not decoded (the local worker's case).</summary>
     public static JobMessage FromBase64(string text, string messageId)
@@ -23,6 +27,12 @@ public sealed record JobMessage(string? JobId, JobRequest? Request, JobError? Er
         }
         catch (FormatException)
         {
+            // Event Grid may write its events as plain JSON; jobs themselves must be base64.
+            if (text.TrimStart().StartsWith('{') || text.TrimStart().StartsWith('['))
+            {
+                var plain = FromJson(Encoding.UTF8.GetBytes(text), messageId);
+                if (plain.RequestBlob is not null || plain.JobId is null) return plain;
+            }
             return Fail(messageId, JobErrorCodes.InvalidEncoding, "the message is not base64: job messages are base64-encoded UTF-8 JSON");
         }
         return FromJson(body, messageId);
@@ -45,6 +55,7 @@ public sealed record JobMessage(string? JobId, JobRequest? Request, JobError? Er
         using (document)
         {
             var root = document.RootElement;
+            if (FromEvent(root) is { } fromEvent) return fromEvent;
             if (root.ValueKind != JsonValueKind.Object)
                 return Fail(messageId, JobErrorCodes.InvalidJson, $"the message must be a JSON object, found {root.ValueKind}");
             string jobId = messageId;
@@ -89,6 +100,33 @@ public sealed record JobMessage(string? JobId, JobRequest? Request, JobError? Er
 
     private static JobMessage Fail(string jobId, string code, string message) => new(jobId, null, new JobError(code, message));
 
+    /// <summary>
+    /// A storage event in either schema (Event Grid: eventType; CloudEvents 1.0: specversion and type),
+    /// one per message as Event Grid delivers to queues. Null when the JSON is not an event.
+    /// </summary>
+    private static JobMessage? FromEvent(JsonElement root)
+    {
+        var first = root.ValueKind == JsonValueKind.Array && root.GetArrayLength() > 0 ? root[0] : root;
+        if (first.ValueKind != JsonValueKind.Object || !(first.TryGetProperty("eventType", out _) || first.TryGetProperty("specversion", out _)))
+            return null;
+        if (root.ValueKind == JsonValueKind.Array && root.GetArrayLength() != 1)
+            return Unusable(JobErrorCodes.UnsupportedEvent, $"a queue message must hold one event, found {root.GetArrayLength()}");
+        string? type = (first.TryGetProperty("eventType", out var t) || first.TryGetProperty("type", out t)) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
+        if (type != BlobCreated) return Unusable(JobErrorCodes.UnsupportedEvent, $"only {BlobCreated} events start jobs, found '{type}'");
+        // subject: /blobServices/default/containers/{container}/blobs/{name}
+        string subject = first.TryGetProperty("subject", out var s) && s.ValueKind == JsonValueKind.String ? s.GetString()! : "";
+        const string prefix = $"/blobServices/default/containers/{Storage.StorageNames.RequestsContainer}/blobs/";
+        if (!subject.StartsWith(prefix, StringComparison.Ordinal) || !subject.EndsWith(".json", StringComparison.Ordinal))
+            return Unusable(JobErrorCodes.UnsupportedEvent, $"the event is for '{subject}', not a request blob {Storage.StorageNames.RequestsContainer}/{{id}}.json");
+        string name = subject[prefix.Length..];
+        string id = name[..^".json".Length];
+        return JobRequest.IsValidId(id)
+            ? new JobMessage(id, null, null, name)
+            : Unusable(JobErrorCodes.InvalidId, $"request blob '{name}' must be named {{id}}.json with an id of 1-64 of A-Z, a-z, 0-9, '_' and '-'");
+    }
+
+    private static JobMessage Unusable(string code, string message) => new(null, null, new JobError(code, message));
+
     private static JobRequest ReadRequest(JsonElement root)
     {
         var seen = new HashSet<string>(StringComparer.Ordinal);
@@ -113,6 +151,8 @@ public sealed record JobMessage(string? JobId, JobRequest? Request, JobError? Er
             Format = String(root, "format"),
             Quality = Integer(root, "quality", int.MinValue, int.MaxValue) is long quality ? (int)quality : null,
             ReplyTo = String(root, "replyTo"),
+            InitImage = String(root, "initImage"),
+            Strength = Number(root, "strength"),
         };
     }
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Azure;
+using Azure.Storage.Blobs;
 using Lcm.Core.Generation;
 using Lcm.Core.Imaging;
 using Lcm.Core.Storage;
@@ -19,6 +20,8 @@ public sealed class JobProcessor(
     ImageStore images,
     JobQueues queues,
     BlobUrls urls,
+    InputImages inputs,
+    BlobContainerClient requests,
     ILogger logger,
     JobProcessorOptions? options = null,
     TimeProvider? clock = null)
@@ -36,6 +39,8 @@ public sealed class JobProcessor(
             new ImageStore(account.Blobs.GetBlobContainerClient(StorageNames.ImagesContainer)),
             new JobQueues(account.Queues, names),
             new BlobUrls(account.Blobs, options.SasLifetime),
+            new InputImages(account.Blobs, options.InputLimits),
+            account.Blobs.GetBlobContainerClient(StorageNames.RequestsContainer),
             logger, options);
     }
 
@@ -46,6 +51,21 @@ public sealed class JobProcessor(
         {
             logger.LogWarning("Message {MessageId} has no usable id: {Reason}", delivery.MessageId, message.Error?.Message);
             return new JobOutcome(JobOutcomeKind.Poison, null, null, message.Error?.Message);
+        }
+        if (message.RequestBlob is { } requestBlob) message = await ReadRequestBlobAsync(id, requestBlob, shutdown);
+        byte[]? initImage = null;
+        if (message.Request?.InitImage is { } reference)
+        {
+            try
+            {
+                initImage = await inputs.DownloadAsync(reference, shutdown);
+                var (width, height) = ImageInput.DefaultSize(ImageInput.Identify(initImage, inputs.Limits), GenerationLimits.DefaultMaxImageSize);
+                message = message with { Request = message.Request with { Width = message.Request.Width ?? width, Height = message.Request.Height ?? height } };
+            }
+            catch (InvalidRequestException e)
+            {
+                message = message with { Request = null, Error = new JobError(e.Code, e.Message) };
+            }
         }
         for (int attempt = 0; ; attempt++)
         {
@@ -77,7 +97,27 @@ public sealed class JobProcessor(
                 if (attempt < _options.MaxStatusRaces) continue;
                 return new JobOutcome(JobOutcomeKind.Retry, id, null, "the status kept changing under this worker");
             }
-            return await RunAsync(claimed, shutdown);
+            return await RunAsync(claimed, initImage, shutdown);
+        }
+    }
+
+    /// <summary>A job that arrived as a BlobCreated event: its request is the blob <c>lcm-requests/{id}.json</c>.</summary>
+    private async Task<JobMessage> ReadRequestBlobAsync(string id, string blobName, CancellationToken cancellationToken)
+    {
+        var blob = requests.GetBlobClient(blobName);
+        try
+        {
+            var properties = await blob.GetPropertiesAsync(cancellationToken: cancellationToken);
+            if (properties.Value.ContentLength > JobRequest.MaxMessageBytes)
+                return new JobMessage(id, null, new JobError(JobErrorCodes.MessageTooLarge, $"request blob '{blobName}' is {properties.Value.ContentLength} bytes; at most {JobRequest.MaxMessageBytes} are accepted"));
+            var parsed = JobMessage.FromJson((await blob.DownloadContentAsync(cancellationToken)).Value.Content.ToMemory().Span, id);
+            if (parsed.JobId is not null && parsed.JobId != id)
+                return new JobMessage(id, null, new JobError(JobErrorCodes.InvalidId, $"request blob '{blobName}' names the id '{parsed.JobId}'; leave id out or use '{id}'"));
+            return parsed with { JobId = id };
+        }
+        catch (RequestFailedException e) when (e.Status == 404)
+        {
+            return new JobMessage(id, null, new JobError(JobErrorCodes.RequestNotFound, $"request blob '{blobName}' does not exist in {StorageNames.RequestsContainer}"));
         }
     }
 
@@ -94,7 +134,7 @@ public sealed class JobProcessor(
         }
     }
 
-    private async Task<JobOutcome> RunAsync(StoredStatus claimed, CancellationToken shutdown)
+    private async Task<JobOutcome> RunAsync(StoredStatus claimed, byte[]? initImage, CancellationToken shutdown)
     {
         var status = claimed.Status;
         var request = status.Request!;
@@ -108,6 +148,12 @@ public sealed class JobProcessor(
         try
         {
             var generation = request.ToGenerationRequest();
+            if (initImage is not null)
+            {
+                // Sizes first, so an oversized request never decodes pixels at that size.
+                generator.Validate(generation with { Strength = null });
+                generation = generation with { InitImage = ImageInput.Decode(initImage, generation.Width, generation.Height, inputs.Limits) };
+            }
             generator.Validate(generation);
             var result = await generator.GenerateAsync(generation, null, linked.Token);
             var stored = new List<JobImage>();
@@ -249,6 +295,8 @@ public sealed record JobProcessorOptions
     public TimeSpan CancelPollInterval { get; init; } = TimeSpan.FromSeconds(1);
     /// <summary>How many times a lost conditional write is re-read and retried before the message is retried.</summary>
     public int MaxStatusRaces { get; init; } = 3;
+    /// <summary>Limits on init images (LCM_MAX_INPUT_BYTES, LCM_MAX_INPUT_PIXELS).</summary>
+    public ImageInputLimits InputLimits { get; init; } = new();
     /// <summary>How long the read SAS of image URLs in completion events stays valid.</summary>
     public TimeSpan SasLifetime { get; init; } = TimeSpan.FromMinutes(60);
 }

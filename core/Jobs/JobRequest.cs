@@ -2,6 +2,7 @@ using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
 using Lcm.Core.Generation;
 using Lcm.Core.Imaging;
+using Lcm.Core.Storage;
 
 namespace Lcm.Core.Jobs;
 
@@ -24,6 +25,9 @@ public sealed partial record JobRequest
     public string? Format { get; init; }
     public int? Quality { get; init; }
     public string? ReplyTo { get; init; }
+    /// <summary>Image-to-image: a blob name in the container lcm-inputs, or the URL of such a blob in the service's account.</summary>
+    public string? InitImage { get; init; }
+    public double? Strength { get; init; }
 
     public static bool IsValidId(string? id) => id is not null && IdPattern().IsMatch(id);
 
@@ -39,6 +43,7 @@ public sealed partial record JobRequest
         Height = Height ?? GenerationLimits.DefaultSize,
         Seed = Seed,
         Count = Count ?? 1,
+        Strength = Strength,
     };
 
     [JsonIgnore]
@@ -58,6 +63,7 @@ public sealed partial record JobRequest
             Count = generation.Count,
             Format = OutputFormat.ToString().ToLowerInvariant(),
             Quality = Quality ?? GenerationLimits.DefaultQuality,
+            Strength = InitImage is null ? null : generation.EffectiveStrength,
         };
     }
 
@@ -72,9 +78,17 @@ public sealed partial record JobRequest
             throw new JobRejectedException(JobErrorCodes.InvalidQuality, $"quality must be in 1..100, found {Quality}");
         if (ReplyTo is not null && !IsValidQueueName(ReplyTo))
             throw new JobRejectedException(JobErrorCodes.InvalidReplyTo, $"replyTo must be a storage queue name (3-63 of a-z, 0-9 and single '-'), found '{ReplyTo}'");
+        if (InitImage is not null && !InputImages.IsPlausibleReference(InitImage))
+            throw new JobRejectedException(JobErrorCodes.InvalidInitImage,
+                "initImage must be a blob name in the container lcm-inputs (like 'job-1/init') or the URL of such a blob in this service's storage account");
+        if (Strength is { } strength && (InitImage is null || !double.IsFinite(strength) || strength <= 0 || strength > 1))
+            throw new JobRejectedException("invalid_strength", InitImage is null
+                ? "strength applies to image-to-image only: give initImage or leave strength out"
+                : $"strength must be in (0, 1], found {strength}");
         try
         {
-            ToGenerationRequest().Validate();
+            // The init image is not here yet: its size and pixels are checked once it is downloaded.
+            (ToGenerationRequest() with { Strength = null }).Validate();
         }
         catch (InvalidRequestException e)
         {

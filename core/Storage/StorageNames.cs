@@ -9,6 +9,8 @@ public sealed record StorageNames
     public string PoisonQueue => JobsQueue + "-poison";
     public const string ImagesContainer = "lcm-images";
     public const string StatusContainer = "lcm-status";
+    public const string InputsContainer = "lcm-inputs";
+    public const string RequestsContainer = "lcm-requests";
 
     /// <summary>LCM_JOBS_QUEUE, LCM_RESULTS_QUEUE and LCM_PUBLISH_RESULTS (true|false).</summary>
     public static StorageNames FromSettings(Func<string, string?> read)

@@ -30,8 +30,12 @@ public static class LocalWorker
         var processor = JobProcessor.Create(account, settings.Names, (IImageGenerator?)batching ?? engine, logger, settings.Processor);
         // A batch can only fill up if the worker holds as many jobs as the batch has room for.
         var queue = settings.Queue with { BatchSize = Math.Max(settings.Queue.BatchSize, settings.Batching.MaxImages) };
-        var worker = new QueueWorker(processor, new JobQueues(account.Queues, settings.Names), queue, settings.MessageLease, logger);
-        await worker.RunAsync(stoppingToken);
+        var queues = new JobQueues(account.Queues, settings.Names);
+        var worker = new QueueWorker(processor, queues, queue, settings.MessageLease, logger);
+        var poller = settings.RequestPollInterval is { } interval
+            ? new RequestBlobPoller(account.Blobs.GetBlobContainerClient(StorageNames.RequestsContainer), queues, logger).RunAsync(interval, stoppingToken)
+            : Task.CompletedTask;
+        await Task.WhenAll(worker.RunAsync(stoppingToken), poller);
         logger.LogInformation("Worker stopped");
     }
 }

@@ -18,6 +18,8 @@ public sealed record WorkerSettings
     public BatchingOptions Batching { get; init; } = new();
     /// <summary>How long a received message stays invisible before the lease is renewed (LCM_MESSAGE_LEASE_SECONDS).</summary>
     public TimeSpan MessageLease { get; init; } = TimeSpan.FromSeconds(60);
+    /// <summary>How often <c>lcm worker</c> looks for request blobs (LCM_POLL_REQUESTS_SECONDS); null where Event Grid delivers them.</summary>
+    public TimeSpan? RequestPollInterval { get; init; }
 
     public static WorkerSettings FromEnvironment(Func<string, string?>? read = null)
     {
@@ -31,8 +33,11 @@ public sealed record WorkerSettings
         };
         if (Settings.ReadInt(read, "LCM_MESSAGE_LEASE_SECONDS", 2, 600) is int lease)
             settings = settings with { MessageLease = TimeSpan.FromSeconds(lease) };
+        if (Settings.ReadInt(read, "LCM_POLL_REQUESTS_SECONDS", 0, 3600) is int requests and > 0)
+            settings = settings with { RequestPollInterval = TimeSpan.FromSeconds(requests) };
         if (Settings.ReadInt(read, "LCM_CANCEL_POLL_MS", 50, 60_000) is int poll)
             settings = settings with { Processor = settings.Processor with { CancelPollInterval = TimeSpan.FromMilliseconds(poll) } };
+        settings = settings with { Processor = settings.Processor with { InputLimits = Imaging.ImageInputLimits.FromEnvironment(read) } };
         if (Settings.ReadInt(read, "LCM_SAS_MINUTES", 1, 7 * 24 * 60) is int sas)
             settings = settings with { Processor = settings.Processor with { SasLifetime = TimeSpan.FromMinutes(sas) } };
         return settings;

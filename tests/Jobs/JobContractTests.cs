@@ -36,6 +36,11 @@ public class JobContractTests
         { """{"prompt":"a cat","quality":0}""", "invalid_quality" },
         { """{"prompt":"a cat","replyTo":"Bad_Queue"}""", "invalid_reply_to" },
         { """{"prompt":"a cat","width":99999999999}""", "invalid_width" },
+        { """{"prompt":"a cat","initImage":"job-1/init","strength":0.5}""", null },
+        { """{"prompt":"a cat","initImage":"https://account.blob.core.windows.net/lcm-inputs/job-1/init"}""", null },
+        { """{"prompt":"a cat","strength":0.5}""", "invalid_strength" },
+        { """{"prompt":"a cat","initImage":"job-1/init","strength":0}""", "invalid_strength" },
+        { """{"prompt":"a cat","initImage":"job-1/init","strength":1.5}""", "invalid_strength" },
     };
 
     [Theory]
@@ -46,6 +51,41 @@ public class JobContractTests
         Assert.Equal(expectedCode, message.Error?.Code);
         Assert.False(string.IsNullOrWhiteSpace(message.Error?.Message ?? "ok"));
         Assert.Equal(expectedCode is null, Validate("job-request", json));
+    }
+
+    [Theory]
+    [InlineData("../secrets")]
+    [InlineData("/absolute")]
+    [InlineData("a//b")]
+    [InlineData("ftp://example.com/x.png")]
+    public void Init_image_references_must_be_plain_blob_names_or_http_urls(string reference)
+    {
+        string json = JsonSerializer.Serialize(new { prompt = "a cat", initImage = reference });
+        Assert.Equal("invalid_init_image", JobMessage.FromJson(Encoding.UTF8.GetBytes(json), "m").Error?.Code);
+    }
+
+    public static TheoryData<string, string?, string?> Events => new()
+    {
+        // Event Grid schema, as a one-element array and as one object.
+        { """[{"id":"1","eventType":"Microsoft.Storage.BlobCreated","subject":"/blobServices/default/containers/lcm-requests/blobs/job-9.json","data":{"url":"https://a.blob.core.windows.net/lcm-requests/job-9.json"},"dataVersion":"","eventTime":"2026-11-25T00:00:00Z"}]""", "job-9", null },
+        { """{"id":"1","eventType":"Microsoft.Storage.BlobCreated","subject":"/blobServices/default/containers/lcm-requests/blobs/job-9.json","data":{"url":"https://a.blob.core.windows.net/lcm-requests/job-9.json"}}""", "job-9", null },
+        // CloudEvents 1.0 schema.
+        { """{"specversion":"1.0","type":"Microsoft.Storage.BlobCreated","source":"/subscriptions/x","id":"2","subject":"/blobServices/default/containers/lcm-requests/blobs/cat_1.json","data":{"url":"https://a.blob.core.windows.net/lcm-requests/cat_1.json"}}""", "cat_1", null },
+        { """{"specversion":"1.0","type":"Microsoft.Storage.BlobDeleted","subject":"/blobServices/default/containers/lcm-requests/blobs/cat_1.json"}""", null, "unsupported_event" },
+        { """{"eventType":"Microsoft.Storage.BlobCreated","subject":"/blobServices/default/containers/lcm-images/blobs/x.json"}""", null, "unsupported_event" },
+        { """{"eventType":"Microsoft.Storage.BlobCreated","subject":"/blobServices/default/containers/lcm-requests/blobs/bad id!.json"}""", null, "invalid_id" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Events))]
+    public void Blob_created_events_for_request_blobs_become_jobs(string json, string? jobId, string? code)
+    {
+        foreach (var message in new[] { JobMessage.FromJson(Encoding.UTF8.GetBytes(json), "m"), JobMessage.FromBase64(json, "m"), JobMessage.FromBase64(Convert.ToBase64String(Encoding.UTF8.GetBytes(json)), "m") })
+        {
+            Assert.Equal(jobId, message.JobId);
+            Assert.Equal(code, message.Error?.Code);
+            Assert.Equal(jobId is null ? null : jobId + ".json", message.RequestBlob);
+        }
     }
 
     [Fact]
