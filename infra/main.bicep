@@ -153,6 +153,19 @@ module storage 'modules/storage.bicep' = {
   }
 }
 
+module requestEvents 'modules/requestEvents.bicep' = {
+  name: 'request-events'
+  params: {
+    location: location
+    storageAccountName: names.storage
+    jobsQueue: 'lcm-jobs'
+    tags: tags
+  }
+  dependsOn: [
+    storage
+  ]
+}
+
 module modelStorage 'modules/modelStorage.bicep' = if (useModelShare) {
   name: 'model-storage'
   params: {

@@ -13,6 +13,7 @@ public class BicepTemplateTests : IClassFixture<BicepFixture>
     // Built-in role definition ids.
     private const string QueueDataContributor = "974c5e8b-45b9-4653-ba55-5f855dd0fb88";
     private const string BlobDataContributor = "ba92f5b4-2d11-453d-a403-e96b0029c9fe";
+    private const string QueueDataMessageSender = "c6a89b2d-59bc-44d0-9896-0f6e12d7b80a";
     private const string AcrPull = "7f951dda-4ed3-4680-a7ca-43fe172d538d";
 
     // ARM expressions use single quotes; keep them readable in ToJsonString output.
@@ -241,11 +242,30 @@ public class BicepTemplateTests : IClassFixture<BicepFixture>
     }
 
     [Fact]
+    public void Request_blobs_reach_the_jobs_queue_through_event_grid()
+    {
+        var subscription = Single(Default, "Microsoft.EventGrid/systemTopics/eventSubscriptions");
+        var properties = subscription["properties"]!;
+        var destination = properties["deliveryWithResourceIdentity"]!["destination"]!;
+        Assert.Equal("StorageQueue", Str(destination["endpointType"]));
+        Assert.Equal("lcm-jobs", Str(destination["properties"]!["queueName"]));
+        Assert.Equal("/blobServices/default/containers/lcm-requests/blobs/", Str(properties["filter"]!["subjectBeginsWith"]));
+        Assert.Equal(".json", Str(properties["filter"]!["subjectEndsWith"]));
+        Assert.Equal(["Microsoft.Storage.BlobCreated"], properties["filter"]!["includedEventTypes"]!.AsArray().Select(t => Str(t)));
+        Assert.Equal(Str(JobStorageAccount(Default)["id"]), Str(Single(Default, "Microsoft.EventGrid/systemTopics")["properties"]!["source"]));
+    }
+
+    [Fact]
     public void RoleAssignments_AreLeastPrivilege()
     {
         var account = Str(JobStorageAccount(Default)["id"]);
         var identity = Single(Default, "Microsoft.ManagedIdentity/userAssignedIdentities");
-        var assignments = OfType(Default, "Microsoft.Authorization/roleAssignments").ToList();
+        var all = OfType(Default, "Microsoft.Authorization/roleAssignments").ToList();
+        // Event Grid's system topic sends request events to the jobs queue with its own identity and one role.
+        var eventGrid = Single(Default, "Microsoft.EventGrid/systemTopics");
+        var topicAssignments = all.Where(a => Str(a["properties"]!["principalId"]).Contains(Str(eventGrid["id"]), StringComparison.Ordinal)).ToList();
+        Assert.Equal([QueueDataMessageSender], topicAssignments.Select(RoleId));
+        var assignments = all.Except(topicAssignments).ToList();
 
         Assert.All(assignments, a =>
         {
