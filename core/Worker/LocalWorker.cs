@@ -28,8 +28,9 @@ public static class LocalWorker
         onReady?.Invoke();
         await using var batching = settings.Batching.Enabled ? new BatchingGenerator(engine, settings.Batching, logger) : null;
         var processor = JobProcessor.Create(account, settings.Names, (IImageGenerator?)batching ?? engine, logger, settings.Processor);
-        // A batch can only fill up if the worker holds as many jobs as the batch has room for.
-        var queue = settings.Queue with { BatchSize = Math.Max(settings.Queue.BatchSize, settings.Batching.MaxImages) };
+        // A batch fills only if the worker holds that many jobs, and the next one forms while it runs.
+        int batch = settings.Batching.MaxImages;
+        var queue = settings.Queue with { BatchSize = Math.Max(settings.Queue.BatchSize, batch), NewBatchThreshold = Math.Max(settings.Queue.NewBatchThreshold, batch) };
         var queues = new JobQueues(account.Queues, settings.Names);
         var worker = new QueueWorker(processor, queues, queue, settings.MessageLease, logger);
         var poller = settings.RequestPollInterval is { } interval
