@@ -3,7 +3,7 @@ using System.Text.Json.Serialization;
 
 namespace Lcm.Core.Jobs;
 
-/// <summary>The JSON settings of every contract document: camelCase names, enums as lower-case strings, nulls omitted in requests.</summary>
+/// <summary>The JSON settings of the contract: camelCase names, enums as lower-case strings; requests omit nulls.</summary>
 public static class JobJson
 {
     public static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web)
@@ -13,4 +13,7 @@ public static class JobJson
         Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
     };
+
+    /// <summary>For status documents and events: the contract shows absent values as null ("error": null), not as missing keys.</summary>
+    public static readonly JsonSerializerOptions Documents = new(Options) { DefaultIgnoreCondition = JsonIgnoreCondition.Never };
 }

@@ -34,14 +34,8 @@ public sealed record JobStatus
     [JsonIgnore]
     public bool IsTerminal => Status is JobState.Succeeded or JobState.Failed or JobState.Canceled;
 
-    private static readonly JsonSerializerOptions SerializerOptions = new(JobJson.Options)
-    {
-        // The contract shows absent values as null ("error": null), not as missing keys.
-        DefaultIgnoreCondition = JsonIgnoreCondition.Never,
-    };
-
-    public byte[] ToJson() => JsonSerializer.SerializeToUtf8Bytes(this, SerializerOptions);
+    public byte[] ToJson() => JsonSerializer.SerializeToUtf8Bytes(this, JobJson.Documents);
 
     public static JobStatus FromJson(ReadOnlySpan<byte> json) =>
-        JsonSerializer.Deserialize<JobStatus>(json, SerializerOptions) ?? throw new JsonException("status document is null");
+        JsonSerializer.Deserialize<JobStatus>(json, JobJson.Documents) ?? throw new JsonException("status document is null");
 }

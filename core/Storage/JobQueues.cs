@@ -24,7 +24,7 @@ public sealed class JobQueues(QueueServiceClient service, StorageNames names)
     public async Task SendJsonAsync<T>(string queue, T document, CancellationToken cancellationToken = default)
     {
         var client = Queue(queue);
-        string text = Convert.ToBase64String(JsonSerializer.SerializeToUtf8Bytes(document, JobJson.Options));
+        string text = Convert.ToBase64String(JsonSerializer.SerializeToUtf8Bytes(document, JobJson.Documents));
         try
         {
             await client.SendMessageAsync(text, cancellationToken);
