@@ -27,13 +27,15 @@ internal static class DemoCommand
         var account = StorageAccount.FromConnectionString(azurite.ConnectionString);
         using var stopWorker = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var ready = new TaskCompletionSource();
-        var worker = LocalWorker.RunAsync(account, WorkerSettings.FromEnvironment(), modelPath, CliModel.CreateLogger("lcm.worker"),
+        var settings = WorkerSettings.FromEnvironment();
+        var worker = LocalWorker.RunAsync(account, settings, modelPath, CliModel.CreateLogger("lcm.worker"),
             stopWorker.Token, ready.SetResult);
         try
         {
             await Task.WhenAny(ready.Task, worker);
             await (worker.IsCompleted ? worker : Task.CompletedTask);
-            var client = new Lcm.Core.Client.LcmJobClient(account);
+            // The worker's queue names (LCM_JOBS_QUEUE may be set): with the defaults the job would wait on a queue nobody serves.
+            var client = new Lcm.Core.Client.LcmJobClient(account, new Lcm.Core.Client.LcmJobClientOptions { Names = settings.Names });
             var status = await client.SubmitAsync(new JobRequest { Prompt = prompt, Seed = seed }, cancellationToken);
             Console.Error.WriteLine($"submitted job {status.Id}");
             var final = await SubmitCommand.WaitAsync(client, status.Id, TimeSpan.FromMinutes(10), cancellationToken);

@@ -67,10 +67,15 @@ public sealed class LcmJobClient
     {
         if (!JobRequest.IsValidId(id)) throw new ArgumentException($"'{id}' is not a job id (1-64 of A-Z, a-z, 0-9, '_' and '-')", nameof(id));
         if (await _statuses.GetAsync(id, cancellationToken) is not { } stored) return null;
+        return await WithReadUrlsAsync(stored.Status, cancellationToken);
+    }
+
+    private async Task<JobStatus> WithReadUrlsAsync(JobStatus status, CancellationToken cancellationToken)
+    {
         var images = new List<JobImage>();
-        foreach (var image in stored.Status.Images)
+        foreach (var image in status.Images)
             images.Add(image with { Url = await _urls.ReadUrlAsync(StorageNames.ImagesContainer, image.Blob, cancellationToken) });
-        return stored.Status with { Images = images };
+        return status with { Images = images };
     }
 
     /// <summary>Polls until the job succeeds, fails or is canceled; throws <see cref="TimeoutException"/> after <paramref name="timeout"/>.</summary>
@@ -103,7 +108,8 @@ public sealed class LcmJobClient
         {
             var stored = await _statuses.GetAsync(id, cancellationToken)
                 ?? throw new InvalidOperationException($"there is no job with id '{id}'");
-            if (stored.Status.IsTerminal) return stored.Status;
+            // A finished job is returned as GetStatusAsync returns it: stored URLs need the caller's SAS to be of use.
+            if (stored.Status.IsTerminal) return await WithReadUrlsAsync(stored.Status, cancellationToken);
             var canceled = stored.Status with
             {
                 Status = JobState.Canceled,

@@ -43,6 +43,9 @@ public sealed record JobMessage(string? JobId, JobRequest? Request, JobError? Er
     {
         if (body.Length > JobRequest.MaxMessageBytes)
             return Fail(messageId, JobErrorCodes.MessageTooLarge, $"the message is {body.Length} bytes; at most {JobRequest.MaxMessageBytes} are accepted");
+        // JsonDocument accepts invalid UTF-8 inside strings and throws only when one is read, far from here.
+        if (!System.Text.Unicode.Utf8.IsValid(body))
+            return Fail(messageId, JobErrorCodes.InvalidEncoding, "the message is not UTF-8 text: job messages are base64-encoded UTF-8 JSON");
         JsonDocument document;
         try
         {
@@ -61,7 +64,7 @@ public sealed record JobMessage(string? JobId, JobRequest? Request, JobError? Er
             string jobId = messageId;
             if (root.TryGetProperty("id", out var idElement) && idElement.ValueKind != JsonValueKind.Null)
             {
-                if (idElement.ValueKind != JsonValueKind.String || !JobRequest.IsValidId(idElement.GetString()))
+                if (idElement.ValueKind != JsonValueKind.String || !JobRequest.IsValidId(ReadableString(idElement)))
                     return new JobMessage(null, null, new JobError(JobErrorCodes.InvalidId,
                         $"id must be a string of 1-64 characters of A-Z, a-z, 0-9, '_' and '-', found {Abbreviate(idElement.GetRawText())}"));
                 jobId = idElement.GetString()!;
@@ -75,6 +78,11 @@ public sealed record JobMessage(string? JobId, JobRequest? Request, JobError? Er
             catch (JobRejectedException e)
             {
                 return Fail(jobId, e.Code, e.Message);
+            }
+            catch (InvalidOperationException e)
+            {
+                // A string or name with an escaped lone surrogate ("\ud800"): valid JSON, but no text .NET can hold.
+                return Fail(jobId, JobErrorCodes.InvalidJson, $"the message is not valid JSON text: {e.Message}");
             }
         }
     }
@@ -154,6 +162,19 @@ public sealed record JobMessage(string? JobId, JobRequest? Request, JobError? Er
             InitImage = String(root, "initImage"),
             Strength = Number(root, "strength"),
         };
+    }
+
+    /// <summary>The string, or null where it holds an escaped lone surrogate, which GetString cannot return.</summary>
+    private static string? ReadableString(JsonElement element)
+    {
+        try
+        {
+            return element.GetString();
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
     }
 
     private static JsonElement? Value(JsonElement root, string name) =>

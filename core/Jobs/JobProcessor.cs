@@ -208,7 +208,13 @@ public sealed class JobProcessor(
         for (int attempt = 0; attempt <= _options.MaxStatusRaces; attempt++)
         {
             var current = await statuses.GetAsync(final.Id, CancellationToken.None);
-            if (current?.Status.Status == JobState.Canceled) await images.DeleteAllAsync(final.Id, CancellationToken.None);
+            if (current?.Status.Status == JobState.Canceled)
+            {
+                await images.DeleteAllAsync(final.Id, CancellationToken.None);
+                // A client's cancel sends no event: the worker that finds it announces it, as when a cancel stops a run.
+                logger.LogInformation("Job {Id} canceled after its images were made; they are deleted", final.Id);
+                await PublishAsync(current.Status, CancellationToken.None);
+            }
             if (current?.Status.IsTerminal == true) return Done(current.Status);
             if (await WriteFinalAsync(final with { Attempts = current?.Status.Attempts ?? final.Attempts }, current, CancellationToken.None) is { } done) return done;
         }

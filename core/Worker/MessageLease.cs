@@ -39,7 +39,9 @@ internal sealed class MessageLease(QueueClient queue, QueueMessage message, Time
             while (true)
             {
                 await Task.Delay(lease / 2, stop);
-                var receipt = await queue.UpdateMessageAsync(message.MessageId, PopReceipt, visibilityTimeout: lease, cancellationToken: stop);
+                // Not canceled by stop: an update aborted in flight may still land and change the pop receipt
+                // without this side learning it, and the delete that follows would then fail.
+                var receipt = await queue.UpdateMessageAsync(message.MessageId, PopReceipt, visibilityTimeout: lease);
                 lock (_gate) _popReceipt = receipt.Value.PopReceipt;
             }
         }

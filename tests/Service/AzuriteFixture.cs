@@ -1,0 +1,70 @@
+using Lcm.Core.Generation;
+using Lcm.Core.Model;
+using Lcm.Core.Storage;
+using Lcm.Core.Testing;
+
+namespace Lcm.Tests.Service;
+
+/// <summary>
+/// The service tests share one Azurite and one model; they run one after another (one collection),
+/// each on queues of its own, so they neither see each other's messages nor fight for the CPU.
+/// </summary>
+[CollectionDefinition(Name)]
+public sealed class ServiceCollection : ICollectionFixture<AzuriteFixture>
+{
+    public const string Name = "Service tests on Azurite";
+}
+
+/// <summary>
+/// One Azurite (in memory, free ports) for the collection, one small fp32 test model folder in a
+/// temp directory, and an engine on it that in-process workers may share.
+/// </summary>
+public sealed class AzuriteFixture : IAsyncLifetime
+{
+    private Azurite? _azurite;
+    private LcmEngine? _engine;
+
+    /// <summary>The tests run on the CPU, where a machine without CUDA does not log a fallback each time.</summary>
+    public static readonly EngineOptions EngineOptions = new() { ExecutionProvider = ExecutionProvider.Cpu };
+
+    public string ConnectionString => (_azurite ?? throw new InvalidOperationException("Azurite is not started")).ConnectionString;
+    public StorageAccount Account { get; private set; } = null!;
+    public string ModelPath { get; private set; } = null!;
+    public LcmEngine Engine => _engine ?? throw new InvalidOperationException("the engine is not loaded");
+    public StatusStore Statuses { get; private set; } = null!;
+    public ImageStore Images { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        ModelPath = Directory.CreateTempSubdirectory("lcm-service-model-").FullName;
+        TestModelMaker.Write(ModelPath, new TestModelOptions());
+        _azurite = await Azurite.StartAsync();
+        Account = StorageAccount.FromConnectionString(_azurite.ConnectionString);
+        // The containers are shared by every test; the queues are each test's own.
+        await StorageSetup.EnsureCreatedAsync(Account, NewNames());
+        Statuses = new StatusStore(Account.Blobs.GetBlobContainerClient(StorageNames.StatusContainer));
+        Images = new ImageStore(Account.Blobs.GetBlobContainerClient(StorageNames.ImagesContainer));
+        _engine = LcmEngine.Load(ModelPath, EngineOptions);
+    }
+
+    public Task DisposeAsync()
+    {
+        _engine?.Dispose();
+        _azurite?.Dispose();
+        try
+        {
+            Directory.Delete(ModelPath, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Queue names no other test uses: jobs "t-xxxxxxxx" (poison "t-xxxxxxxx-poison"), results "r-xxxxxxxx".</summary>
+    public StorageNames NewNames()
+    {
+        string unique = Guid.NewGuid().ToString("N")[..8];
+        return new StorageNames { JobsQueue = $"t-{unique}", ResultsQueue = $"r-{unique}" };
+    }
+}

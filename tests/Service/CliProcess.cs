@@ -1,0 +1,125 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Text;
+using Xunit.Abstractions;
+
+namespace Lcm.Tests.Service;
+
+/// <summary>
+/// The <c>lcm</c> program as a separate process (<c>dotnet lcm.dll ...</c> from the test's output
+/// folder), with an environment cleared of the caller's LCM_* and storage settings.
+/// </summary>
+public sealed class CliProcess : IDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _stdout = new();
+    private readonly StringBuilder _stderr = new();
+    private readonly ITestOutputHelper? _output;
+
+    private CliProcess(Process process, ITestOutputHelper? output)
+    {
+        _process = process;
+        _output = output;
+    }
+
+    public string Stdout
+    {
+        get { lock (_stdout) return _stdout.ToString(); }
+    }
+
+    public string Stderr
+    {
+        get { lock (_stderr) return _stderr.ToString(); }
+    }
+
+    public bool HasExited => _process.HasExited;
+
+    public static CliProcess Start(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null,
+        string? workingDirectory = null, ITestOutputHelper? output = null)
+    {
+        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = workingDirectory ?? Path.GetTempPath(),
+        };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "lcm.dll"));
+        foreach (string arg in args) start.ArgumentList.Add(arg);
+        foreach (string key in start.Environment.Keys.ToArray())
+            if (key.StartsWith("LCM_", StringComparison.Ordinal) || key.StartsWith("AzureWebJobsStorage", StringComparison.Ordinal))
+                start.Environment.Remove(key);
+        start.Environment["LCM_EXECUTION_PROVIDER"] = "cpu";
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>()) start.Environment[key] = value;
+
+        var process = new Process { StartInfo = start };
+        var cli = new CliProcess(process, output);
+        process.OutputDataReceived += (_, e) => cli.Append(cli._stdout, "out", e.Data);
+        process.ErrorDataReceived += (_, e) => cli.Append(cli._stderr, "err", e.Data);
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return cli;
+    }
+
+    /// <summary>Runs to the end; the timeout only stops a hung process from hanging the test.</summary>
+    public static async Task<CliProcess> RunAsync(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null,
+        string? workingDirectory = null, ITestOutputHelper? output = null, TimeSpan? timeout = null)
+    {
+        var cli = Start(args, environment, workingDirectory, output);
+        await cli.WaitForExitAsync(timeout ?? ServiceStorage.Timeout);
+        return cli;
+    }
+
+    public int ExitCode => _process.ExitCode;
+
+    public async Task WaitForExitAsync(TimeSpan timeout)
+    {
+        using var deadline = new CancellationTokenSource(timeout);
+        try
+        {
+            await _process.WaitForExitAsync(deadline.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            Kill();
+            throw new TimeoutException($"lcm did not exit within {timeout}; stderr:\n{Stderr}");
+        }
+        // WaitForExitAsync returns once the streams are drained, so the output is complete.
+    }
+
+    /// <summary>SIGKILL, as a crash or an evicted container: no handler runs, nothing is handed back.</summary>
+    public void Kill()
+    {
+        if (!_process.HasExited) _process.Kill(entireProcessTree: true);
+        _process.WaitForExit(10_000);
+    }
+
+    /// <summary>SIGTERM, as <c>docker stop</c> or a scale-in sends: the worker hands its messages back and exits.</summary>
+    public void Terminate()
+    {
+        if (Kill(_process.Id, 15) != 0) throw new InvalidOperationException($"kill -TERM {_process.Id} failed: errno {Marshal.GetLastPInvokeError()}");
+    }
+
+    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int Kill(int pid, int signal);
+
+    public void Dispose()
+    {
+        try
+        {
+            Kill();
+        }
+        catch (InvalidOperationException)
+        {
+        }
+        _process.Dispose();
+    }
+
+    private void Append(StringBuilder buffer, string stream, string? line)
+    {
+        if (line is null) return;
+        lock (buffer) buffer.AppendLine(line);
+        TestLog.Write(_output, $"lcm {stream}: {line}");
+    }
+}
