@@ -14,6 +14,9 @@ public sealed record JobMessage(string? JobId, JobRequest? Request, JobError? Er
 {
     private const string BlobCreated = "Microsoft.Storage.BlobCreated";
 
+    /// <summary>For a message that failed validation: its replyTo queue, when that much could be read, so the producer hears back.</summary>
+    public string? ReplyTo { get; init; }
+
     private static readonly string[] Fields =
         ["id", "prompt", "steps", "guidanceScale", "width", "height", "seed", "count", "format", "quality", "replyTo", "initImage", "strength"];
 
@@ -77,12 +80,12 @@ public sealed record JobMessage(string? JobId, JobRequest? Request, JobError? Er
             }
             catch (JobRejectedException e)
             {
-                return Fail(jobId, e.Code, e.Message);
+                return Fail(jobId, e.Code, e.Message) with { ReplyTo = ReadableReplyTo(root) };
             }
             catch (InvalidOperationException e)
             {
                 // A string or name with an escaped lone surrogate ("\ud800"): valid JSON, but no text .NET can hold.
-                return Fail(jobId, JobErrorCodes.InvalidJson, $"the message is not valid JSON text: {e.Message}");
+                return Fail(jobId, JobErrorCodes.InvalidJson, $"the message is not valid JSON text: {e.Message}") with { ReplyTo = ReadableReplyTo(root) };
             }
         }
     }
@@ -95,7 +98,7 @@ public sealed record JobMessage(string? JobId, JobRequest? Request, JobError? Er
             using var document = JsonDocument.Parse(body.ToArray());
             return document.RootElement.ValueKind == JsonValueKind.Object
                 && document.RootElement.TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String
-                && JobRequest.IsValidId(id.GetString()) ? id.GetString() : null;
+                && JobRequest.IsValidId(ReadableString(id)) ? id.GetString() : null;
         }
         catch (JsonException)
         {
@@ -119,10 +122,10 @@ public sealed record JobMessage(string? JobId, JobRequest? Request, JobError? Er
             return null;
         if (root.ValueKind == JsonValueKind.Array && root.GetArrayLength() != 1)
             return Unusable(JobErrorCodes.UnsupportedEvent, $"a queue message must hold one event, found {root.GetArrayLength()}");
-        string? type = (first.TryGetProperty("eventType", out var t) || first.TryGetProperty("type", out t)) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
+        string? type = (first.TryGetProperty("eventType", out var t) || first.TryGetProperty("type", out t)) && t.ValueKind == JsonValueKind.String ? ReadableString(t) : null;
         if (type != BlobCreated) return Unusable(JobErrorCodes.UnsupportedEvent, $"only {BlobCreated} events start jobs, found '{type}'");
         // subject: /blobServices/default/containers/{container}/blobs/{name}
-        string subject = first.TryGetProperty("subject", out var s) && s.ValueKind == JsonValueKind.String ? s.GetString()! : "";
+        string subject = first.TryGetProperty("subject", out var s) && s.ValueKind == JsonValueKind.String ? ReadableString(s) ?? "" : "";
         const string prefix = $"/blobServices/default/containers/{Storage.StorageNames.RequestsContainer}/blobs/";
         if (!subject.StartsWith(prefix, StringComparison.Ordinal) || !subject.EndsWith(".json", StringComparison.Ordinal))
             return Unusable(JobErrorCodes.UnsupportedEvent, $"the event is for '{subject}', not a request blob {Storage.StorageNames.RequestsContainer}/{{id}}.json");
@@ -163,6 +166,10 @@ public sealed record JobMessage(string? JobId, JobRequest? Request, JobError? Er
             Strength = Number(root, "strength"),
         };
     }
+
+    private static string? ReadableReplyTo(JsonElement root) =>
+        root.TryGetProperty("replyTo", out var replyTo) && replyTo.ValueKind == JsonValueKind.String
+        && ReadableString(replyTo) is { } queue && JobRequest.IsValidQueueName(queue) ? queue : null;
 
     /// <summary>The string, or null where it holds an escaped lone surrogate, which GetString cannot return.</summary>
     private static string? ReadableString(JsonElement element)

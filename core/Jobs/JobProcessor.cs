@@ -79,7 +79,7 @@ public sealed class JobProcessor(
             if (message.Error is { } error)
             {
                 var failed = Final(stored?.Status ?? NewStatus(id, delivery, message.Request), JobState.Failed, error);
-                if (await WriteFinalAsync(failed, stored, shutdown) is { } result) return result;
+                if (await WriteFinalAsync(failed, stored, shutdown, message.ReplyTo) is { } result) return result;
                 continue;
             }
             var request = message.Request!;
@@ -221,20 +221,20 @@ public sealed class JobProcessor(
         return new JobOutcome(JobOutcomeKind.Retry, final.Id, null, "the status kept changing under this worker");
     }
 
-    private async Task<JobOutcome?> WriteFinalAsync(JobStatus final, StoredStatus? stored, CancellationToken cancellationToken)
+    private async Task<JobOutcome?> WriteFinalAsync(JobStatus final, StoredStatus? stored, CancellationToken cancellationToken, string? replyTo = null)
     {
         var written = stored is null ? await statuses.TryCreateAsync(final, cancellationToken) : await statuses.TryReplaceAsync(final, stored.ETag, cancellationToken);
         if (written is null) return null;
         logger.LogInformation("Job {Id} {Status}{Error} attempts={Attempts} queueMs={QueueMs:F0} runMs={RunMs:F0}",
             final.Id, final.Status.ToString().ToLowerInvariant(), final.Error is { } e ? $" ({e.Code}: {e.Message})" : "",
             final.Attempts, final.Metrics?.QueueMs, final.Metrics?.RunMs);
-        await PublishAsync(final, cancellationToken);
+        await PublishAsync(final, cancellationToken, replyTo);
         return Done(final);
     }
 
-    private async Task PublishAsync(JobStatus status, CancellationToken cancellationToken)
+    private async Task PublishAsync(JobStatus status, CancellationToken cancellationToken, string? replyTo = null)
     {
-        var targets = new[] { queues.Names.ResultsQueue, status.Request?.ReplyTo }.OfType<string>().Distinct().ToArray();
+        var targets = new[] { queues.Names.ResultsQueue, status.Request?.ReplyTo ?? replyTo }.OfType<string>().Distinct().ToArray();
         if (targets.Length == 0) return;
         var eventImages = new List<JobEventImage>();
         foreach (var image in status.Images)

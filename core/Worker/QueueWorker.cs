@@ -108,6 +108,11 @@ public sealed class QueueWorker(JobProcessor processor, JobQueues queues, QueueS
             // The message stays locked until its lease runs out, then comes back: nothing is lost.
             logger.LogWarning("Message {MessageId} left to its lease: {Message}", message.MessageId, e.Message);
         }
+        catch (Exception e)
+        {
+            // A bug must not vanish inside a task nobody awaits: log it; the lease brings the message back.
+            logger.LogError(e, "Message {MessageId} failed unexpectedly; it returns when its lease runs out", message.MessageId);
+        }
     }
 
     private async Task PoisonAsync(MessageLease lease, string reason, string? jobId = null)
