@@ -61,6 +61,8 @@ internal static class GenerateCommand
     {
         if (!File.Exists(path)) throw new UsageException($"--init-image: no file '{path}'");
         var limits = ImageInputLimits.FromEnvironment(Environment.GetEnvironmentVariable);
+        // Before reading: a file over the limit is refused without loading it (and one over 2 GiB cannot be read whole).
+        ImageInput.CheckLength(new FileInfo(path).Length, limits);
         byte[] bytes = File.ReadAllBytes(path);
         var (ownWidth, ownHeight) = ImageInput.Identify(bytes, limits);
         var (defaultWidth, defaultHeight) = ImageInput.DefaultSize(ownWidth, ownHeight, maxImageSize);

@@ -1,9 +1,11 @@
+using System.Buffers.Binary;
 using Lcm.Core.Generation;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.Formats;
 using SixLabors.ImageSharp.Formats.Jpeg;
 using SixLabors.ImageSharp.Formats.Png;
 using SixLabors.ImageSharp.Formats.Webp;
+using SixLabors.ImageSharp.Metadata.Profiles.Exif;
 using SixLabors.ImageSharp.PixelFormats;
 using SixLabors.ImageSharp.Processing;
 
@@ -38,7 +40,7 @@ public static class ImageInput
 {
     private static readonly Configuration Formats = new(new PngConfigurationModule(), new JpegConfigurationModule(), new WebpConfigurationModule());
 
-    /// <summary>The image's size from its header, after the format and limit checks.</summary>
+    /// <summary>The image's size from its header, as shown (EXIF orientation applied), after the format and limit checks.</summary>
     public static (int Width, int Height) Identify(ReadOnlySpan<byte> bytes, ImageInputLimits limits)
     {
         CheckFormatAndSize(bytes, limits);
@@ -54,6 +56,9 @@ public static class ImageInput
         if (info is null || info.Width <= 0 || info.Height <= 0) throw Corrupt("its header could not be read");
         if (info.Width > limits.MaxDimension || info.Height > limits.MaxDimension)
             throw new InvalidRequestException("image_too_large", $"the image is {info.Width}x{info.Height} pixels; at most {limits.MaxDimension}x{limits.MaxDimension} are accepted");
+        // ImageSharp reports the stored size, but Decode turns the picture upright (AutoOrient): for
+        // orientations 5 to 8 (a quarter turn) the size callers plan with, such as the CLI's default, swaps.
+        if (info.Metadata.ExifProfile?.GetValue(ExifTag.Orientation)?.Value is >= 5 and <= 8) return (info.Height, info.Width);
         return (info.Width, info.Height);
     }
 
@@ -106,18 +111,40 @@ public static class ImageInput
         return (Fit(width), Fit(height));
     }
 
+    /// <summary>Refuses more than <see cref="ImageInputLimits.MaxBytes"/>; callers reading a file check its length before reading it.</summary>
+    public static void CheckLength(long length, ImageInputLimits limits)
+    {
+        if (length > limits.MaxBytes)
+            throw new InvalidRequestException("image_too_large", $"the image is {length} bytes; at most {limits.MaxBytes} are accepted");
+    }
+
     private static byte OnWhite(byte channel, byte alpha) => (byte)((channel * alpha + 255 * (255 - alpha) + 127) / 255);
 
     private static void CheckFormatAndSize(ReadOnlySpan<byte> bytes, ImageInputLimits limits)
     {
         if (bytes.Length == 0) throw new InvalidRequestException("unsupported_image", "the image is empty (0 bytes)");
-        if (bytes.Length > limits.MaxBytes)
-            throw new InvalidRequestException("image_too_large", $"the image is {bytes.Length} bytes; at most {limits.MaxBytes} are accepted");
+        CheckLength(bytes.Length, limits);
         bool png = bytes.StartsWith(new byte[] { 0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A });
         bool jpeg = bytes.StartsWith(new byte[] { 0xFF, 0xD8, 0xFF });
         bool webp = bytes.Length >= 12 && bytes[..4].SequenceEqual("RIFF"u8) && bytes[8..12].SequenceEqual("WEBP"u8);
         if (!png && !jpeg && !webp)
             throw new InvalidRequestException("unsupported_image", "the image is not a PNG, JPEG or WebP file (detected from its content)");
+        // ImageSharp's Identify skips the pixel data and its decoder accepts a PNG cut after its last
+        // IDAT chunk, so a truncated PNG would pass as whole: its chunks must lead to IEND.
+        if (png && !PngReachesEnd(bytes)) throw Corrupt("the PNG file is truncated (its chunks end before IEND)");
+    }
+
+    /// <summary>Walks the chunk lengths (not the CRCs) from the signature; true when an IEND chunk is reached inside the file.</summary>
+    private static bool PngReachesEnd(ReadOnlySpan<byte> bytes)
+    {
+        long offset = 8;
+        while (offset + 12 <= bytes.Length)
+        {
+            uint length = BinaryPrimitives.ReadUInt32BigEndian(bytes[(int)offset..]);
+            if (bytes.Slice((int)offset + 4, 4).SequenceEqual("IEND"u8)) return true;
+            offset += 12L + length; // length, type, data, CRC
+        }
+        return false;
     }
 
     private static InvalidRequestException Corrupt(string detail) =>
