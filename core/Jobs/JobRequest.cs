@@ -63,7 +63,7 @@ public sealed partial record JobRequest
             Count = generation.Count,
             Format = OutputFormat.ToString().ToLowerInvariant(),
             Quality = Quality ?? GenerationLimits.DefaultQuality,
-            Strength = InitImage is null ? null : generation.EffectiveStrength,
+            Strength = InitImage is null ? null : Strength ?? GenerationRequest.DefaultStrength,
         };
     }
 

@@ -122,7 +122,7 @@ public sealed class ImageInputTests
     }
 
     /// <summary>A real small PNG whose IHDR is rewritten to declare another size, with its CRC recomputed.</summary>
-    private static byte[] PngDeclaring(int width, int height)
+    internal static byte[] PngDeclaring(int width, int height)
     {
         using var image = Solid(8, 8, Red);
         byte[] png = Encode(image, new PngEncoder());

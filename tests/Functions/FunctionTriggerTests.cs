@@ -1,0 +1,108 @@
+using System.Text;
+using Azure.Storage.Queues.Models;
+using Lcm.Core.Client;
+using Lcm.Core.Jobs;
+using Lcm.Core.Storage;
+using Lcm.Functions;
+using Lcm.Tests.Service;
+using Xunit.Abstractions;
+
+namespace Lcm.Tests.Functions;
+
+/// <summary>
+/// The function app's trigger methods called as the host would call them (the host has already
+/// decoded the base64 text), on real Azurite storage. The host itself cannot run here.
+/// </summary>
+[Collection(ServiceCollection.Name)]
+public sealed class FunctionTriggerTests(AzuriteFixture fixture, ITestOutputHelper output)
+{
+    private (QueueTriggerHandler Handler, StorageNames Names) Handler()
+    {
+        var names = fixture.NewNames();
+        var log = new TestLog("functions", output);
+        var processor = JobProcessor.Create(fixture.Account, names, fixture.Engine, log);
+        return (new QueueTriggerHandler(processor, new JobQueues(fixture.Account.Queues, names), log), names);
+    }
+
+    private static QueueMessage Message(string text, long dequeueCount = 1) =>
+        QueuesModelFactory.QueueMessage(Guid.NewGuid().ToString(), "receipt", text, dequeueCount, DateTimeOffset.UtcNow);
+
+    [Fact]
+    public async Task GenerateImage_runs_a_job_message_to_succeeded()
+    {
+        var (handler, names) = Handler();
+        await StorageSetup.EnsureCreatedAsync(fixture.Account, names);
+        string id = $"fn-{Guid.NewGuid():N}"[..20];
+        await new GenerateImage(handler).Run(Message($$"""{"id":"{{id}}","prompt":"a boat","width":64,"height":64,"steps":2,"seed":3}"""), CancellationToken.None);
+
+        var status = await fixture.WaitForTerminalAsync(id);
+        Assert.Equal(JobState.Succeeded, status.Status);
+        ServiceStorage.AssertImage(await fixture.DownloadImageAsync(status.Images[0].Blob), "png", 64, 64);
+        Assert.Single(await fixture.ReceiveEventsAsync(names.ResultsQueue!, 1));
+    }
+
+    [Fact]
+    public async Task GenerateImage_returns_for_bad_input_and_poisons_an_unusable_id()
+    {
+        var (handler, names) = Handler();
+        await StorageSetup.EnsureCreatedAsync(fixture.Account, names);
+        string id = $"fn-{Guid.NewGuid():N}"[..20];
+        // Returning (not throwing) is what tells the host to delete the message: bad input is not retried.
+        await new GenerateImage(handler).Run(Message($$"""{"id":"{{id}}","prompt":"a boat","width":100}"""), CancellationToken.None);
+        Assert.Equal("invalid_width", (await fixture.WaitForTerminalAsync(id)).Error!.Code);
+
+        await new GenerateImage(handler).Run(Message("""{"id":"../x","prompt":"a boat"}"""), CancellationToken.None);
+        var poisoned = await fixture.ReceiveJsonAsync(names.PoisonQueue, 1);
+        Assert.Contains("id must be", poisoned[0].GetProperty("reason").GetString());
+    }
+
+    [Fact]
+    public async Task GenerateImage_throws_on_a_transient_failure_so_the_host_retries()
+    {
+        var names = fixture.NewNames();
+        await StorageSetup.EnsureCreatedAsync(fixture.Account, names);
+        var log = new TestLog("functions", output);
+        var flaky = new FlakyGenerator(fixture.Engine, _ => true);
+        var handler = new QueueTriggerHandler(JobProcessor.Create(fixture.Account, names, flaky, log), new JobQueues(fixture.Account.Queues, names), log);
+        string id = $"fn-{Guid.NewGuid():N}"[..20];
+
+        await Assert.ThrowsAsync<JobRetryException>(() => new GenerateImage(handler).Run(
+            Message($$"""{"id":"{{id}}","prompt":"a boat","width":64,"height":64,"steps":1}"""), CancellationToken.None));
+        Assert.Equal(JobState.Running, (await fixture.Statuses.GetAsync(id))!.Status.Status);
+    }
+
+    [Fact]
+    public async Task PoisonJobs_marks_the_job_failed_with_retries_exhausted()
+    {
+        var (handler, names) = Handler();
+        await StorageSetup.EnsureCreatedAsync(fixture.Account, names);
+        var client = new LcmJobClient(fixture.Account, new LcmJobClientOptions { Names = names });
+        var queued = await client.SubmitAsync(new JobRequest { Prompt = "a boat", Width = 64, Height = 64 });
+
+        // The host moves the original (decoded) message text to the poison queue after maxDequeueCount failures.
+        await new PoisonJobs(handler).Run(Message(Encoding.UTF8.GetString(Convert.FromBase64String(JobMessage.ToBase64(queued.Request!)))), CancellationToken.None);
+
+        var status = await client.GetStatusAsync(queued.Id);
+        Assert.Equal(JobState.Failed, status!.Status);
+        Assert.Equal(JobErrorCodes.RetriesExhausted, status.Error!.Code);
+    }
+
+    [Fact]
+    public async Task The_http_api_submits_reads_and_cancels_without_storage_credentials_on_the_caller()
+    {
+        var names = fixture.NewNames();
+        var api = new JobApi(new LcmJobClient(fixture.Account, new LcmJobClientOptions { Names = names }));
+
+        var bad = await api.SubmitAsync(Encoding.UTF8.GetBytes("""{"prompt":"a boat","stepz":1}"""), CancellationToken.None);
+        Assert.Equal(400, bad.StatusCode);
+        var accepted = await api.SubmitAsync(Encoding.UTF8.GetBytes("""{"prompt":"a boat","id":"http-job-1"}"""), CancellationToken.None);
+        Assert.Equal(202, accepted.StatusCode);
+        Assert.Equal(409, (await api.SubmitAsync(Encoding.UTF8.GetBytes("""{"prompt":"a boat","id":"http-job-1"}"""), CancellationToken.None)).StatusCode);
+        var got = await api.GetAsync("http-job-1", CancellationToken.None);
+        Assert.Equal(200, got.StatusCode);
+        Assert.Equal(JobState.Queued, ((JobStatus)got.Body).Status);
+        Assert.Equal(JobState.Canceled, ((JobStatus)(await api.CancelAsync("http-job-1", CancellationToken.None)).Body).Status);
+        Assert.Equal(404, (await api.GetAsync("no-such-job", CancellationToken.None)).StatusCode);
+        Assert.Equal(400, (await api.GetAsync("../x", CancellationToken.None)).StatusCode);
+    }
+}
