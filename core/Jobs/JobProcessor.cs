@@ -53,20 +53,7 @@ public sealed class JobProcessor(
             return new JobOutcome(JobOutcomeKind.Poison, null, null, message.Error?.Message);
         }
         if (message.RequestBlob is { } requestBlob) message = await ReadRequestBlobAsync(id, requestBlob, shutdown);
-        byte[]? initImage = null;
-        if (message.Request?.InitImage is { } reference)
-        {
-            try
-            {
-                initImage = await inputs.DownloadAsync(reference, shutdown);
-                var (width, height) = ImageInput.DefaultSize(ImageInput.Identify(initImage, inputs.Limits), GenerationLimits.DefaultMaxImageSize);
-                message = message with { Request = message.Request with { Width = message.Request.Width ?? width, Height = message.Request.Height ?? height } };
-            }
-            catch (InvalidRequestException e)
-            {
-                message = message with { Request = null, Error = new JobError(e.Code, e.Message) };
-            }
-        }
+        (message, byte[]? initImage) = await FetchInitImageAsync(message, shutdown);
         for (int attempt = 0; ; attempt++)
         {
             var stored = await statuses.GetAsync(id, shutdown);
@@ -98,6 +85,25 @@ public sealed class JobProcessor(
                 return new JobOutcome(JobOutcomeKind.Retry, id, null, "the status kept changing under this worker");
             }
             return await RunAsync(claimed, initImage, shutdown);
+        }
+    }
+
+    /// <summary>
+    /// Image-to-image: the init image's bytes, and the request with the image's own size where it
+    /// names none. A bad or missing image turns the message into a failure with the image's code.
+    /// </summary>
+    private async Task<(JobMessage, byte[]?)> FetchInitImageAsync(JobMessage message, CancellationToken cancellationToken)
+    {
+        if (message.Request is not { InitImage: { } reference } request) return (message, null);
+        try
+        {
+            byte[] bytes = await inputs.DownloadAsync(reference, cancellationToken);
+            var (width, height) = ImageInput.DefaultSize(ImageInput.Identify(bytes, inputs.Limits), GenerationLimits.DefaultMaxImageSize);
+            return (message with { Request = request with { Width = request.Width ?? width, Height = request.Height ?? height } }, bytes);
+        }
+        catch (InvalidRequestException e)
+        {
+            return (message with { Request = null, Error = new JobError(e.Code, e.Message) }, null);
         }
     }
 
