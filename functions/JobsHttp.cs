@@ -14,14 +14,8 @@ public sealed class JobsHttp(JobApi api)
     {
         using var body = new MemoryStream();
         await request.Body.CopyToAsync(body, cancellationToken);
-        var result = await api.SubmitAsync(body.ToArray(), cancellationToken);
-        var response = await WriteAsync(request, result, cancellationToken);
-        if (result.StatusCode == 202)
-        {
-            string id = JsonSerializer.SerializeToElement(result.Body, JobJson.Options).GetProperty("id").GetString()!;
-            response.Headers.Add("Location", new Uri(request.Url, $"/api/jobs/{id}").ToString());
-        }
-        return response;
+        var result = await api.SubmitAsync(body.ToArray(), id => new Uri(request.Url, $"/api/jobs/{id}").ToString(), cancellationToken);
+        return await WriteAsync(request, result, cancellationToken);
     }
 
     [Function("GetJob")]
@@ -36,6 +30,7 @@ public sealed class JobsHttp(JobApi api)
     {
         var response = request.CreateResponse((HttpStatusCode)result.StatusCode);
         response.Headers.Add("Content-Type", "application/json; charset=utf-8");
+        if (result.Location is { } location) response.Headers.Add("Location", location);
         await response.Body.WriteAsync(JsonSerializer.SerializeToUtf8Bytes(result.Body, result.Body.GetType(), JobJson.Options), cancellationToken);
         return response;
     }

@@ -2,8 +2,8 @@ using Lcm.Core.Client;
 
 namespace Lcm.Core.Jobs;
 
-/// <summary>An HTTP answer without the HTTP: the status code and the JSON body.</summary>
-public sealed record ApiResult(int StatusCode, object Body);
+/// <summary>An HTTP answer without the HTTP: the status code, the JSON body and, for a new job, where it lives.</summary>
+public sealed record ApiResult(int StatusCode, object Body, string? Location = null);
 
 /// <summary>
 /// The HTTP API for clients that hold no storage credentials: submit, status (with fresh image
@@ -11,14 +11,16 @@ public sealed record ApiResult(int StatusCode, object Body);
 /// </summary>
 public sealed class JobApi(LcmJobClient client)
 {
-    public async Task<ApiResult> SubmitAsync(ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+    /// <summary>202 with the id and where to poll (<paramref name="statusUrl"/> of the id), 400 for a bad request, 409 for a taken id.</summary>
+    public async Task<ApiResult> SubmitAsync(ReadOnlyMemory<byte> body, Func<string, string> statusUrl, CancellationToken cancellationToken)
     {
         var message = JobMessage.FromJson(body.Span, Guid.NewGuid().ToString("N"));
         if (message.Error is { } error) return new ApiResult(400, new { error });
         try
         {
             var status = await client.SubmitAsync(message.Request! with { Id = message.JobId }, cancellationToken);
-            return new ApiResult(202, new { id = status.Id, status = status.Status });
+            string url = statusUrl(status.Id);
+            return new ApiResult(202, new { id = status.Id, status = status.Status, statusUrl = url }, url);
         }
         catch (InvalidOperationException e)
         {

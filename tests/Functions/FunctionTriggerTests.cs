@@ -24,6 +24,8 @@ public sealed class FunctionTriggerTests(AzuriteFixture fixture, ITestOutputHelp
         return (new QueueTriggerHandler(processor, new JobQueues(fixture.Account.Queues, names), log), names);
     }
 
+    private static string StatusUrl(string id) => $"https://app.example.net/api/jobs/{id}";
+
     private static QueueMessage Message(string text, long dequeueCount = 1) =>
         QueuesModelFactory.QueueMessage(Guid.NewGuid().ToString(), "receipt", text, dequeueCount, DateTimeOffset.UtcNow);
 
@@ -93,11 +95,13 @@ public sealed class FunctionTriggerTests(AzuriteFixture fixture, ITestOutputHelp
         var names = fixture.NewNames();
         var api = new JobApi(new LcmJobClient(fixture.Account, new LcmJobClientOptions { Names = names }));
 
-        var bad = await api.SubmitAsync(Encoding.UTF8.GetBytes("""{"prompt":"a boat","stepz":1}"""), CancellationToken.None);
+        var bad = await api.SubmitAsync(Encoding.UTF8.GetBytes("""{"prompt":"a boat","stepz":1}"""), StatusUrl, CancellationToken.None);
         Assert.Equal(400, bad.StatusCode);
-        var accepted = await api.SubmitAsync(Encoding.UTF8.GetBytes("""{"prompt":"a boat","id":"http-job-1"}"""), CancellationToken.None);
+        var accepted = await api.SubmitAsync(Encoding.UTF8.GetBytes("""{"prompt":"a boat","id":"http-job-1"}"""), StatusUrl, CancellationToken.None);
         Assert.Equal(202, accepted.StatusCode);
-        Assert.Equal(409, (await api.SubmitAsync(Encoding.UTF8.GetBytes("""{"prompt":"a boat","id":"http-job-1"}"""), CancellationToken.None)).StatusCode);
+        Assert.Equal("https://app.example.net/api/jobs/http-job-1", accepted.Location);
+        Assert.Equal(accepted.Location, System.Text.Json.JsonSerializer.SerializeToElement(accepted.Body, JobJson.Options).GetProperty("statusUrl").GetString());
+        Assert.Equal(409, (await api.SubmitAsync(Encoding.UTF8.GetBytes("""{"prompt":"a boat","id":"http-job-1"}"""), StatusUrl, CancellationToken.None)).StatusCode);
         var got = await api.GetAsync("http-job-1", CancellationToken.None);
         Assert.Equal(200, got.StatusCode);
         Assert.Equal(JobState.Queued, ((JobStatus)got.Body).Status);
