@@ -22,7 +22,7 @@ internal static class GenerateCommand
         {
             Prompt = prompt,
             Steps = args.Int("steps") ?? GenerationLimits.DefaultSteps,
-            GuidanceScale = args.Double("guidance") ?? GenerationLimits.DefaultGuidanceScale,
+            GuidanceScale = args.Double("guidance"),
             Width = args.Int("width") ?? GenerationLimits.DefaultSize,
             Height = args.Int("height") ?? GenerationLimits.DefaultSize,
             Seed = args.Long("seed"),

@@ -27,9 +27,9 @@ internal static class InfoCommand
         Console.WriteLine($"  num_train_timesteps={s.NumTrainTimesteps} beta_start={s.BetaStart} beta_end={s.BetaEnd} beta_schedule={s.BetaSchedule}");
         Console.WriteLine($"  original_inference_steps={s.OriginalInferenceSteps} timestep_scaling={s.TimestepScaling} set_alpha_to_one={s.SetAlphaToOne} prediction_type={s.PredictionType}");
         Console.WriteLine($"vae scaling_factor={engine.Model.VaeScalingFactor}");
-        Console.WriteLine($"unet time_cond_proj_dim={engine.TimeCondDim}");
+        Console.WriteLine($"unet time_cond_proj_dim={engine.TimeCondDim?.ToString() ?? "none"}");
         Console.WriteLine($"tokenizer vocabulary={engine.Tokenizer.VocabularySize}");
-        Console.WriteLine($"defaults: steps={GenerationLimits.DefaultSteps} guidance={GenerationLimits.DefaultGuidanceScale} size={GenerationLimits.DefaultSize}x{GenerationLimits.DefaultSize}; max size {engine.Options.MaxImageSize}");
+        Console.WriteLine($"defaults: steps={GenerationLimits.DefaultSteps} guidance={engine.Guidance.Default} (0..{engine.Guidance.Max}) size={GenerationLimits.DefaultSize}x{GenerationLimits.DefaultSize}; max size {engine.Options.MaxImageSize}");
         return 0;
     }
 
