@@ -27,14 +27,18 @@ internal static class GenerateCommand
             Height = args.Int("height") ?? GenerationLimits.DefaultSize,
             Seed = args.Long("seed"),
             Count = args.Int("count") ?? 1,
+            NegativePrompt = args.Text("negative-prompt"),
         };
         string? model = args.Text("model");
+        var loraArguments = args.All("lora");
         args.EnsureAllUsed();
+        var loras = CliLoras.Resolve(loraArguments);
+        request = request with { Loras = loras.Select(l => l.Reference).ToArray() };
         // Checked before the model loads, against the limit the engine will use (LCM_MAX_IMAGE_SIZE may exceed the default).
         request.Validate(EngineOptions.FromEnvironment().MaxImageSize);
         string modelPath = CliModel.Resolve(model);
 
-        using var engine = CliModel.LoadEngine(modelPath);
+        using var engine = CliModel.LoadEngine(modelPath, loras);
         var result = engine.Generate(request, new SynchronousProgress<StepProgress>(p => Console.Error.WriteLine($"step {p.Step}/{p.Steps} ({p.Elapsed.TotalMilliseconds:F0} ms)")), cancellationToken);
         foreach (string warning in result.Warnings) Console.Error.WriteLine($"warning: {warning}");
         Directory.CreateDirectory(Path.GetDirectoryName(output)!);

@@ -22,7 +22,10 @@ internal static class SubmitCommand
             Format = args.Text("format"),
             Quality = args.Int("quality"),
             ReplyTo = args.Text("reply-to"),
+            NegativePrompt = args.Text("negative-prompt"),
         };
+        if (args.All("lora") is { Count: > 0 } loras)
+            request = request with { Loras = loras.Select(CliLoras.Parse).Select(l => new Lcm.Core.Lora.LoraReference(l.Name, l.Scale)).ToArray() };
         bool wait = args.Flag("wait");
         string? output = args.Text("output");
         int timeout = args.Int("timeout") ?? 600;

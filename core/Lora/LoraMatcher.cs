@@ -24,7 +24,9 @@ public static class LoraMatcher
         foreach (var (file, weights) in loras)
         {
             var unmatched = new List<string>();
-            foreach (var module in weights.Modules)
+            // Only the graphs asked for: the others' merges may already be cached.
+            var modules = weights.Modules.Where(m => graphs.ContainsKey(m.Component)).ToArray();
+            foreach (var module in modules)
             {
                 var (path, graph) = graphs[module.Component];
                 string? problem = graph.Targets.TryGetValue(module.Module, out var target) ? ShapeProblem(module, target)
@@ -43,7 +45,7 @@ public static class LoraMatcher
             string hint = graphs.Values.All(g => g.Weights.Targets.Count == 0)
                 ? " The graphs have no weight nodes with scoped names (like '/down_blocks.0/attentions.0/proj_in/Conv'), so no LoRA can be matched to them."
                 : "";
-            failures.Add($"'{file.Name}': {unmatched.Count} of {weights.Modules.Count} modules do not match: {LoraText.List(unmatched)}.{hint}");
+            failures.Add($"'{file.Name}': {unmatched.Count} of {modules.Length} modules do not match: {LoraText.List(unmatched)}.{hint}");
         }
         if (failures.Count > 0)
             throw new LoraException(LoraException.Mismatch,

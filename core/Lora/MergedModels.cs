@@ -24,39 +24,58 @@ public sealed class MergedModels(string cacheDirectory, ILogger logger)
     private const int FormatVersion = 1;
     private readonly CacheEntries _entries = new(cacheDirectory, logger);
 
-    public GraphPaths GetOrMerge(ModelFolder model, IReadOnlyList<LoraFile> loras)
+    public GraphPaths GetOrMerge(ModelFolder model, IReadOnlyList<LoraFile> loras) => WithOpened(loras, opened =>
     {
-        var sources = new Dictionary<LoraComponent, string>
+        var touched = Touched(opened);
+        string loraKey = string.Join("|", opened.Select(l => $"{ContentHash(l.File.Path)}*{l.File.Scale.ToString("R", CultureInfo.InvariantCulture)}"));
+        var keys = touched.ToDictionary(c => c, c =>
+            $"{Path.GetFileName(Path.GetDirectoryName(Source(model, c)))}-{PreparedModelCache.Hash($"v{FormatVersion}|{PreparedModelCache.Fingerprint(Source(model, c))}|{loraKey}")}");
+        var entries = touched.ToDictionary(c => c, c => _entries.TryGet(keys[c]));
+        var missing = entries.Where(e => e.Value is null).Select(e => e.Key).ToArray();
+        if (missing.Length > 0)
         {
-            [LoraComponent.TextEncoder] = model.TextEncoderPath,
-            [LoraComponent.Unet] = model.UnetPath,
-        };
+            // Every graph is matched before any is written: a LoRA that fits the UNet but not the text encoder merges nothing.
+            var (graphs, patches) = Match(model, missing, opened);
+            foreach (var component in missing)
+                entries[component] = _entries.GetOrCreate(keys[component], folder => Write(Source(model, component), graphs[component], patches[component], folder));
+        }
+        string PathOf(LoraComponent c) => entries.TryGetValue(c, out var entry) ? Path.Combine(entry!, Path.GetFileName(Source(model, c))) : Source(model, c);
+        return new GraphPaths(PathOf(LoraComponent.TextEncoder), PathOf(LoraComponent.Unet));
+    });
+
+    /// <summary>Matches LoRA files against the model without merging (<c>lcm info --lora</c>): what each would patch, or the mismatch.</summary>
+    public static IReadOnlyList<LoraMatchReport> Check(ModelFolder model, IReadOnlyList<LoraFile> loras) => WithOpened(loras, opened =>
+    {
+        Match(model, Touched(opened), opened);
+        return LoraMatcher.Report(opened);
+    });
+
+    private static T WithOpened<T>(IReadOnlyList<LoraFile> loras, Func<List<(LoraFile File, LoraWeights Weights)>, T> use)
+    {
         var opened = new List<(LoraFile File, LoraWeights Weights)>();
         try
         {
             foreach (var lora in loras) opened.Add((lora, LoraWeights.Open(lora.Path)));
-            var touched = opened.SelectMany(l => l.Weights.Modules.Select(m => m.Component)).ToHashSet();
-            string loraKey = string.Join("|", opened.Select(l => $"{ContentHash(l.File.Path)}*{l.File.Scale.ToString("R", CultureInfo.InvariantCulture)}"));
-            var keys = touched.ToDictionary(c => c, c =>
-                $"{Path.GetFileName(Path.GetDirectoryName(sources[c]))}-{PreparedModelCache.Hash($"v{FormatVersion}|{PreparedModelCache.Fingerprint(sources[c])}|{loraKey}")}");
-
-            var entries = touched.ToDictionary(c => c, c => _entries.TryGet(keys[c]));
-            var missing = entries.Where(e => e.Value is null).Select(e => e.Key).ToArray();
-            if (missing.Length > 0)
-            {
-                // Every graph is matched before any is written: a LoRA that fits the UNet but not the text encoder merges nothing.
-                var models = missing.ToDictionary(c => c, c => ReadModel(sources[c]));
-                var patches = LoraMatcher.Match(models.ToDictionary(m => m.Key, m => (sources[m.Key], GraphWeights.Find(m.Value.Graph))), opened);
-                foreach (var component in missing)
-                    entries[component] = _entries.GetOrCreate(keys[component], folder => Write(sources[component], models[component], patches[component], folder));
-            }
-            string PathOf(LoraComponent c) => entries.TryGetValue(c, out var entry) ? Path.Combine(entry!, Path.GetFileName(sources[c])) : sources[c];
-            return new GraphPaths(PathOf(LoraComponent.TextEncoder), PathOf(LoraComponent.Unet));
+            return use(opened);
         }
         finally
         {
             opened.ForEach(l => l.Weights.Dispose());
         }
+    }
+
+    private static LoraComponent[] Touched(List<(LoraFile File, LoraWeights Weights)> opened) =>
+        opened.SelectMany(l => l.Weights.Modules.Select(m => m.Component)).Distinct().ToArray();
+
+    private static string Source(ModelFolder model, LoraComponent component) =>
+        component == LoraComponent.Unet ? model.UnetPath : model.TextEncoderPath;
+
+    private static (Dictionary<LoraComponent, ModelProto> Graphs, Dictionary<LoraComponent, List<WeightPatch>> Patches) Match(
+        ModelFolder model, IReadOnlyList<LoraComponent> components, List<(LoraFile File, LoraWeights Weights)> opened)
+    {
+        var graphs = components.ToDictionary(c => c, c => ReadModel(Source(model, c)));
+        var patches = LoraMatcher.Match(graphs.ToDictionary(g => g.Key, g => (Source(model, g.Key), GraphWeights.Find(g.Value.Graph))), opened);
+        return (graphs, patches);
     }
 
     /// <summary>SHA-256 of a LoRA file's bytes: a changed file is a new merge, whatever its name or time.</summary>

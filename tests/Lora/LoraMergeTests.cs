@@ -128,6 +128,23 @@ public sealed class LoraMergeTests(LoraFixture fixture) : IClassFixture<LoraFixt
     }
 
     [Fact]
+    public void A_graph_whose_merge_went_missing_is_merged_again_alone()
+    {
+        var (file, modules) = fixture.Lora(new TestLoraOptions { Seed = 5 });
+        var cache = new MergedModels(fixture.NewDirectory("merged"), NullLogger.Instance);
+        var model = ModelFolder.Open(fixture.Model(false));
+        var first = cache.GetOrMerge(model, [file]);
+        var unetWritten = File.GetLastWriteTimeUtc(first.Unet);
+        Directory.Delete(Path.GetDirectoryName(first.TextEncoder)!, recursive: true);
+
+        var again = cache.GetOrMerge(model, [file]);
+
+        Assert.Equal(first, again);
+        Assert.Equal(unetWritten, File.GetLastWriteTimeUtc(again.Unet));
+        AssertMergedAsExpected(false, again, LoraFixture.ExpectedDeltas((modules, 1.0)));
+    }
+
+    [Fact]
     public void Keys_the_model_lacks_are_listed_and_nothing_is_merged()
     {
         var (file, _) = fixture.Lora(new TestLoraOptions());
