@@ -6,8 +6,8 @@ using DataType = Onnx.TensorProto.Types.DataType;
 
 namespace Lcm.Core.Lora;
 
-/// <summary>Where an external initializer's bytes are: a file beside the graph, an offset and a length.</summary>
-public sealed record ExternalRange(string Location, long Offset, long Length);
+/// <summary>Where an external initializer's bytes are: a file beside the graph, an offset and a length (null: to the end of the file).</summary>
+public sealed record ExternalRange(string Location, long Offset, long? Length);
 
 /// <summary>
 /// Reads a float32 or float16 initializer's values as float32 and encodes float32 values back in the
@@ -26,9 +26,9 @@ public static class InitializerData
         if (Path.IsPathRooted(location) || !full.StartsWith(Path.GetFullPath(graphDirectory) + Path.DirectorySeparatorChar, StringComparison.Ordinal))
             throw Unusable(tensor, $"external data location '{location}' is outside the graph's folder");
         long offset = Entry("offset") is { } o ? (long.TryParse(o, out long parsedOffset) ? parsedOffset : -1) : 0;
-        long length = Entry("length") is { } l ? (long.TryParse(l, out long parsedLength) ? parsedLength : -1) : ByteCount(tensor);
-        if (offset < 0 || length != ByteCount(tensor))
-            throw Unusable(tensor, $"external data offset {Entry("offset")} and length {Entry("length")} do not fit its shape");
+        long? length = Entry("length") is { } l ? (long.TryParse(l, out long parsedLength) ? parsedLength : -1) : null;
+        if (offset < 0 || length < 0)
+            throw Unusable(tensor, $"external data offset '{Entry("offset")}' or length '{Entry("length")}' is not a byte count");
         return new ExternalRange(location, offset, length);
     }
 
@@ -37,7 +37,9 @@ public static class InitializerData
         byte[] bytes;
         if (External(tensor, graphDirectory) is { } range)
         {
-            bytes = new byte[range.Length];
+            if (range.Length is { } length && length != ByteCount(tensor))
+                throw Unusable(tensor, $"its external data is {length} bytes, not the {ByteCount(tensor)} its shape needs");
+            bytes = new byte[ByteCount(tensor)];
             using var handle = File.OpenHandle(Path.Combine(graphDirectory, range.Location));
             if (RandomAccess.Read(handle, bytes, range.Offset) != bytes.Length)
                 throw Unusable(tensor, $"its external data ends past the end of '{range.Location}'");

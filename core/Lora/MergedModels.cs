@@ -28,8 +28,7 @@ public sealed class MergedModels(string cacheDirectory, ILogger logger)
     {
         var touched = Touched(opened);
         string loraKey = string.Join("|", opened.Select(l => $"{ContentHash(l.File.Path)}*{l.File.Scale.ToString("R", CultureInfo.InvariantCulture)}"));
-        var keys = touched.ToDictionary(c => c, c =>
-            $"{Path.GetFileName(Path.GetDirectoryName(Source(model, c)))}-{PreparedModelCache.Hash($"v{FormatVersion}|{PreparedModelCache.Fingerprint(Source(model, c))}|{loraKey}")}");
+        var keys = touched.ToDictionary(c => c, c => EntryKey(Source(model, c), loraKey));
         var entries = touched.ToDictionary(c => c, c => _entries.TryGet(keys[c]));
         var missing = entries.Where(e => e.Value is null).Select(e => e.Key).ToArray();
         if (missing.Length > 0)
@@ -66,6 +65,10 @@ public sealed class MergedModels(string cacheDirectory, ILogger logger)
 
     private static LoraComponent[] Touched(List<(LoraFile File, LoraWeights Weights)> opened) =>
         opened.SelectMany(l => l.Weights.Modules.Select(m => m.Component)).Distinct().ToArray();
+
+    /// <summary>Named by the graph's folder ("unet-..."), so an entry and its prepared graph say what they are.</summary>
+    private static string EntryKey(string source, string loraKey) =>
+        $"{Path.GetFileName(Path.GetDirectoryName(source))}-{PreparedModelCache.Hash($"v{FormatVersion}|{PreparedModelCache.Fingerprint(source)}|{loraKey}")}";
 
     private static string Source(ModelFolder model, LoraComponent component) =>
         component == LoraComponent.Unet ? model.UnetPath : model.TextEncoderPath;

@@ -25,6 +25,8 @@ public sealed class SafeTensorsFile : IDisposable
     public const long MaxHeaderBytes = 100L << 20;
     public const int MaxTensors = 100_000;
     public const int MaxRank = 8;
+    /// <summary>LoRA tensors are megabytes; a bigger one is read into memory whole, so it is refused.</summary>
+    public const long MaxTensorBytes = 1L << 30;
 
     private static readonly Dictionary<string, int> ElementSizes = new(StringComparer.Ordinal)
     {
@@ -169,6 +171,8 @@ public sealed class SafeTensorsFile : IDisposable
             throw Malformed(path, Problem($"data_offsets [{start}, {end}] are outside the {dataLength}-byte data area"));
         if (count > dataLength || count * elementSize != end - start)
             throw Malformed(path, Problem($"shape [{string.Join(", ", shape)}] of {dtype.GetString()} needs {(count > dataLength ? "more" : count * elementSize)} bytes but data_offsets give {end - start}"));
+        if (end - start > MaxTensorBytes)
+            throw Malformed(path, Problem($"it is {end - start} bytes; tensors of more than {MaxTensorBytes} bytes are refused"));
         return new SafeTensor(name, dtype.GetString()!, shape, start, end);
     }
 

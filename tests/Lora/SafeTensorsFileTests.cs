@@ -83,6 +83,18 @@ public sealed class SafeTensorsFileTests : IDisposable
     }
 
     [Fact]
+    public void A_tensor_over_a_gigabyte_is_refused_before_it_is_read()
+    {
+        const long bytes = (1L << 30) + 4;
+        string path = Raw($$$"""{"w": {"dtype": "F32", "shape": [{{{bytes / 4}}}], "data_offsets": [0, {{{bytes}}}]}}""");
+        using (var file = File.OpenWrite(path)) file.SetLength(file.Length + bytes); // sparse: no gigabyte written
+
+        var error = Assert.Throws<LoraException>(() => SafeTensorsFile.Open(path));
+
+        Assert.Contains($"tensor 'w': it is {bytes} bytes; tensors of more than {1L << 30} bytes are refused", error.Message);
+    }
+
+    [Fact]
     public void A_file_shorter_than_the_length_prefix_is_refused()
     {
         File.WriteAllBytes(Path(), [1, 2, 3]);
