@@ -28,8 +28,8 @@ public sealed record GenerationRequest
     {
         if (string.IsNullOrWhiteSpace(Prompt))
             throw new InvalidRequestException("invalid_prompt", "prompt is required and must contain text");
-        CheckText("prompt", Prompt);
-        if (NegativePrompt is not null) CheckText("negativePrompt", NegativePrompt);
+        CheckText("prompt", "invalid_prompt", Prompt);
+        if (NegativePrompt is not null) CheckText("negativePrompt", "invalid_negative_prompt", NegativePrompt);
         CheckSize("width", Width, maxImageSize);
         CheckSize("height", Height, maxImageSize);
         int stepLimit = Math.Min(GenerationLimits.MaxSteps, maxSteps);
@@ -44,16 +44,14 @@ public sealed record GenerationRequest
         CheckLoras();
     }
 
-    private static void CheckText(string name, string text)
+    private static void CheckText(string name, string code, string text)
     {
         if (text.Length > GenerationLimits.MaxPromptLength)
-            throw new InvalidRequestException($"invalid_{Snake(name)}", $"{name} has {text.Length} characters; at most {GenerationLimits.MaxPromptLength} are accepted");
+            throw new InvalidRequestException(code, $"{name} has {text.Length} characters; at most {GenerationLimits.MaxPromptLength} are accepted");
         int control = text.IndexOfAny(ControlCharacters);
         if (control >= 0)
-            throw new InvalidRequestException($"invalid_{Snake(name)}", $"{name} contains the control character U+{(int)text[control]:X4} at position {control}; remove it");
+            throw new InvalidRequestException(code, $"{name} contains the control character U+{(int)text[control]:X4} at position {control}; remove it");
     }
-
-    private static string Snake(string name) => string.Concat(name.Select(c => char.IsUpper(c) ? $"_{char.ToLowerInvariant(c)}" : $"{c}"));
 
     private void CheckLoras()
     {
