@@ -12,23 +12,26 @@ public static class Program
 
           generate   --prompt TEXT --output FILE [--model DIR] [--steps N] [--guidance G] [--width W]
                      [--height H] [--seed S] [--count N] [--format png|jpeg|webp] [--quality Q]
-                     [--init-image FILE [--strength S]]
+                     [--init-image FILE [--strength S]] [--negative-prompt TEXT] [--lora NAME[:SCALE]]...
           tokenize   [--model DIR] TEXT
-          info       [--model DIR]
-          make-model --output DIR [--fp16] [--unet-mb N] [--seed S]
+          info       [--model DIR] [--lora NAME[:SCALE]]...
+          make-model --output DIR [--fp16] [--unet-mb N] [--seed S] [--sd15-style]
+          make-lora  --output FILE [--format kohya|peft] [--rank R] [--alpha A] [--seed S] [--dtype F32|F16|BF16] [--unet-only]
           prepare    [--model DIR]
           worker     [--model DIR] [--connection CS]
           submit     --prompt TEXT [--id ID] [--steps N] [--guidance G] [--width W] [--height H] [--seed S]
                      [--count N] [--format F] [--quality Q] [--reply-to QUEUE] [--init-image FILE [--strength S]]
-                     [--wait [--output DIR] [--timeout SEC]]
+                     [--negative-prompt TEXT] [--lora NAME[:SCALE]]... [--wait [--output DIR] [--timeout SEC]]
                      [--connection CS]
           status     ID [--connection CS]
           cancel     ID [--connection CS]
           demo       [--prompt TEXT] [--seed S] [--output DIR] [--model DIR]
           bench      [--only cold,warm,burst] [--unet-mb N] [--runs N] [--jobs N] [--batch N] [--model DIR] [--json]
 
-        The model is --model, else LCM_MODEL_PATH, else a built-in test model. Storage is --connection,
-        else AzureWebJobsStorage (or AzureWebJobsStorage__accountName), else Azurite on its default ports.
+        The model is --model, else LCM_MODEL_PATH, else a built-in test model. A --lora is a name in
+        LCM_LORA_PATH (NAME.safetensors there) or, locally, a path to a .safetensors file. Storage is
+        --connection, else AzureWebJobsStorage (or AzureWebJobsStorage__accountName), else Azurite on its
+        default ports.
         """;
 
     public static async Task<int> Main(string[] args)
@@ -58,6 +61,7 @@ public static class Program
                 "tokenize" => TokenizeCommand.Run(rest),
                 "info" => InfoCommand.Run(rest),
                 "make-model" => MakeModelCommand.Run(rest),
+                "make-lora" => MakeLoraCommand.Run(rest),
                 "prepare" => PrepareCommand.Run(rest),
                 "worker" => await WorkerCommand.RunAsync(rest, cancel.Token),
                 "submit" => await SubmitCommand.RunAsync(rest, cancel.Token),
@@ -83,6 +87,12 @@ public static class Program
         {
             await Console.Error.WriteLineAsync($"lcm {args[0]}: {e.Code}: {e.Message}");
             return 2;
+        }
+        catch (Lcm.Core.Lora.LoraException e)
+        {
+            await Console.Error.WriteLineAsync($"lcm {args[0]}: {e.Code}: {e.Message}");
+            // An unknown name is a bad argument; a LoRA file that is malformed or does not fit is a failure.
+            return e.Code == Lcm.Core.Lora.LoraException.Unknown ? 2 : 1;
         }
         catch (OperationCanceledException)
         {

@@ -1,6 +1,7 @@
 using Lcm.Core.Client;
 using Lcm.Core.Generation;
 using Lcm.Core.Jobs;
+using Lcm.Core.Lora;
 using Lcm.Core.Storage;
 using Lcm.Core.Worker;
 using Lcm.Functions;
@@ -25,9 +26,12 @@ var host = new HostBuilder()
         {
             var settings = sp.GetRequiredService<WorkerSettings>();
             var engine = sp.GetRequiredService<LcmEngine>();
-            return settings.Batching.Enabled
+            var logger = sp.GetRequiredService<ILoggerFactory>().CreateLogger("Lcm.Engine");
+            IImageGenerator baseGenerator = settings.Batching.Enabled
                 ? new BatchingGenerator(engine, settings.Batching, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Lcm.Batching"))
                 : engine;
+            return new LoraGenerator(baseGenerator, new LoraFolder(settings.Lora.Folder),
+                new MergedEngineCache(settings.Lora.CacheSize, loras => LcmEngine.Load(engine.Model.Root, settings.Engine, logger, loras)), logger);
         });
         services.AddSingleton(sp =>
         {

@@ -1,4 +1,5 @@
 using Lcm.Core.Generation;
+using Lcm.Core.Lora;
 using Lcm.Core.Model;
 using Microsoft.Extensions.Logging;
 
@@ -11,8 +12,8 @@ internal static class CliModel
     public static string Resolve(string? model) =>
         ModelLocation.Resolve(model, notice => Console.Error.WriteLine(notice));
 
-    public static LcmEngine LoadEngine(string modelPath) =>
-        LcmEngine.Load(modelPath, EngineOptions.FromEnvironment(), CreateLogger("lcm"));
+    public static LcmEngine LoadEngine(string modelPath, IReadOnlyList<LoraFile>? loras = null) =>
+        LcmEngine.Load(modelPath, EngineOptions.FromEnvironment(), CreateLogger("lcm"), loras);
 
     /// <summary>Logs go to stderr, one line each, so stdout carries only results. Disposed by Program to flush.</summary>
     public static readonly ILoggerFactory Logging = LoggerFactory.Create(builder => builder

@@ -25,22 +25,26 @@ internal static class GenerateCommand
         {
             Prompt = prompt,
             Steps = args.Int("steps") ?? GenerationLimits.DefaultSteps,
-            GuidanceScale = args.Double("guidance") ?? GenerationLimits.DefaultGuidanceScale,
+            GuidanceScale = args.Double("guidance"),
             Width = width ?? GenerationLimits.DefaultSize,
             Height = height ?? GenerationLimits.DefaultSize,
             Seed = args.Long("seed"),
             Count = args.Int("count") ?? 1,
             Strength = strength,
+            NegativePrompt = args.Text("negative-prompt"),
         };
         string? model = args.Text("model");
+        var loraArguments = args.All("lora");
         args.EnsureAllUsed();
         int maxImageSize = EngineOptions.FromEnvironment().MaxImageSize;
         if (initImage is not null) request = WithInitImage(request, initImage, width, height, maxImageSize);
+        var loras = CliLoras.Resolve(loraArguments);
+        request = request with { Loras = loras.Select(l => l.Reference).ToArray() };
         // Checked before the model loads, against the limit the engine will use (LCM_MAX_IMAGE_SIZE may exceed the default).
         request.Validate(maxImageSize);
         string modelPath = CliModel.Resolve(model);
 
-        using var engine = CliModel.LoadEngine(modelPath);
+        using var engine = CliModel.LoadEngine(modelPath, loras);
         var result = engine.Generate(request, new SynchronousProgress<StepProgress>(p => Console.Error.WriteLine($"step {p.Step}/{p.Steps} ({p.Elapsed.TotalMilliseconds:F0} ms)")), cancellationToken);
         foreach (string warning in result.Warnings) Console.Error.WriteLine($"warning: {warning}");
         Directory.CreateDirectory(Path.GetDirectoryName(output)!);

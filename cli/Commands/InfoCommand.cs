@@ -1,4 +1,5 @@
 using Lcm.Core.Generation;
+using Lcm.Core.Lora;
 using Lcm.Core.Model;
 using Microsoft.ML.OnnxRuntime;
 
@@ -11,10 +12,13 @@ internal static class InfoCommand
     {
         var args = new Arguments(argv);
         string? model = args.Text("model");
+        var loraArguments = args.All("lora");
         args.EnsureAllUsed();
+        var loras = CliLoras.Resolve(loraArguments);
         string modelPath = CliModel.Resolve(model);
         using var engine = CliModel.LoadEngine(modelPath);
         Console.WriteLine($"model: {engine.Model.Root}");
+        Console.WriteLine($"kind: {(engine.Kind == ModelKind.Distilled ? "distilled LCM (guidance as timestep_cond)" : "LCM-LoRA (UNet without timestep_cond; classifier-free guidance above 1)")}");
         Console.WriteLine($"execution provider: {engine.ExecutionProvider}{(engine.ExecutionProviderFallbackReason is { } why ? $" ({why})" : "")}");
         foreach (var (name, graph) in engine.Graphs)
         {
@@ -27,9 +31,12 @@ internal static class InfoCommand
         Console.WriteLine($"  num_train_timesteps={s.NumTrainTimesteps} beta_start={s.BetaStart} beta_end={s.BetaEnd} beta_schedule={s.BetaSchedule}");
         Console.WriteLine($"  original_inference_steps={s.OriginalInferenceSteps} timestep_scaling={s.TimestepScaling} set_alpha_to_one={s.SetAlphaToOne} prediction_type={s.PredictionType}");
         Console.WriteLine($"vae scaling_factor={engine.Model.VaeScalingFactor}");
-        Console.WriteLine($"unet time_cond_proj_dim={engine.TimeCondDim}");
+        Console.WriteLine($"unet time_cond_proj_dim={engine.TimeCondDim?.ToString() ?? "none"}");
         Console.WriteLine($"tokenizer vocabulary={engine.Tokenizer.VocabularySize}");
-        Console.WriteLine($"defaults: steps={GenerationLimits.DefaultSteps} guidance={GenerationLimits.DefaultGuidanceScale} size={GenerationLimits.DefaultSize}x{GenerationLimits.DefaultSize}; max size {engine.Options.MaxImageSize}");
+        // Matched, not merged: a LoRA that does not fit fails here with the list of what did not match.
+        foreach (var report in MergedModels.Check(engine.Model, loras))
+            Console.WriteLine($"lora {report.Name}: {report.Tensors} keys matched: {report.UnetModules} UNet and {report.TextEncoderModules} text encoder modules");
+        Console.WriteLine($"defaults: steps={GenerationLimits.DefaultSteps} guidance={engine.Guidance.Default} (0..{engine.Guidance.Max}) size={GenerationLimits.DefaultSize}x{GenerationLimits.DefaultSize}; max size {engine.Options.MaxImageSize}");
         return 0;
     }
 

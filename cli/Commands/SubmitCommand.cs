@@ -23,8 +23,11 @@ internal static class SubmitCommand
             Quality = args.Int("quality"),
             ReplyTo = args.Text("reply-to"),
             Strength = args.Double("strength"),
+            NegativePrompt = args.Text("negative-prompt"),
         };
         string? initImage = args.Text("init-image");
+        if (args.All("lora") is { Count: > 0 } loras)
+            request = request with { Loras = loras.Select(CliLoras.Parse).Select(l => new Lcm.Core.Lora.LoraReference(l.Name, l.Scale)).ToArray() };
         bool wait = args.Flag("wait");
         string? output = args.Text("output");
         int timeout = args.Int("timeout") ?? 600;

@@ -27,6 +27,8 @@ public sealed class BatchingGenerator : IImageGenerator, IAsyncDisposable
 
     public void Validate(GenerationRequest request) => _engine.Validate(request);
 
+    public ModelKind Kind => _engine.Kind;
+
     public Task<GenerationResult> GenerateAsync(GenerationRequest request, IProgress<StepProgress>? progress, CancellationToken cancellationToken)
     {
         _engine.Validate(request);

@@ -5,5 +5,8 @@ public interface IImageGenerator
 {
     void Validate(GenerationRequest request);
 
+    /// <summary>The kind of model behind it, whose guidance default fills in requests without one.</summary>
+    ModelKind Kind { get; }
+
     Task<GenerationResult> GenerateAsync(GenerationRequest request, IProgress<StepProgress>? progress, CancellationToken cancellationToken);
 }

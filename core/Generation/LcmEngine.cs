@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Lcm.Core.Lora;
 using Lcm.Core.Model;
 using Lcm.Core.Scheduling;
 using Lcm.Core.Text;
@@ -26,10 +27,10 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
     private readonly Lazy<VaeEncoder?> _vaeEncoder;
     private readonly SemaphoreSlim _deviceLock = new(1, 1);
 
-    private LcmEngine(ModelFolder model, EngineOptions options, SessionFactory sessions,
+    private LcmEngine(ModelFolder model, EngineOptions options, SessionFactory sessions, IReadOnlyList<LoraFile> loras,
         ClipTokenizer tokenizer, TextEncoder textEncoder, Unet unet, VaeDecoder vaeDecoder)
     {
-        (Model, Options, ExecutionProvider, ExecutionProviderFallbackReason) = (model, options, sessions.ActiveProvider, sessions.FallbackReason);
+        (Model, Options, ExecutionProvider, ExecutionProviderFallbackReason, Loras) = (model, options, sessions.ActiveProvider, sessions.FallbackReason, loras);
         (_tokenizer, _textEncoder, _unet, _vaeDecoder) = (tokenizer, textEncoder, unet, vaeDecoder);
         _vaeEncoder = new(() => model.VaeEncoderPath is { } path ? new VaeEncoder(new OnnxGraph(path, sessions.Create(path))) : null);
         Scheduler = new LcmScheduler(model.Scheduler);
@@ -49,14 +50,29 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
             ? [("text_encoder", _textEncoder.Graph), ("unet", _unet.Graph), ("vae_decoder", _vaeDecoder.Graph), ("vae_encoder", encoder.Graph)]
             : [("text_encoder", _textEncoder.Graph), ("unet", _unet.Graph), ("vae_decoder", _vaeDecoder.Graph)];
 
-    public int TimeCondDim => _unet.TimeCondDim;
+    public int? TimeCondDim => _unet.TimeCondDim;
 
-    public static LcmEngine Load(string modelPath, EngineOptions? options = null, ILogger? logger = null)
+    /// <summary>The kind of UNet, which decides how guidance works and its default and limit.</summary>
+    public ModelKind Kind => _unet.Kind;
+    public GuidanceLimits Guidance => GenerationLimits.Guidance(Kind);
+
+    /// <summary>The LoRAs merged into this engine's graphs at load, in order; requests must name exactly these.</summary>
+    public IReadOnlyList<LoraFile> Loras { get; }
+
+    /// <summary>
+    /// Loads a model folder, with <paramref name="loras"/> merged into its UNet and text encoder first
+    /// (cached under <see cref="EngineOptions.MergedModelDirectory"/>) when given.
+    /// </summary>
+    public static LcmEngine Load(string modelPath, EngineOptions? options = null, ILogger? logger = null, IReadOnlyList<LoraFile>? loras = null)
     {
         options ??= new EngineOptions();
         logger ??= NullLogger.Instance;
         var model = ModelFolder.Open(modelPath);
         var tokenizer = ClipTokenizer.FromFolder(model.TokenizerDirectory);
+        loras ??= [];
+        var paths = loras.Count == 0 ? new GraphPaths(model.TextEncoderPath, model.UnetPath)
+            : new MergedModels(options.MergedModelDirectory ?? throw new InvalidOperationException("EngineOptions.MergedModelDirectory must be set to merge LoRAs"), logger)
+                .GetOrMerge(model, loras);
         var sessions = new SessionFactory(options, logger);
         var graphs = new List<IDisposable>();
         try
@@ -67,13 +83,13 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
                 graphs.Add(graph);
                 return graph;
             }
-            var textEncoder = new TextEncoder(Open(model.TextEncoderPath));
-            var unet = new Unet(Open(model.UnetPath), model.TimeCondProjDim);
+            var textEncoder = new TextEncoder(Open(paths.TextEncoder));
+            var unet = new Unet(Open(paths.Unet), model.TimeCondProjDim);
             var vaeDecoder = new VaeDecoder(Open(model.VaeDecoderPath));
             if (textEncoder.HiddenSize is int te && unet.HiddenSize is int un && te != un)
                 throw new ModelFormatException($"'{model.TextEncoderPath}' gives hidden states of width {te} but '{model.UnetPath}' input 'encoder_hidden_states' expects {un}");
             logger.LogInformation("Loaded LCM model {Model} on {Provider}", model.Root, sessions.ActiveProvider);
-            return new LcmEngine(model, options, sessions, tokenizer, textEncoder, unet, vaeDecoder);
+            return new LcmEngine(model, options, sessions, loras, tokenizer, textEncoder, unet, vaeDecoder);
         }
         catch
         {
@@ -100,7 +116,10 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
     /// <summary>Checks a request against the limits and this model; throws <see cref="InvalidRequestException"/>.</summary>
     public void Validate(GenerationRequest request)
     {
-        request.Validate(Options.MaxImageSize, Model.Scheduler.OriginalInferenceSteps);
+        request.Validate(Options.MaxImageSize, Model.Scheduler.OriginalInferenceSteps, Guidance.Max);
+        if (!request.Loras.SequenceEqual(Loras.Select(l => l.Reference)))
+            throw new InvalidRequestException("invalid_loras",
+                $"this engine has {Describe(Loras.Select(l => l.Reference))} merged; the request asks for {Describe(request.Loras)}");
         if (_unet.FixedLatentHeight is int h && request.Height != h * 8)
             throw new InvalidRequestException("invalid_height", $"this model only generates images {h * 8} pixels high, found {request.Height}");
         if (_unet.FixedLatentWidth is int w && request.Width != w * 8)
@@ -176,11 +195,14 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
         var first = requests[0];
         int latentHeight = first.Height / 8, latentWidth = first.Width / 8, latentSize = Unet.LatentChannels * latentHeight * latentWidth;
 
+        var guidance = requests.Select(r => r.GuidanceScale ?? Guidance.Default).ToArray();
         long tokenizeStart = Stopwatch.GetTimestamp();
         var prompts = requests.Select(r => _tokenizer.Encode(r.Prompt)).ToArray();
+        var negatives = _unet.NeedsUnconditional(guidance) ? requests.Select(r => _tokenizer.Encode(r.NegativePrompt ?? "")).ToArray() : null;
         double tokenizeMs = Stopwatch.GetElapsedTime(tokenizeStart).TotalMilliseconds;
         double textEncoderMs = 0;
         float[] hidden = Timed(() => _textEncoder.Encode(prompts.Select(p => p.Ids).ToArray(), runOptions), ref textEncoderMs);
+        float[]? negativeHidden = negatives is null ? null : Timed(() => _textEncoder.Encode(negatives.Select(p => p.Ids).ToArray(), runOptions), ref textEncoderMs);
         int promptStates = hidden.Length / requests.Count;
         int hiddenSize = promptStates / ClipTokenizer.MaxLength;
 
@@ -203,12 +225,13 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
         {
             float[] samples = new float[chunk.Length * latentSize];
             float[] states = new float[chunk.Length * promptStates];
-            float[] cond = new float[chunk.Length * _unet.TimeCondDim];
+            float[]? unconditional = negativeHidden is null ? null : new float[chunk.Length * promptStates];
+            double[] chunkGuidance = chunk.Select(image => guidance[image.Request]).ToArray();
             for (int i = 0; i < chunk.Length; i++)
             {
                 StartLatents(chunk[i], encoded[chunk[i].Request], timesteps[0], samples.AsSpan(i * latentSize, latentSize));
                 hidden.AsSpan(chunk[i].Request * promptStates, promptStates).CopyTo(states.AsSpan(i * promptStates));
-                GuidanceEmbedding.Write(requests[chunk[i].Request].GuidanceScale, cond.AsSpan(i * _unet.TimeCondDim, _unet.TimeCondDim));
+                negativeHidden?.AsSpan(chunk[i].Request * promptStates, promptStates).CopyTo(unconditional.AsSpan(i * promptStates));
             }
             var noise = new float[latentSize];
             for (int s = 0; s < timesteps.Length; s++)
@@ -216,7 +239,7 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
                 cancellationToken.ThrowIfCancellationRequested();
                 int t = timesteps[s];
                 int? next = s + 1 < timesteps.Length ? timesteps[s + 1] : null;
-                float[] output = Timed(() => _unet.Predict(samples, chunk.Length, latentHeight, latentWidth, t, states, hiddenSize, cond, runOptions), ref stepMs[s]);
+                float[] output = Timed(() => _unet.Predict(samples, chunk.Length, latentHeight, latentWidth, t, states, hiddenSize, chunkGuidance, unconditional, runOptions), ref stepMs[s]);
                 for (int i = 0; i < chunk.Length; i++)
                 {
                     if (next is not null) chunk[i].Noise.Fill(noise);
@@ -245,9 +268,7 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
         };
         return requests.Select((request, r) => new GenerationResult(
             images.Where(i => i.Request == r).Select(i => new GeneratedImage(i.Rgb!, request.Width, request.Height, i.Seed)).ToArray(),
-            prompts[r].Truncated
-                ? [$"prompt is {prompts[r].TokenCount} tokens long; only the first {ClipTokenizer.MaxLength - 2} were used"]
-                : [],
+            Warnings(request, guidance[r], prompts[r], negatives?[r]),
             timings)).ToArray();
     }
 
@@ -279,6 +300,24 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
         image.Noise.Fill(noise);
         Scheduler.AddNoise(latents, noise, firstTimestep, sample);
     }
+
+    private string[] Warnings(GenerationRequest request, double guidance, TokenizedPrompt prompt, TokenizedPrompt? negative)
+    {
+        var warnings = new List<string>();
+        if (prompt.Truncated)
+            warnings.Add($"prompt is {prompt.TokenCount} tokens long; only the first {ClipTokenizer.MaxLength - 2} were used");
+        bool unconditional = _unet.NeedsUnconditional([guidance]);
+        if (!string.IsNullOrEmpty(request.NegativePrompt) && !unconditional)
+            warnings.Add(Kind == ModelKind.Distilled
+                ? "negativePrompt is ignored: a distilled LCM has no unconditional pass"
+                : $"negativePrompt is ignored at guidanceScale {guidance} (classifier-free guidance runs only above 1)");
+        if (unconditional && negative!.Truncated)
+            warnings.Add($"negativePrompt is {negative.TokenCount} tokens long; only the first {ClipTokenizer.MaxLength - 2} were used");
+        return [.. warnings];
+    }
+
+    private static string Describe(IEnumerable<LoraReference> loras) =>
+        loras.Any() ? string.Join(", ", loras.Select(l => $"'{l.Name}' at {l.Scale}")) : "no LoRAs";
 
     public void Dispose()
     {

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using Lcm.Core.Lora;
 
 namespace Lcm.Core.Jobs;
 
@@ -18,7 +19,8 @@ public sealed record JobMessage(string? JobId, JobRequest? Request, JobError? Er
     public string? ReplyTo { get; init; }
 
     private static readonly string[] Fields =
-        ["id", "prompt", "steps", "guidanceScale", "width", "height", "seed", "count", "format", "quality", "replyTo", "initImage", "strength"];
+        ["id", "prompt", "steps", "guidanceScale", "width", "height", "seed", "count", "format", "quality", "replyTo", "initImage", "strength", "negativePrompt", "loras"];
+    private static readonly string[] LoraFields = ["name", "scale"];
 
     /// <summary>Reads a message whose base64 text the host has not decoded (the local worker's case).</summary>
     public static JobMessage FromBase64(string text, string messageId)
@@ -164,7 +166,29 @@ public sealed record JobMessage(string? JobId, JobRequest? Request, JobError? Er
             ReplyTo = String(root, "replyTo"),
             InitImage = String(root, "initImage"),
             Strength = Number(root, "strength"),
+            NegativePrompt = String(root, "negativePrompt"),
+            Loras = Loras(root),
         };
+    }
+
+    /// <summary><c>[{"name": "lcm-lora-sdv1-5", "scale": 1.0}]</c>; scale defaults to 1.</summary>
+    private static LoraReference[]? Loras(JsonElement root)
+    {
+        if (Value(root, "loras") is not { } value) return null;
+        if (value.ValueKind != JsonValueKind.Array) throw TypeError("loras", "an array of {\"name\", \"scale\"} objects", value);
+        var loras = new List<LoraReference>();
+        foreach (var item in value.EnumerateArray())
+        {
+            string field = $"loras[{loras.Count}]";
+            if (item.ValueKind != JsonValueKind.Object) throw TypeError(field, "an object with \"name\" and \"scale\"", item);
+            foreach (var property in item.EnumerateObject())
+                if (!LoraFields.Contains(property.Name))
+                    throw new JobRejectedException(JobErrorCodes.UnknownField, $"unknown field '{Abbreviate(property.Name)}' in {field}; the fields are name and scale");
+            loras.Add(new LoraReference(
+                String(item, "name", $"{field}.name") ?? throw new JobRejectedException("invalid_loras", $"{field} needs a name"),
+                Number(item, "scale", $"{field}.scale") ?? 1.0));
+        }
+        return [.. loras];
     }
 
     private static string? ReadableReplyTo(JsonElement root) =>
@@ -187,13 +211,13 @@ public sealed record JobMessage(string? JobId, JobRequest? Request, JobError? Er
     private static JsonElement? Value(JsonElement root, string name) =>
         root.TryGetProperty(name, out var value) && value.ValueKind != JsonValueKind.Null ? value : null;
 
-    private static string? String(JsonElement root, string name) => Value(root, name) is not { } value ? null
+    private static string? String(JsonElement root, string name, string? shownAs = null) => Value(root, name) is not { } value ? null
         : value.ValueKind == JsonValueKind.String ? value.GetString()
-        : throw TypeError(name, "a string", value);
+        : throw TypeError(shownAs ?? name, "a string", value);
 
-    private static double? Number(JsonElement root, string name) => Value(root, name) is not { } value ? null
+    private static double? Number(JsonElement root, string name, string? shownAs = null) => Value(root, name) is not { } value ? null
         : value.ValueKind == JsonValueKind.Number ? value.GetDouble()
-        : throw TypeError(name, "a number", value);
+        : throw TypeError(shownAs ?? name, "a number", value);
 
     private static long? Integer(JsonElement root, string name, long min, long max)
     {

@@ -76,7 +76,7 @@ public sealed class JobProcessor(
                 Status = JobState.Running,
                 Attempts = (stored?.Status.Attempts ?? 0) + 1,
                 StartedAt = _clock.GetUtcNow(),
-                Request = request.Normalised(seed),
+                Request = request.Normalised(seed) with { GuidanceScale = request.GuidanceScale ?? GenerationLimits.Guidance(generator.Kind).Default },
             };
             var claimed = stored is null ? await statuses.TryCreateAsync(running, shutdown) : await statuses.TryReplaceAsync(running, stored.ETag, shutdown);
             if (claimed is null)

@@ -3,6 +3,7 @@ using System.Text.RegularExpressions;
 using Lcm.Core.Generation;
 using Lcm.Core.Imaging;
 using Lcm.Core.Storage;
+using Lcm.Core.Lora;
 
 namespace Lcm.Core.Jobs;
 
@@ -28,6 +29,10 @@ public sealed partial record JobRequest
     /// <summary>Image-to-image: a blob name in the container lcm-inputs, or the URL of such a blob in the service's account.</summary>
     public string? InitImage { get; init; }
     public double? Strength { get; init; }
+    /// <summary>The unconditional text of classifier-free guidance; ignored (with a warning) by distilled LCMs.</summary>
+    public string? NegativePrompt { get; init; }
+    /// <summary>LoRAs by name in the worker's LoRA folder (LCM_LORA_PATH), merged in this order.</summary>
+    public IReadOnlyList<LoraReference>? Loras { get; init; }
 
     public static bool IsValidId(string? id) => id is not null && IdPattern().IsMatch(id);
 
@@ -38,7 +43,9 @@ public sealed partial record JobRequest
     {
         Prompt = Prompt,
         Steps = Steps ?? GenerationLimits.DefaultSteps,
-        GuidanceScale = GuidanceScale ?? GenerationLimits.DefaultGuidanceScale,
+        GuidanceScale = GuidanceScale,
+        NegativePrompt = NegativePrompt,
+        Loras = Loras ?? [],
         Width = Width ?? GenerationLimits.DefaultSize,
         Height = Height ?? GenerationLimits.DefaultSize,
         Seed = Seed,
@@ -49,7 +56,7 @@ public sealed partial record JobRequest
     [JsonIgnore]
     public OutputFormat OutputFormat => OutputFormats.Parse(Format) ?? OutputFormat.Png;
 
-    /// <summary>Every field filled in (the seed too, once chosen), as the status records it.</summary>
+    /// <summary>Every field filled in (the seed too, once chosen) but the guidance scale, whose default is the model's.</summary>
     public JobRequest Normalised(long seed)
     {
         var generation = ToGenerationRequest();
@@ -61,6 +68,7 @@ public sealed partial record JobRequest
             Height = generation.Height,
             Seed = seed,
             Count = generation.Count,
+            Loras = generation.Loras,
             Format = OutputFormat.ToString().ToLowerInvariant(),
             Quality = Quality ?? GenerationLimits.DefaultQuality,
             Strength = InitImage is null ? null : Strength ?? GenerationRequest.DefaultStrength,

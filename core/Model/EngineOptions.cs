@@ -9,6 +9,8 @@ public sealed record EngineOptions
     public int? IntraOpThreads { get; init; }
     /// <summary>Where optimised graphs are kept between starts (<see cref="PreparedModelCache"/>); null loads every graph from its file.</summary>
     public string? PreparedCacheDirectory { get; init; }
+    /// <summary>Where LoRA-merged graphs are kept between starts (<see cref="Lora.MergedModels"/>); needed only to merge LoRAs.</summary>
+    public string? MergedModelDirectory { get; init; }
     /// <summary>Largest width or height accepted (a multiple of 8).</summary>
     public int MaxImageSize { get; init; } = Generation.GenerationLimits.DefaultMaxImageSize;
     /// <summary>cuDNN convolution algorithm search: HEURISTIC (default; EXHAUSTIVE adds seconds to each shape's first run), EXHAUSTIVE or DEFAULT.</summary>
@@ -23,7 +25,8 @@ public sealed record EngineOptions
 
     /// <summary>
     /// Reads LCM_EXECUTION_PROVIDER (auto|cpu|cuda), LCM_CUDA_DEVICE_ID, LCM_INTRA_OP_THREADS,
-    /// LCM_MAX_IMAGE_SIZE, LCM_PREPARED_CACHE (true|false; on by default, under LCM_CACHE_DIR),
+    /// LCM_MAX_IMAGE_SIZE, LCM_PREPARED_CACHE (true|false; on by default, under LCM_CACHE_DIR; LoRA merges
+    /// go under LCM_CACHE_DIR/lora either way),
     /// LCM_CUDNN_CONV_ALGO_SEARCH, LCM_CUDA_ARENA_EXTEND, LCM_CUDA_COPY_IN_DEFAULT_STREAM,
     /// LCM_WARMUP (true|false) and LCM_WARMUP_SIZE.
     /// </summary>
@@ -34,6 +37,7 @@ public sealed record EngineOptions
         {
             PreparedCacheDirectory = Settings.ReadBool(read, "LCM_PREPARED_CACHE") == false ? null
                 : Path.Combine(CacheDirectory.Resolve(read), "prepared"),
+            MergedModelDirectory = Path.Combine(CacheDirectory.Resolve(read), "lora"),
         };
         if (read("LCM_EXECUTION_PROVIDER") is { Length: > 0 } provider)
         {

@@ -14,12 +14,13 @@ internal sealed class ExternalDataFile(string path) : IDisposable
 
     private readonly FileStream stream = new(path, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 1 << 20);
 
-    public void Append(TensorProto tensor, ref WeightStream values, long count, float limit, bool float16)
+    /// <summary>Appends a tensor's bytes (written by <paramref name="write"/>) at the next aligned offset and points the tensor at them.</summary>
+    public void Append(TensorProto tensor, Action<Stream> write)
     {
         long padding = (Alignment - stream.Position % Alignment) % Alignment;
         stream.Write(new byte[padding]);
         long offset = stream.Position;
-        values.WriteTo(stream, count, limit, float16);
+        write(stream);
 
         tensor.DataLocation = TensorProto.Types.DataLocation.External;
         tensor.ExternalData.Add(Entry("location", Path.GetFileName(path)));

@@ -51,22 +51,45 @@ internal sealed class GraphBuilder(string name, int seed, bool float16)
         return output;
     }
 
+    /// <summary>Adds a node named as exporters scope them (<c>/down_blocks.0/resnets.0/conv1/Conv</c>) and returns its output.</summary>
+    public string ScopedNode(string nodeName, string opType, string[] inputs, params AttributeProto[] attributes)
+    {
+        string output = $"{nodeName}_output_0";
+        var node = MakeNode(opType, inputs, output, attributes);
+        node.Name = nodeName;
+        graph.Node.Add(node);
+        return output;
+    }
+
     /// <summary>
     /// Adds a seeded weight, uniform in ±<paramref name="limit"/>, stored in the model's float type
     /// (in <paramref name="external"/> when given), and returns it as float32.
     /// </summary>
     public string Weight(string weightName, long[] dims, float limit, ExternalDataFile? external = null)
     {
-        var tensor = new TensorProto { Name = weightName, DataType = (int)FloatType };
-        tensor.Dims.Add(dims);
         var values = new WeightStream(seed, $"{name}/{weightName}");
         long count = dims.Aggregate(1L, (a, b) => a * b);
+        return AddWeight(weightName, dims, destination => values.WriteTo(destination, count, limit, float16), external);
+    }
+
+    /// <summary>Adds a weight of the given values, stored in the model's float type, and returns it as float32.</summary>
+    public string Weight(string weightName, long[] dims, float[] values, ExternalDataFile? external = null) =>
+        AddWeight(weightName, dims, destination => WeightStream.Write(destination, values, float16), external);
+
+    /// <summary>The values <see cref="Weight(string, long[], float, ExternalDataFile?)"/> would write for a name, as float32 in the model's precision.</summary>
+    public float[] SeededValues(string weightName, long count, float limit) =>
+        new WeightStream(seed, $"{name}/{weightName}").Values(count, limit, float16);
+
+    private string AddWeight(string weightName, long[] dims, Action<Stream> write, ExternalDataFile? external)
+    {
+        var tensor = new TensorProto { Name = weightName, DataType = (int)FloatType };
+        tensor.Dims.Add(dims);
         if (external != null)
-            external.Append(tensor, ref values, count, limit, float16);
+            external.Append(tensor, write);
         else
         {
             using var bytes = new MemoryStream();
-            values.WriteTo(bytes, count, limit, float16);
+            write(bytes);
             tensor.RawData = ByteString.CopyFrom(bytes.GetBuffer(), 0, (int)bytes.Length);
         }
         graph.Initializer.Add(tensor);

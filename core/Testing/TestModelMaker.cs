@@ -36,8 +36,8 @@ public static class TestModelMaker
         WriteUnet(Path.Combine(directory, "unet"), options, batch);
         WriteVaeDecoder(Path.Combine(directory, "vae_decoder"), options, batch);
         WriteVaeEncoder(Path.Combine(directory, "vae_encoder"), options, batch);
-        ModelJson.Write(Path.Combine(directory, "scheduler", "scheduler_config.json"), SchedulerConfig);
-        ModelJson.Write(Path.Combine(directory, "model_index.json"), ModelIndex);
+        ModelJson.Write(Path.Combine(directory, "scheduler", "scheduler_config.json"), options.Sd15Style ? Sd15StyleGraphs.SchedulerConfig : SchedulerConfig);
+        ModelJson.Write(Path.Combine(directory, "model_index.json"), options.Sd15Style ? Sd15StyleGraphs.ModelIndex : ModelIndex);
     }
 
     private static void WriteTokenizer(string directory, ClipBpeVocabulary vocabulary)
@@ -72,7 +72,8 @@ public static class TestModelMaker
         string ids = g.Input("input_ids", DataType.Int32, batch, Tokens);
         string tokens = g.Node("Gather", [g.Weight("token_embedding", [vocabularySize, Hidden], 1f), ids]);
         string positions = g.Weight("position_embedding", [Tokens, Hidden], 0.5f);
-        string hidden = g.Node("Tanh", [g.Node("Add", [tokens, positions])]);
+        string embeddings = g.Node("Add", [tokens, positions]);
+        string hidden = options.Sd15Style ? Sd15StyleGraphs.TextEncoderLayer(g, options, embeddings) : g.Node("Tanh", [embeddings]);
         g.FloatOutput("last_hidden_state", hidden, batch, Tokens, Hidden);
         g.FloatOutput("pooler_output", g.Node("ReduceMean", [hidden], IntsAttribute("axes", 1L), IntAttribute("keepdims", 0L)), batch, Hidden);
         g.Save(Path.Combine(directory, "model.onnx"));
@@ -97,14 +98,24 @@ public static class TestModelMaker
         });
     }
 
-    /// <summary>
-    /// Predicts noise as a mix of the sample and a two-conv term whose per-batch bias comes from the
-    /// text, the guidance embedding, the timestep and the size chain, so every input moves the output.
-    /// </summary>
     private static void WriteUnet(string directory, TestModelOptions options, Dim batch)
     {
         Directory.CreateDirectory(directory);
         var g = new GraphBuilder("unet", options.Seed, options.Float16);
+        if (options.Sd15Style)
+            Sd15StyleGraphs.WriteUnetGraph(g, options, batch, directory);
+        else
+            WriteLcmUnetGraph(g, options, batch, directory);
+        g.Save(Path.Combine(directory, "model.onnx"));
+        ModelJson.Write(Path.Combine(directory, "config.json"), UnetConfig(options));
+    }
+
+    /// <summary>
+    /// Predicts noise as a mix of the sample and a two-conv term whose per-batch bias comes from the
+    /// text, the guidance embedding, the timestep and the size chain, so every input moves the output.
+    /// </summary>
+    private static void WriteLcmUnetGraph(GraphBuilder g, TestModelOptions options, Dim batch, string directory)
+    {
         string sample = g.FloatInput("sample", batch, LatentChannels, "height", "width");
         // Real exports: int64 [1] in float32 models, a float32 scalar in float16 ones.
         string timestep = options.Float16
@@ -127,29 +138,28 @@ public static class TestModelMaker
         // Predicting mostly the sample itself keeps the scheduler's denoised estimates latent-sized.
         string noise = g.Node("Add", [g.Node("Mul", [sample, g.Scalar(0.8f)]), g.Node("Mul", [term, g.Scalar(0.5f)])]);
         g.FloatOutput("out_sample", noise, batch, LatentChannels, "height", "width");
-        g.Save(Path.Combine(directory, "model.onnx"));
-
-        ModelJson.Write(Path.Combine(directory, "config.json"), new
-        {
-            _class_name = "UNet2DConditionModel",
-            _diffusers_version = "0.22.0",
-            act_fn = "silu",
-            attention_head_dim = 8,
-            block_out_channels = new[] { UnetChannels, 2 * UnetChannels },
-            center_input_sample = false,
-            cross_attention_dim = Hidden,
-            down_block_types = new[] { "CrossAttnDownBlock2D", "DownBlock2D" },
-            flip_sin_to_cos = true,
-            freq_shift = 0,
-            in_channels = LatentChannels,
-            layers_per_block = 1,
-            norm_num_groups = UnetChannels,
-            out_channels = LatentChannels,
-            sample_size = 64,
-            time_cond_proj_dim = TimeCondDim,
-            up_block_types = new[] { "UpBlock2D", "CrossAttnUpBlock2D" },
-        });
     }
+
+    private static object UnetConfig(TestModelOptions options) => new
+    {
+        _class_name = "UNet2DConditionModel",
+        _diffusers_version = "0.22.0",
+        act_fn = "silu",
+        attention_head_dim = 8,
+        block_out_channels = new[] { UnetChannels, 2 * UnetChannels },
+        center_input_sample = false,
+        cross_attention_dim = Hidden,
+        down_block_types = new[] { "CrossAttnDownBlock2D", "DownBlock2D" },
+        flip_sin_to_cos = true,
+        freq_shift = 0,
+        in_channels = LatentChannels,
+        layers_per_block = 1,
+        norm_num_groups = UnetChannels,
+        out_channels = LatentChannels,
+        sample_size = 64,
+        time_cond_proj_dim = options.Sd15Style ? (int?)null : TimeCondDim,
+        up_block_types = new[] { "UpBlock2D", "CrossAttnUpBlock2D" },
+    };
 
     /// <summary>
     /// Carries the size knob: about UnetMegabytes of square matrices that a [batch, K] vector tiled

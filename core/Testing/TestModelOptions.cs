@@ -1,3 +1,5 @@
+using Lcm.Core.Lora;
+
 namespace Lcm.Core.Testing;
 
 /// <summary>Shape of the tiny LCM that <see cref="TestModelMaker"/> writes.</summary>
@@ -16,6 +18,19 @@ public sealed record TestModelOptions
 
     /// <summary>Batch dimension fixed to 1 in every graph instead of the symbolic "batch".</summary>
     public bool FixedBatch { get; init; }
+
+    /// <summary>
+    /// A Stable Diffusion 1.5-style model for LoRA merging: a three-input UNet (no <c>timestep_cond</c>)
+    /// and graphs whose node and weight names follow real exports (<see cref="Sd15StyleGraphs"/>).
+    /// <see cref="UnetMegabytes"/> does not apply.
+    /// </summary>
+    public bool Sd15Style { get; init; }
+
+    /// <summary>
+    /// For the SD 1.5 style: deltas ([out, in * k * k], float32) added to these modules' weights before
+    /// they are written, giving the model a LoRA merge should produce.
+    /// </summary>
+    public IReadOnlyDictionary<(LoraComponent Component, string Module), float[]>? MergedDeltas { get; init; }
 }
 
 /// <summary>The two output conventions real VAE encoder exports use.</summary>

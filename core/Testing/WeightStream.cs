@@ -50,6 +50,29 @@ internal struct WeightStream
         }
     }
 
+    /// <summary>The next <paramref name="count"/> values in memory, rounded through float16 when the model stores them so.</summary>
+    public float[] Values(long count, float limit, bool float16)
+    {
+        var values = new float[count];
+        Fill(values, limit);
+        if (float16)
+            for (int i = 0; i < values.Length; i++) values[i] = (float)(Half)values[i];
+        return values;
+    }
+
+    /// <summary>Writes given values as ONNX raw data (float32 or float16).</summary>
+    public static void Write(Stream destination, float[] values, bool float16)
+    {
+        if (!float16)
+        {
+            destination.Write(MemoryMarshal.AsBytes(values.AsSpan()));
+            return;
+        }
+        var halves = new Half[values.Length];
+        TensorPrimitives.ConvertToHalf(values, halves);
+        destination.Write(MemoryMarshal.AsBytes(halves.AsSpan()));
+    }
+
     /// <summary>
     /// Fills with values in [-limit, limit), two per 64 random bits. Consecutive calls continue the
     /// sequence, so filling in chunks of even length gives the same values as filling at once.

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Lcm.Core.Generation;
 using Lcm.Core.Jobs;
+using Lcm.Core.Lora;
 using Lcm.Core.Storage;
 using Microsoft.Extensions.Logging;
 
@@ -27,7 +28,9 @@ public static class LocalWorker
             started.Elapsed.TotalMilliseconds, engine.ExecutionProvider, settings.Names.JobsQueue);
         onReady?.Invoke();
         await using var batching = settings.Batching.Enabled ? new BatchingGenerator(engine, settings.Batching, logger) : null;
-        var processor = JobProcessor.Create(account, settings.Names, (IImageGenerator?)batching ?? engine, logger, settings.Processor);
+        using var generator = new LoraGenerator((IImageGenerator?)batching ?? engine, new LoraFolder(settings.Lora.Folder),
+            new MergedEngineCache(settings.Lora.CacheSize, loras => LcmEngine.Load(modelPath, settings.Engine, logger, loras)), logger);
+        var processor = JobProcessor.Create(account, settings.Names, generator, logger, settings.Processor);
         // A batch fills only if the worker holds that many jobs, and the next one forms while it runs.
         int batch = settings.Batching.MaxImages;
         var queue = settings.Queue with { BatchSize = Math.Max(settings.Queue.BatchSize, batch), NewBatchThreshold = Math.Max(settings.Queue.NewBatchThreshold, batch) };

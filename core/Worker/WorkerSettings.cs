@@ -1,5 +1,6 @@
 using Lcm.Core.Generation;
 using Lcm.Core.Jobs;
+using Lcm.Core.Lora;
 using Lcm.Core.Model;
 using Lcm.Core.Storage;
 
@@ -16,6 +17,7 @@ public sealed record WorkerSettings
     public QueueSettings Queue { get; init; } = new();
     public JobProcessorOptions Processor { get; init; } = new();
     public BatchingOptions Batching { get; init; } = new();
+    public LoraSettings Lora { get; init; } = new();
     /// <summary>How long a received message stays invisible before the lease is renewed (LCM_MESSAGE_LEASE_SECONDS).</summary>
     public TimeSpan MessageLease { get; init; } = TimeSpan.FromSeconds(60);
     /// <summary>How often <c>lcm worker</c> looks for request blobs (LCM_POLL_REQUESTS_SECONDS); null where Event Grid delivers them.</summary>
@@ -30,6 +32,7 @@ public sealed record WorkerSettings
             Engine = EngineOptions.FromEnvironment(read),
             Queue = QueueSettings.Load(read),
             Batching = BatchingOptions.FromEnvironment(read),
+            Lora = LoraSettings.FromEnvironment(read),
         };
         if (Settings.ReadInt(read, "LCM_MESSAGE_LEASE_SECONDS", 2, 600) is int lease)
             settings = settings with { MessageLease = TimeSpan.FromSeconds(lease) };

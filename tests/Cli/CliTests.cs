@@ -25,24 +25,17 @@ public sealed class CliFolder : IDisposable
     public string NewDirectory(string prefix) =>
         Directory.CreateDirectory(Path.Combine(Root, $"{prefix}-{Guid.NewGuid():N}")).FullName;
 
-    public void Dispose() => Directory.Delete(Root, recursive: true);
-}
+    public LcmRun Lcm(params string[] args) => Lcm(new Dictionary<string, string>(), args);
 
-/// <summary>The <c>lcm</c> command through its real entry point: <c>dotnet lcm.dll ...</c> as a separate process.</summary>
-public sealed class CliTests(CliFolder folder) : IClassFixture<CliFolder>
-{
-    private sealed record Run(int ExitCode, string Stdout, string Stderr);
-
-    private Run Lcm(params string[] args) => Lcm(new Dictionary<string, string>(), args);
-
-    private Run Lcm(IReadOnlyDictionary<string, string> environment, params string[] args)
+    /// <summary>Runs <c>dotnet lcm.dll ARGS</c> in <see cref="Root"/> and waits for it.</summary>
+    public LcmRun Lcm(IReadOnlyDictionary<string, string> environment, params string[] args)
     {
         var start = new ProcessStartInfo(DotnetHost())
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
-            WorkingDirectory = folder.Root,
+            WorkingDirectory = Root,
         };
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "lcm.dll"));
         foreach (string arg in args) start.ArgumentList.Add(arg);
@@ -50,7 +43,7 @@ public sealed class CliTests(CliFolder folder) : IClassFixture<CliFolder>
         // private cache, and the CPU so pixels compare with the in-process engine on any machine.
         foreach (string name in start.Environment.Keys.Where(k => k.StartsWith("LCM_", StringComparison.Ordinal)).ToArray())
             start.Environment.Remove(name);
-        start.Environment["LCM_CACHE_DIR"] = folder.CacheDirectory;
+        start.Environment["LCM_CACHE_DIR"] = CacheDirectory;
         start.Environment["LCM_EXECUTION_PROVIDER"] = "cpu";
         foreach (var (name, value) in environment) start.Environment[name] = value;
 
@@ -63,17 +56,33 @@ public sealed class CliTests(CliFolder folder) : IClassFixture<CliFolder>
             process.Kill(entireProcessTree: true);
             throw new TimeoutException($"lcm {string.Join(' ', args)} did not exit");
         }
-        return new Run(process.ExitCode, stdout.Result, stderr.Result);
+        return new LcmRun(process.ExitCode, stdout.Result, stderr.Result);
     }
+
+    public void Dispose() => Directory.Delete(Root, recursive: true);
 
     // The host running the tests when it is dotnet itself, else the one the SDK names, else PATH's.
     private static string DotnetHost() =>
         Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet" ? Environment.ProcessPath!
         : Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host
         : "dotnet";
+}
 
-    private static void AssertExit(int expected, Run run) =>
+/// <summary>How one <c>lcm</c> process ended.</summary>
+public sealed record LcmRun(int ExitCode, string Stdout, string Stderr)
+{
+    public static void AssertExit(int expected, LcmRun run) =>
         Assert.True(run.ExitCode == expected, $"exit {run.ExitCode}, expected {expected}\nstdout: {run.Stdout}\nstderr: {run.Stderr}");
+}
+
+/// <summary>The <c>lcm</c> command through its real entry point: <c>dotnet lcm.dll ...</c> as a separate process.</summary>
+public sealed class CliTests(CliFolder folder) : IClassFixture<CliFolder>
+{
+    private LcmRun Lcm(params string[] args) => folder.Lcm(args);
+
+    private LcmRun Lcm(IReadOnlyDictionary<string, string> environment, params string[] args) => folder.Lcm(environment, args);
+
+    private static void AssertExit(int expected, LcmRun run) => LcmRun.AssertExit(expected, run);
 
     private static (int Width, int Height) Decode(string path, Type format)
     {

@@ -41,7 +41,43 @@ public class JobContractTests
         { """{"prompt":"a cat","strength":0.5}""", "invalid_strength" },
         { """{"prompt":"a cat","initImage":"job-1/init","strength":0}""", "invalid_strength" },
         { """{"prompt":"a cat","initImage":"job-1/init","strength":1.5}""", "invalid_strength" },
+        { """{"prompt":"a cat","negativePrompt":"blurry","loras":[{"name":"lcm-lora-sdv1-5","scale":1.0},{"name":"style.v2"}]}""", null },
+        { """{"prompt":"a cat","loras":[],"negativePrompt":null}""", null },
+        { """{"prompt":"a cat","loras":[{"name":"style","scale":-4}]}""", null },
+        { """{"prompt":"a cat","negativePrompt":"bell\u0007"}""", "invalid_negative_prompt" },
+        { """{"prompt":"a cat","negativePrompt":7}""", "invalid_type" },
+        { """{"prompt":"a cat","loras":"style"}""", "invalid_type" },
+        { """{"prompt":"a cat","loras":["style"]}""", "invalid_type" },
+        { """{"prompt":"a cat","loras":[{"name":"style","scale":"high"}]}""", "invalid_type" },
+        { """{"prompt":"a cat","loras":[{"name":"style","weight":1}]}""", "unknown_field" },
+        { """{"prompt":"a cat","loras":[{"scale":1}]}""", "invalid_loras" },
+        { """{"prompt":"a cat","loras":[{"name":"../style"}]}""", "invalid_loras" },
+        { """{"prompt":"a cat","loras":[{"name":"https://example.com/x.safetensors"}]}""", "invalid_loras" },
+        { """{"prompt":"a cat","loras":[{"name":"style","scale":4.5}]}""", "invalid_loras" },
+        { """{"prompt":"a cat","loras":[{"name":"a"},{"name":"b"},{"name":"c"},{"name":"d"},{"name":"e"}]}""", "invalid_loras" },
     };
+
+    [Fact]
+    public void A_lora_named_twice_is_refused_by_the_parser()
+    {
+        // JSON Schema cannot say that names differ; the parser does.
+        var message = JobMessage.FromJson("""{"prompt":"a cat","loras":[{"name":"a"},{"name":"a","scale":0.5}]}"""u8, "message-id");
+
+        Assert.Equal("invalid_loras", message.Error?.Code);
+        Assert.Contains("'a' is named twice", message.Error?.Message);
+    }
+
+    [Fact]
+    public void Normalising_fills_in_lora_scales_and_leaves_guidance_to_the_model()
+    {
+        var message = JobMessage.FromJson("""{"prompt":"a cat","loras":[{"name":"style"}]}"""u8, "message-id");
+
+        var normalised = message.Request!.Normalised(seed: 3);
+
+        Assert.Equal([new Lcm.Core.Lora.LoraReference("style", 1.0)], normalised.Loras);
+        Assert.Null(normalised.GuidanceScale); // the job processor fills in the model's default
+        Assert.Equal([new Lcm.Core.Lora.LoraReference("style", 1.0)], normalised.ToGenerationRequest().Loras);
+    }
 
     [Theory]
     [MemberData(nameof(Messages))]

@@ -86,7 +86,7 @@ public sealed class ExecutionProviderTests(TestModels models) : IClassFixture<Te
         var options = EngineOptions.FromEnvironment(name => values.GetValueOrDefault(name));
 
         Assert.Equal(new EngineOptions { ExecutionProvider = ExecutionProvider.Cpu, CudaDeviceId = 2, IntraOpThreads = 3, MaxImageSize = 1000,
-            PreparedCacheDirectory = Path.Combine(cache, "prepared") }, options);
+            PreparedCacheDirectory = Path.Combine(cache, "prepared"), MergedModelDirectory = Path.Combine(cache, "lora") }, options);
         values["LCM_PREPARED_CACHE"] = "false";
         Assert.Null(EngineOptions.FromEnvironment(name => values.GetValueOrDefault(name)).PreparedCacheDirectory);
     }
