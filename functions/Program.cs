@@ -1,7 +1,6 @@
 using Lcm.Core.Client;
 using Lcm.Core.Generation;
 using Lcm.Core.Jobs;
-using Lcm.Core.Lora;
 using Lcm.Core.Storage;
 using Lcm.Core.Worker;
 using Lcm.Functions;
@@ -22,17 +21,8 @@ var host = new HostBuilder()
                 : throw new InvalidOperationException("LCM_MODEL_PATH is not set: point it at an LCM ONNX model folder");
             return LcmEngine.Load(modelPath, sp.GetRequiredService<WorkerSettings>().Engine, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Lcm.Engine"));
         });
-        services.AddSingleton<IImageGenerator>(sp =>
-        {
-            var settings = sp.GetRequiredService<WorkerSettings>();
-            var engine = sp.GetRequiredService<LcmEngine>();
-            var logger = sp.GetRequiredService<ILoggerFactory>().CreateLogger("Lcm.Engine");
-            IImageGenerator baseGenerator = settings.Batching.Enabled
-                ? new BatchingGenerator(engine, settings.Batching, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Lcm.Batching"))
-                : engine;
-            return new LoraGenerator(baseGenerator, new LoraFolder(settings.Lora.Folder),
-                new MergedEngineCache(settings.Lora.CacheSize, loras => LcmEngine.Load(engine.Model.Root, settings.Engine, logger, loras)), logger);
-        });
+        services.AddSingleton<IImageGenerator>(sp => new JobGenerator(sp.GetRequiredService<LcmEngine>(), sp.GetRequiredService<WorkerSettings>(),
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger("Lcm.Engine")));
         services.AddSingleton(sp =>
         {
             var settings = sp.GetRequiredService<WorkerSettings>();

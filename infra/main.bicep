@@ -243,6 +243,7 @@ module app 'modules/app.bicep' = {
     registryServer: useRegistry ? acrPull!.outputs.loginServer : ''
     modelStorageName: environment.outputs.modelStorageName
     modelPath: useModelShare ? '/models/${modelFolderName}' : '/home/site/model'
+    loraPath: useModelShare ? '/models/loras' : '/home/site/loras'
     executionProvider: cpuOnly ? 'cpu' : executionProvider
     minReplicas: minReplicas
     maxReplicas: maxReplicas

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using Lcm.Core.Generation;
 using Lcm.Core.Jobs;
-using Lcm.Core.Lora;
 using Lcm.Core.Storage;
 using Microsoft.Extensions.Logging;
 
@@ -27,9 +26,7 @@ public static class LocalWorker
         logger.LogInformation("Worker ready in {Ms:F0} ms on {Provider}; listening on queue {Queue}",
             started.Elapsed.TotalMilliseconds, engine.ExecutionProvider, settings.Names.JobsQueue);
         onReady?.Invoke();
-        await using var batching = settings.Batching.Enabled ? new BatchingGenerator(engine, settings.Batching, logger) : null;
-        using var generator = new LoraGenerator((IImageGenerator?)batching ?? engine, new LoraFolder(settings.Lora.Folder),
-            new MergedEngineCache(settings.Lora.CacheSize, loras => LcmEngine.Load(modelPath, settings.Engine, logger, loras)), logger);
+        await using var generator = new JobGenerator(engine, settings, logger);
         var processor = JobProcessor.Create(account, settings.Names, generator, logger, settings.Processor);
         // A batch fills only if the worker holds that many jobs, and the next one forms while it runs.
         int batch = settings.Batching.MaxImages;

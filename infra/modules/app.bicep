@@ -21,6 +21,9 @@ param appInsightsName string
 param registryServer string // '' for a public image
 param modelStorageName string // '' when the model is baked into the image
 param modelPath string
+
+@description('Folder of the LoRA files jobs may name (LCM_LORA_PATH): beside the model on the share, or in the image.')
+param loraPath string
 param executionProvider string
 param minReplicas int
 param maxReplicas int
@@ -51,6 +54,7 @@ var baseEnv = [
   // Jobs taken at once; the engine still runs one generation (or one UNet batch) at a time. Overrides host.json.
   { name: 'AzureFunctionsJobHost__extensions__queues__batchSize', value: string(concurrentJobsPerReplica) }
   { name: 'LCM_MODEL_PATH', value: modelPath }
+  { name: 'LCM_LORA_PATH', value: loraPath }
   { name: 'LCM_JOBS_QUEUE', value: jobsQueue }
   { name: 'LCM_RESULTS_QUEUE', value: resultsQueue }
   { name: 'LCM_EXECUTION_PROVIDER', value: executionProvider }
