@@ -42,17 +42,7 @@ public sealed class ImageToImageModels : IDisposable
     public LcmEngine Engine(VaeEncoderKind kind) => _engines[kind].Value;
 
     /// <summary>A copy of one variant's folder, for tests that change or delete files.</summary>
-    public string Copy(VaeEncoderKind kind)
-    {
-        string source = PathOf(kind), target = Path.Combine(Root, $"copy-{Guid.NewGuid():N}");
-        foreach (string file in Directory.GetFiles(source, "*", SearchOption.AllDirectories))
-        {
-            string destination = Path.Combine(target, Path.GetRelativePath(source, file));
-            Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
-            File.Copy(file, destination);
-        }
-        return target;
-    }
+    public string Copy(VaeEncoderKind kind) => TestModels.CopyFolder(PathOf(kind), Path.Combine(Root, $"copy-{Guid.NewGuid():N}"));
 
     public void Dispose()
     {
@@ -450,47 +440,11 @@ public sealed class ImageToImageTests(ImageToImageModels models) : IClassFixture
 /// <summary><c>lcm generate --init-image</c> through the real entry point, as a separate process on the built-in test model.</summary>
 public sealed class ImageToImageCliTests(CliFolder folder) : IClassFixture<CliFolder>
 {
-    private sealed record Run(int ExitCode, string Stdout, string Stderr);
+    private LcmRun Lcm(params string[] args) => folder.Lcm(args);
 
-    private Run Lcm(params string[] args) => Lcm(new Dictionary<string, string>(), args);
+    private LcmRun Lcm(IReadOnlyDictionary<string, string> environment, params string[] args) => folder.Lcm(environment, args);
 
-    // As CliTests does: dotnet lcm.dll with only this test's LCM_ settings (private cache, CPU).
-    private Run Lcm(IReadOnlyDictionary<string, string> environment, params string[] args)
-    {
-        var start = new ProcessStartInfo(DotnetHost())
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = folder.Root,
-        };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "lcm.dll"));
-        foreach (string arg in args) start.ArgumentList.Add(arg);
-        foreach (string name in start.Environment.Keys.Where(k => k.StartsWith("LCM_", StringComparison.Ordinal)).ToArray())
-            start.Environment.Remove(name);
-        start.Environment["LCM_CACHE_DIR"] = folder.CacheDirectory;
-        start.Environment["LCM_EXECUTION_PROVIDER"] = "cpu";
-        foreach (var (name, value) in environment) start.Environment[name] = value;
-
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        // A guard against a hung child, not a timing check.
-        if (!process.WaitForExit(120_000))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"lcm {string.Join(' ', args)} did not exit");
-        }
-        return new Run(process.ExitCode, stdout.Result, stderr.Result);
-    }
-
-    private static string DotnetHost() =>
-        Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet" ? Environment.ProcessPath!
-        : Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host
-        : "dotnet";
-
-    private static void AssertExit(int expected, Run run) =>
-        Assert.True(run.ExitCode == expected, $"exit {run.ExitCode}, expected {expected}\nstdout: {run.Stdout}\nstderr: {run.Stderr}");
+    private static void AssertExit(int expected, LcmRun run) => LcmRun.AssertExit(expected, run);
 
     private static (int Width, int Height) SizeOf(string path)
     {

@@ -45,9 +45,11 @@ public sealed class TestModels : IDisposable
         Directory.CreateDirectory(Path.Combine(Root, $"{prefix}-{Guid.NewGuid():N}")).FullName;
 
     /// <summary>A copy of the fp32 (or fp16) folder under <see cref="Root"/>, for tests that change or break files.</summary>
-    public string Copy(bool float16 = false)
+    public string Copy(bool float16 = false) => CopyFolder(PathOf(float16), NewDirectory(float16 ? "fp16-copy" : "fp32-copy"));
+
+    /// <summary>Copies a model folder, for tests that change or break its files.</summary>
+    public static string CopyFolder(string source, string target)
     {
-        string source = PathOf(float16), target = NewDirectory(float16 ? "fp16-copy" : "fp32-copy");
         foreach (string file in Directory.GetFiles(source, "*", SearchOption.AllDirectories))
         {
             string destination = Path.Combine(target, Path.GetRelativePath(source, file));
