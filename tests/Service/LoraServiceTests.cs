@@ -1,0 +1,58 @@
+using Lcm.Core.Client;
+using Lcm.Core.Jobs;
+using Lcm.Core.Lora;
+using Lcm.Core.Testing;
+using Xunit.Abstractions;
+
+namespace Lcm.Tests.Service;
+
+/// <summary>Jobs through the queue on an SD 1.5-style model with LoRAs from the worker's LoRA folder.</summary>
+[Collection(ServiceCollection.Name)]
+public sealed class LoraServiceTests(AzuriteFixture fixture, ITestOutputHelper output) : IDisposable
+{
+    private readonly string _root = Directory.CreateTempSubdirectory("lcm-lora-service-").FullName;
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    [Fact]
+    public async Task A_job_naming_a_lora_runs_on_the_merged_model_and_an_unknown_lora_fails()
+    {
+        string model = Path.Combine(_root, "sd15"), loras = Path.Combine(_root, "loras");
+        TestModelMaker.Write(model, new TestModelOptions { Sd15Style = true });
+        Directory.CreateDirectory(loras);
+        TestLoraMaker.Write(Path.Combine(loras, "style.safetensors"), new TestLoraOptions());
+        var names = fixture.NewNames();
+        var settings = TestWorker.Settings(names) with
+        {
+            Engine = AzuriteFixture.EngineOptions with { PreparedCacheDirectory = null, MergedModelDirectory = Path.Combine(_root, "merged") },
+            Lora = new LoraSettings { Folder = loras },
+        };
+        await using var worker = await TestWorker.StartLocalAsync(fixture, settings, output, model);
+        var client = new LcmJobClient(fixture.Account, new LcmJobClientOptions { Names = names, PollInterval = TimeSpan.FromMilliseconds(100) });
+
+        var plain = await client.SubmitAsync(new JobRequest { Prompt = "a cat", Width = 64, Height = 64, Steps = 2, Seed = 4 });
+        var styled = await client.SubmitAsync(new JobRequest { Prompt = "a cat", Width = 64, Height = 64, Steps = 2, Seed = 4, Loras = [new LoraReference("style", 1.0)] });
+        var unknown = await client.SubmitAsync(new JobRequest { Prompt = "a cat", Width = 64, Height = 64, Loras = [new LoraReference("nowhere", 1.0)] });
+
+        var plainDone = await client.WaitForCompletionAsync(plain.Id, ServiceStorage.Timeout);
+        var styledDone = await client.WaitForCompletionAsync(styled.Id, ServiceStorage.Timeout);
+        output.WriteLine(styledDone.Json());
+        Assert.Equal(JobState.Succeeded, plainDone.Status);
+        Assert.Equal(JobState.Succeeded, styledDone.Status);
+        // The model kind's default guidance is written into the status (1.0 for LCM-LoRA models).
+        Assert.Equal(1.0, plainDone.Request!.GuidanceScale);
+        Assert.NotEqual(await fixture.DownloadImageAsync(plainDone.Images[0].Blob), await fixture.DownloadImageAsync(styledDone.Images[0].Blob));
+        var failed = await client.WaitForCompletionAsync(unknown.Id, ServiceStorage.Timeout);
+        Assert.Equal("unknown_lora", failed.Error!.Code);
+    }
+
+    [Fact]
+    public async Task A_distilled_model_writes_its_default_guidance_into_the_status()
+    {
+        var names = fixture.NewNames();
+        await using var worker = await TestWorker.StartAsync(fixture, names, output);
+        string id = $"guide-{Guid.NewGuid():N}"[..20];
+        await fixture.SendJsonAsync(names.JobsQueue, $$"""{"id":"{{id}}","prompt":"a cat","width":64,"height":64,"steps":1}""");
+        Assert.Equal(8.5, (await fixture.WaitForTerminalAsync(id)).Request!.GuidanceScale);
+    }
+}
