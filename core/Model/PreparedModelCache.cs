@@ -61,6 +61,8 @@ public sealed class PreparedModelCache(string directory, ILogger logger)
             options.AddSessionConfigEntry("session.optimized_model_external_initializers_file_name", DataFile);
             // Every weight worth mapping goes to the data file; tiny ones stay in the graph.
             options.AddSessionConfigEntry("session.optimized_model_external_initializers_min_size_in_bytes", "1024");
+            // ONNX Runtime warns that fully optimised graphs may be hardware-specific: the cache key names the instruction set.
+            options.LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR;
             using var session = new InferenceSession(sourcePath, options);
         }
         logger.LogInformation("Prepared {Source} in {Ms:F0} ms", sourcePath, started.Elapsed.TotalMilliseconds);
