@@ -17,14 +17,11 @@ internal static class ColdStartBench
     public static async Task<object> RunAsync(int unetMegabytes, int runs, Action<string> log)
     {
         string cache = CacheDirectory.Resolve();
-        string model = Path.Combine(cache, $"bench-unet-{unetMegabytes}mb");
-        if (!Directory.Exists(model))
+        string model = new CacheEntries(cache, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance).GetOrCreate($"bench-unet-{unetMegabytes}mb", folder =>
         {
-            log($"writing a {unetMegabytes} MB test UNet to {model}");
-            string temp = model + $".tmp-{Environment.ProcessId}";
-            TestModelMaker.Write(temp, new TestModelOptions { UnetMegabytes = unetMegabytes });
-            Directory.Move(temp, model);
-        }
+            log($"writing a {unetMegabytes} MB test UNet");
+            TestModelMaker.Write(folder, new TestModelOptions { UnetMegabytes = unetMegabytes });
+        });
         long unetBytes = Directory.GetFiles(Path.Combine(model, "unet")).Sum(f => new FileInfo(f).Length);
         var env = new Dictionary<string, string> { ["LCM_CACHE_DIR"] = cache, ["LCM_EXECUTION_PROVIDER"] = "cpu" };
 

@@ -63,12 +63,7 @@ internal static class GenerateCommand
     /// <summary>Reads and decodes the init image; without --width/--height the output takes the image's own size (rounded down to multiples of 8).</summary>
     internal static GenerationRequest WithInitImage(GenerationRequest request, string path, int? width, int? height, int maxImageSize)
     {
-        if (!File.Exists(path)) throw new UsageException($"--init-image: no file '{path}'");
-        var limits = ImageInputLimits.FromEnvironment(Environment.GetEnvironmentVariable);
-        // Before reading: a file over the limit is refused without loading it (and one over 2 GiB cannot be read whole).
-        ImageInput.CheckLength(new FileInfo(path).Length, limits);
-        byte[] bytes = File.ReadAllBytes(path);
-        var (ownWidth, ownHeight) = ImageInput.Identify(bytes, limits);
+        var (bytes, ownWidth, ownHeight, limits) = CliImages.Read(path);
         var (defaultWidth, defaultHeight) = ImageInput.DefaultSize(ownWidth, ownHeight, maxImageSize);
         request = request with { Width = width ?? defaultWidth, Height = height ?? defaultHeight };
         // Sizes are checked before the pixels are decoded at them (strength once the image is there).

@@ -43,11 +43,9 @@ internal static class SubmitCommand
         }
         else
         {
-            if (!File.Exists(initImage)) throw new UsageException($"--init-image: no file '{initImage}'");
             // The worker checks the image again; checking here turns a bad file into an answer now, not a failed job later.
-            Lcm.Core.Imaging.ImageInput.Identify(await File.ReadAllBytesAsync(initImage, cancellationToken), Lcm.Core.Imaging.ImageInputLimits.FromEnvironment(Environment.GetEnvironmentVariable));
-            await using var image = File.OpenRead(initImage);
-            status = await client.SubmitAsync(request, image, cancellationToken);
+            var (bytes, _, _, _) = CliImages.Read(initImage);
+            status = await client.SubmitAsync(request, new MemoryStream(bytes, writable: false), cancellationToken);
         }
         if (!wait)
         {

@@ -1,3 +1,6 @@
+using Lcm.Core.Model;
+using Microsoft.Extensions.Logging.Abstractions;
+
 namespace Lcm.Core.Testing;
 
 /// <summary>
@@ -12,23 +15,8 @@ public static class BuiltInTestModel
 
     private const string FolderName = "test-model-v1";
 
-    /// <summary>Returns the model's folder, writing it first if missing. Safe when several processes start at once.</summary>
-    public static string EnsureCreated(string? cacheDirectory = null)
-    {
-        string target = Path.Combine(cacheDirectory ?? Model.CacheDirectory.Resolve(), FolderName);
-        if (Directory.Exists(target)) return target;
-        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-        string temp = $"{target}.tmp-{Environment.ProcessId}-{Guid.NewGuid():N}";
-        TestModelMaker.Write(temp, new TestModelOptions());
-        try
-        {
-            // The rename publishes a complete folder at once; a reader never sees half a model.
-            Directory.Move(temp, target);
-        }
-        catch (IOException) when (Directory.Exists(target))
-        {
-            Directory.Delete(temp, recursive: true);
-        }
-        return target;
-    }
+    /// <summary>Returns the model's folder, writing it first if missing or incomplete. Safe when several processes start at once.</summary>
+    public static string EnsureCreated(string? cacheDirectory = null) =>
+        new CacheEntries(cacheDirectory ?? CacheDirectory.Resolve(), NullLogger.Instance)
+            .GetOrCreate(FolderName, folder => TestModelMaker.Write(folder, new TestModelOptions()));
 }
