@@ -19,6 +19,7 @@ public sealed class PreparedModelCache(string directory, ILogger logger)
     private const int FormatVersion = 1;
     private const string GraphFile = "model.onnx";
     private const string DataFile = "model.onnx.data";
+    private const long MaxHashedBytes = 64L << 20;
 
     private readonly CacheEntries _entries = new(directory, logger);
 
@@ -37,13 +38,16 @@ public sealed class PreparedModelCache(string directory, ILogger logger)
     public void Invalidate(string preparedGraphPath) => CacheEntries.Invalidate(Path.GetDirectoryName(preparedGraphPath)!);
 
     /// <summary>
-    /// Identifies a source graph by a hash of the graph file (small: weights of real exports live
-    /// beside it) and the names, sizes and times of the files beside it, instead of hashing gigabytes
-    /// of weights on every start.
+    /// Identifies a source graph by a hash of the graph file and the names, sizes and times of the
+    /// files beside it, instead of hashing gigabytes of weights on every start. A graph file that holds
+    /// its weights itself (over <see cref="MaxHashedBytes"/>) is identified by its size and time too.
     /// </summary>
     public static string Fingerprint(string sourcePath)
     {
-        var text = new StringBuilder(Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(sourcePath))));
+        var source = new FileInfo(sourcePath);
+        var text = new StringBuilder(source.Length <= MaxHashedBytes
+            ? Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(sourcePath)))
+            : $"{source.Length}:{source.LastWriteTimeUtc.Ticks}");
         foreach (var file in new DirectoryInfo(Path.GetDirectoryName(sourcePath)!).GetFiles().OrderBy(f => f.Name, StringComparer.Ordinal))
             if (file.FullName != Path.GetFullPath(sourcePath)) text.Append($"|{file.Name}:{file.Length}:{file.LastWriteTimeUtc.Ticks}");
         return text.ToString();
