@@ -1,6 +1,6 @@
 using Lcm.Cli.Commands;
-using Lcm.Core.Generation;
-using Lcm.Core.Model;
+using Lcm.Engine.Loaders;
+using Lcm.Engine.Pipelines;
 
 namespace Lcm.Cli;
 
@@ -83,16 +83,22 @@ public static class Program
             await Console.Error.WriteLineAsync($"lcm {args[0]}: {e.Code}: {e.Message}");
             return 2;
         }
-        catch (Lcm.Core.Jobs.JobRejectedException e)
+        catch (Lcm.Contracts.JobRejectedException e)
         {
             await Console.Error.WriteLineAsync($"lcm {args[0]}: {e.Code}: {e.Message}");
             return 2;
         }
-        catch (Lcm.Core.Lora.LoraException e)
+        catch (Lcm.Client.LcmJobException e)
+        {
+            await Console.Error.WriteLineAsync($"lcm {args[0]}: {e.ErrorCode}: {e.Message}");
+            // A request the service refuses is a bad argument; a taken id or a missing job is a failure.
+            return e.Status == 400 ? 2 : 1;
+        }
+        catch (Lcm.Engine.Loaders.Lora.LoraException e)
         {
             await Console.Error.WriteLineAsync($"lcm {args[0]}: {e.Code}: {e.Message}");
             // An unknown name is a bad argument; a LoRA file that is malformed or does not fit is a failure.
-            return e.Code == Lcm.Core.Lora.LoraException.Unknown ? 2 : 1;
+            return e.Code == Lcm.Engine.Loaders.Lora.LoraException.Unknown ? 2 : 1;
         }
         catch (OperationCanceledException)
         {

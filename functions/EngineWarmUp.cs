@@ -1,7 +1,7 @@
 using System.Diagnostics;
-using Lcm.Core.Generation;
-using Lcm.Core.Storage;
-using Lcm.Core.Worker;
+using Lcm.Client;
+using Lcm.Engine.Pipelines;
+using Lcm.Jobs;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;

@@ -1,5 +1,4 @@
 using Azure.Storage.Queues.Models;
-using Lcm.Core.Jobs;
 using Microsoft.Azure.Functions.Worker;
 
 namespace Lcm.Functions;

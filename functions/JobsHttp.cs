@@ -1,6 +1,6 @@
 using System.Net;
 using System.Text.Json;
-using Lcm.Core.Jobs;
+using Lcm.Contracts;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.Azure.Functions.Worker.Http;
 

@@ -1,14 +1,12 @@
-using Lcm.Core.Client;
-using Lcm.Core.Generation;
-using Lcm.Core.Jobs;
-using Lcm.Core.Storage;
-using Lcm.Core.Worker;
+using Lcm.Client;
+using Lcm.Engine.Pipelines;
 using Lcm.Functions;
+using Lcm.Jobs;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
-// The host only adapts the core: settings, logging and lifetime. The logic lives in Lcm.Core.
+// The host only adapts the core: settings, logging and lifetime. The logic lives in Lcm.Jobs.
 var host = new HostBuilder()
     .ConfigureFunctionsWorkerDefaults()
     .ConfigureServices(services =>

@@ -1,8 +1,7 @@
 using System.Diagnostics;
-using Lcm.Core.Client;
-using Lcm.Core.Jobs;
-using Lcm.Core.Storage;
-using Lcm.Core.Testing;
+using Lcm.Cli;
+using Lcm.Client;
+using Lcm.Contracts;
 
 namespace Lcm.Cli.Bench;
 

@@ -1,8 +1,10 @@
 using System.Diagnostics;
 using System.Text.Json;
-using Lcm.Core.Generation;
-using Lcm.Core.Model;
-using Lcm.Core.Testing;
+using Lcm.Cli;
+using Lcm.Engine.Loaders;
+using Lcm.Engine.Pipelines;
+using Lcm.Jobs;
+using Lcm.SyntheticModels;
 
 namespace Lcm.Cli.Bench;
 
@@ -58,7 +60,7 @@ internal static class ColdStartBench
     public static int RunProbe(string model, bool optimized, int holdMs)
     {
         var started = Stopwatch.StartNew();
-        var options = EngineOptions.FromEnvironment();
+        var options = EngineSettings.ReadEngine();
         if (!optimized) options = options with { PreparedCacheDirectory = null };
         using var engine = LcmEngine.Load(model, options);
         double ready = started.Elapsed.TotalMilliseconds;

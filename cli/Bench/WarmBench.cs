@@ -1,7 +1,9 @@
 using System.Diagnostics;
-using Lcm.Core.Generation;
-using Lcm.Core.Imaging;
-using Lcm.Core.Model;
+using Lcm.Cli;
+using Lcm.Engine.Imaging;
+using Lcm.Engine.Loaders;
+using Lcm.Engine.Pipelines;
+using Lcm.Jobs;
 
 namespace Lcm.Cli.Bench;
 
@@ -10,7 +12,7 @@ internal static class WarmBench
 {
     public static object Run(string model, int runs, Action<string> log)
     {
-        using var engine = LcmEngine.Load(model, EngineOptions.FromEnvironment());
+        using var engine = LcmEngine.Load(model, EngineSettings.ReadEngine());
         var results = new Dictionary<string, object>();
         foreach (int steps in new[] { 1, 2, 4 })
         {

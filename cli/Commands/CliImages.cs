@@ -1,4 +1,5 @@
-using Lcm.Core.Imaging;
+using Lcm.Engine.Imaging;
+using Lcm.Jobs;
 
 namespace Lcm.Cli.Commands;
 
@@ -8,7 +9,7 @@ internal static class CliImages
     public static (byte[] Bytes, int Width, int Height, ImageInputLimits Limits) Read(string path)
     {
         if (!File.Exists(path)) throw new UsageException($"--init-image: no file '{path}'");
-        var limits = ImageInputLimits.FromEnvironment(Environment.GetEnvironmentVariable);
+        var limits = EngineSettings.ReadInputLimits(Environment.GetEnvironmentVariable);
         // Before reading: a file over the limit is refused without loading it (and one over 2 GiB cannot be read whole).
         ImageInput.CheckLength(new FileInfo(path).Length, limits);
         byte[] bytes = File.ReadAllBytes(path);

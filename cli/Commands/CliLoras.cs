@@ -1,5 +1,7 @@
 using System.Globalization;
-using Lcm.Core.Lora;
+using Lcm.Contracts;
+using Lcm.Engine.Loaders.Lora;
+using Lcm.Jobs;
 
 namespace Lcm.Cli.Commands;
 
@@ -33,7 +35,7 @@ internal static class CliLoras
         string full = Path.GetFullPath(path);
         if (!File.Exists(full)) throw new UsageException($"--lora: no file '{full}'");
         string name = Path.GetFileNameWithoutExtension(full);
-        if (!LoraFolder.IsValidName(name))
+        if (!Names.IsValidLoraName(name))
             throw new UsageException($"--lora: the file name '{name}' must be 1-100 of A-Z, a-z, 0-9, '_', '-' and '.'; rename the file");
         return new LoraFile(name, full, scale);
     }

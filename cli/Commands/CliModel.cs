@@ -1,6 +1,8 @@
-using Lcm.Core.Generation;
-using Lcm.Core.Lora;
-using Lcm.Core.Model;
+using Lcm.Cli;
+using Lcm.Engine.Loaders;
+using Lcm.Engine.Loaders.Lora;
+using Lcm.Engine.Pipelines;
+using Lcm.Jobs;
 using Microsoft.Extensions.Logging;
 
 namespace Lcm.Cli.Commands;
@@ -13,7 +15,7 @@ internal static class CliModel
         ModelLocation.Resolve(model, notice => Console.Error.WriteLine(notice));
 
     public static LcmEngine LoadEngine(string modelPath, IReadOnlyList<LoraFile>? loras = null) =>
-        LcmEngine.Load(modelPath, EngineOptions.FromEnvironment(), CreateLogger("lcm"), loras);
+        LcmEngine.Load(modelPath, EngineSettings.ReadEngine(), CreateLogger("lcm"), loras);
 
     /// <summary>Logs go to stderr, one line each, so stdout carries only results. Disposed by Program to flush.</summary>
     public static readonly ILoggerFactory Logging = LoggerFactory.Create(builder => builder

@@ -1,6 +1,5 @@
-using Lcm.Core.Client;
-using Lcm.Core.Jobs;
-using Lcm.Core.Storage;
+using Lcm.Client;
+using Lcm.Contracts;
 
 namespace Lcm.Cli.Commands;
 

@@ -1,7 +1,7 @@
-using Lcm.Core.Jobs;
-using Lcm.Core.Storage;
-using Lcm.Core.Testing;
-using Lcm.Core.Worker;
+using Lcm.Cli;
+using Lcm.Client;
+using Lcm.Contracts;
+using Lcm.Jobs;
 
 namespace Lcm.Cli.Commands;
 
@@ -35,7 +35,7 @@ internal static class DemoCommand
             await Task.WhenAny(ready.Task, worker);
             await (worker.IsCompleted ? worker : Task.CompletedTask);
             // The worker's queue names (LCM_JOBS_QUEUE may be set): with the defaults the job would wait on a queue nobody serves.
-            var client = new Lcm.Core.Client.LcmJobClient(account, new Lcm.Core.Client.LcmJobClientOptions { Names = settings.Names });
+            var client = new Lcm.Client.LcmJobClient(account, new Lcm.Client.LcmJobClientOptions { Names = settings.Names });
             var status = await client.SubmitAsync(new JobRequest { Prompt = prompt, Seed = seed }, cancellationToken);
             Console.Error.WriteLine($"submitted job {status.Id}");
             var final = await SubmitCommand.WaitAsync(client, status.Id, TimeSpan.FromMinutes(10), cancellationToken);

@@ -1,6 +1,9 @@
-using Lcm.Core.Generation;
-using Lcm.Core.Imaging;
-using Lcm.Core.Model;
+using Lcm.Cli;
+using Lcm.Contracts;
+using Lcm.Engine.Imaging;
+using Lcm.Engine.Loaders;
+using Lcm.Engine.Pipelines;
+using Lcm.Jobs;
 
 namespace Lcm.Cli.Commands;
 
@@ -16,7 +19,7 @@ internal static class GenerateCommand
         var format = formatText is null
             ? OutputFormats.Parse(Path.GetExtension(output).TrimStart('.')) ?? OutputFormat.Png
             : OutputFormats.Parse(formatText) ?? throw new UsageException($"--format must be png, jpeg or webp, found '{formatText}'");
-        int quality = args.Int("quality") ?? GenerationLimits.DefaultQuality;
+        int quality = args.Int("quality") ?? RequestLimits.DefaultQuality;
         if (quality is < 1 or > 100) throw new UsageException($"--quality must be in 1..100, found {quality}");
         string? initImage = args.Text("init-image");
         double? strength = args.Double("strength");
@@ -24,10 +27,10 @@ internal static class GenerateCommand
         var request = new GenerationRequest
         {
             Prompt = prompt,
-            Steps = args.Int("steps") ?? GenerationLimits.DefaultSteps,
+            Steps = args.Int("steps") ?? RequestLimits.DefaultSteps,
             GuidanceScale = args.Double("guidance"),
-            Width = width ?? GenerationLimits.DefaultSize,
-            Height = height ?? GenerationLimits.DefaultSize,
+            Width = width ?? RequestLimits.DefaultSize,
+            Height = height ?? RequestLimits.DefaultSize,
             Seed = args.Long("seed"),
             Count = args.Int("count") ?? 1,
             Strength = strength,
@@ -36,7 +39,7 @@ internal static class GenerateCommand
         string? model = args.Text("model");
         var loraArguments = args.All("lora");
         args.EnsureAllUsed();
-        int maxImageSize = EngineOptions.FromEnvironment().MaxImageSize;
+        int maxImageSize = EngineSettings.ReadEngine().MaxImageSize;
         if (initImage is not null) request = WithInitImage(request, initImage, width, height, maxImageSize);
         var loras = CliLoras.Resolve(loraArguments);
         request = request with { Loras = loras.Select(l => l.Reference).ToArray() };

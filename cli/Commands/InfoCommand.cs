@@ -1,6 +1,9 @@
-using Lcm.Core.Generation;
-using Lcm.Core.Lora;
-using Lcm.Core.Model;
+using Lcm.Cli;
+using Lcm.Contracts;
+using Lcm.Engine.Loaders;
+using Lcm.Engine.Loaders.Lora;
+using Lcm.Engine.Models;
+using Lcm.Engine.Pipelines;
 using Microsoft.ML.OnnxRuntime;
 
 namespace Lcm.Cli.Commands;
@@ -36,7 +39,7 @@ internal static class InfoCommand
         // Matched, not merged: a LoRA that does not fit fails here with the list of what did not match.
         foreach (var report in MergedModels.Check(engine.Model, loras))
             Console.WriteLine($"lora {report.Name}: {report.Tensors} keys matched: {report.UnetModules} UNet and {report.TextEncoderModules} text encoder modules");
-        Console.WriteLine($"defaults: steps={GenerationLimits.DefaultSteps} guidance={engine.Guidance.Default} (0..{engine.Guidance.Max}) size={GenerationLimits.DefaultSize}x{GenerationLimits.DefaultSize}; max size {engine.Options.MaxImageSize}");
+        Console.WriteLine($"defaults: steps={RequestLimits.DefaultSteps} guidance={engine.Guidance.Default} (0..{engine.Guidance.Max}) size={RequestLimits.DefaultSize}x{RequestLimits.DefaultSize}; max size {engine.Options.MaxImageSize}");
         return 0;
     }
 

@@ -1,4 +1,5 @@
-using Lcm.Core.Testing;
+using Lcm.Cli;
+using Lcm.SyntheticModels;
 
 namespace Lcm.Cli.Commands;
 

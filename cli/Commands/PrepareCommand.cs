@@ -1,5 +1,8 @@
 using System.Diagnostics;
-using Lcm.Core.Model;
+using Lcm.Cli;
+using Lcm.Engine.Loaders;
+using Lcm.Engine.Pipelines;
+using Lcm.Jobs;
 
 namespace Lcm.Cli.Commands;
 
@@ -14,11 +17,11 @@ internal static class PrepareCommand
         var args = new Arguments(argv);
         string? model = args.Text("model");
         args.EnsureAllUsed();
-        var options = EngineOptions.FromEnvironment();
+        var options = EngineSettings.ReadEngine();
         if (options.PreparedCacheDirectory is null) throw new UsageException("LCM_PREPARED_CACHE=false turns the prepared-model cache off; unset it to prepare");
         string modelPath = CliModel.Resolve(model);
         var started = Stopwatch.StartNew();
-        using var engine = Lcm.Core.Generation.LcmEngine.Load(modelPath, options, CliModel.CreateLogger("lcm"));
+        using var engine = LcmEngine.Load(modelPath, options, CliModel.CreateLogger("lcm"));
         Console.WriteLine($"prepared {engine.Model.Root} for {engine.ExecutionProvider} in {started.Elapsed.TotalMilliseconds:F0} ms; cache: {options.PreparedCacheDirectory}");
         return 0;
     }

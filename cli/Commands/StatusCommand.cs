@@ -1,3 +1,5 @@
+using Lcm.Contracts;
+
 namespace Lcm.Cli.Commands;
 
 /// <summary><c>lcm status ID</c> and <c>lcm cancel ID</c>: print the job's status document (with fresh image URLs).</summary>
@@ -10,7 +12,7 @@ internal static class StatusCommand
         args.EnsureAllUsed(maxPositionals: 1);
         if (args.Positionals.Count == 0) throw new UsageException("the job ID is required");
         string id = args.Positionals[0];
-        if (!Lcm.Core.Jobs.JobRequest.IsValidId(id)) throw new UsageException($"'{id}' is not a job id");
+        if (!Names.IsValidId(id)) throw new UsageException($"'{id}' is not a job id");
         var client = CliStorage.Client(connection);
         var status = cancel ? await client.CancelAsync(id, cancellationToken) : await client.GetStatusAsync(id, cancellationToken);
         if (status is null)

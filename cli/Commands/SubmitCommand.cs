@@ -1,5 +1,5 @@
-using Lcm.Core.Client;
-using Lcm.Core.Jobs;
+using Lcm.Client;
+using Lcm.Contracts;
 
 namespace Lcm.Cli.Commands;
 
@@ -27,7 +27,7 @@ internal static class SubmitCommand
         };
         string? initImage = args.Text("init-image");
         if (args.All("lora") is { Count: > 0 } loras)
-            request = request with { Loras = loras.Select(CliLoras.Parse).Select(l => new Lcm.Core.Lora.LoraReference(l.Name, l.Scale)).ToArray() };
+            request = request with { Loras = loras.Select(CliLoras.Parse).Select(l => new JobLora(l.Name, l.Scale)).ToArray() };
         bool wait = args.Flag("wait");
         string? output = args.Text("output");
         int timeout = args.Int("timeout") ?? 600;

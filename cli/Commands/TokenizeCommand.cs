@@ -1,5 +1,6 @@
-using Lcm.Core.Model;
-using Lcm.Core.Text;
+using Lcm.Cli;
+using Lcm.Engine.Loaders;
+using Lcm.Engine.Text;
 
 namespace Lcm.Cli.Commands;
 

@@ -1,4 +1,4 @@
-using Lcm.Core.Worker;
+using Lcm.Jobs;
 
 namespace Lcm.Cli.Commands;
 

@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using System.Text.Json;
-using Lcm.Core.Generation;
-using Lcm.Core.Model;
-using Lcm.Core.Testing;
-using Lcm.Core.Text;
+using Lcm.Engine.Loaders;
+using Lcm.Engine.Pipelines;
+using Lcm.Engine.Text;
+using Lcm.SyntheticModels;
 using Lcm.Tests.Generation;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.Formats.Jpeg;

@@ -1,9 +1,9 @@
 using System.Text;
 using Azure.Storage.Queues.Models;
-using Lcm.Core.Client;
-using Lcm.Core.Jobs;
-using Lcm.Core.Storage;
+using Lcm.Client;
+using Lcm.Contracts;
 using Lcm.Functions;
+using Lcm.Jobs;
 using Lcm.Tests.Service;
 using Xunit.Abstractions;
 

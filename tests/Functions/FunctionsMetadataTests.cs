@@ -46,7 +46,7 @@ public class FunctionsMetadataTests
         string path = Path.Combine(AppContext.BaseDirectory, "host.json");
         var queues = JsonDocument.Parse(File.ReadAllText(path)).RootElement.GetProperty("extensions").GetProperty("queues");
         Assert.Equal("base64", queues.GetProperty("messageEncoding").GetString());
-        var settings = Lcm.Core.Worker.QueueSettings.FromHostJson(path);
+        var settings = Lcm.Jobs.QueueSettings.FromHostJson(path);
         Assert.Equal(5, settings.MaxDequeueCount);
         Assert.Equal(4, settings.BatchSize);
     }

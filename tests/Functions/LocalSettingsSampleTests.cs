@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Lcm.Core.Worker;
+using Lcm.Jobs;
 
 namespace Lcm.Tests.Functions;
 

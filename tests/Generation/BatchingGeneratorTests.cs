@@ -1,4 +1,5 @@
-using Lcm.Core.Generation;
+using Lcm.Engine.Pipelines;
+using Lcm.Jobs;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Lcm.Tests.Generation;
@@ -61,9 +62,9 @@ public sealed class BatchingGeneratorTests(TestModels models) : IClassFixture<Te
     [Fact]
     public void Settings_turn_batching_on_and_off()
     {
-        Assert.False(BatchingOptions.FromEnvironment(n => n == "LCM_BATCH_MAX_IMAGES" ? "1" : null).Enabled);
-        var options = BatchingOptions.FromEnvironment(n => n switch { "LCM_BATCH_MAX_IMAGES" => "8", "LCM_BATCH_MAX_WAIT_MS" => "20", _ => null });
+        Assert.False(EngineSettings.ReadBatching(n => n == "LCM_BATCH_MAX_IMAGES" ? "1" : null).Enabled);
+        var options = EngineSettings.ReadBatching(n => n switch { "LCM_BATCH_MAX_IMAGES" => "8", "LCM_BATCH_MAX_WAIT_MS" => "20", _ => null });
         Assert.Equal((8, TimeSpan.FromMilliseconds(20)), (options.MaxImages, options.MaxWait));
-        Assert.Throws<ArgumentException>(() => BatchingOptions.FromEnvironment(n => n == "LCM_BATCH_MAX_IMAGES" ? "9" : null));
+        Assert.Throws<ArgumentException>(() => EngineSettings.ReadBatching(n => n == "LCM_BATCH_MAX_IMAGES" ? "9" : null));
     }
 }

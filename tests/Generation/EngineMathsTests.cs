@@ -1,7 +1,8 @@
-using Lcm.Core.Generation;
-using Lcm.Core.Model;
-using Lcm.Core.Scheduling;
-using Lcm.Core.Text;
+using Lcm.Engine.Loaders;
+using Lcm.Engine.Noise;
+using Lcm.Engine.Pipelines;
+using Lcm.Engine.Schedulers;
+using Lcm.Engine.Text;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 

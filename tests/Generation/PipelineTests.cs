@@ -1,5 +1,5 @@
-using Lcm.Core.Generation;
-using Lcm.Core.Imaging;
+using Lcm.Engine.Imaging;
+using Lcm.Engine.Pipelines;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.Formats.Jpeg;
 using SixLabors.ImageSharp.Formats.Png;

@@ -1,7 +1,7 @@
-using Lcm.Core.Generation;
-using Lcm.Core.Imaging;
-using Lcm.Core.Model;
-using Lcm.Core.Testing;
+using Lcm.Engine.Imaging;
+using Lcm.Engine.Loaders;
+using Lcm.Engine.Pipelines;
+using Lcm.SyntheticModels;
 
 namespace Lcm.Tests.Generation;
 

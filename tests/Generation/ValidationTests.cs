@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
-using Lcm.Core.Generation;
-using Lcm.Core.Model;
+using Lcm.Contracts;
+using Lcm.Engine.Pipelines;
 
 namespace Lcm.Tests.Generation;
 
@@ -16,7 +16,7 @@ public sealed class ValidationTests(TestModels models) : IClassFixture<TestModel
         ["white-space prompt"] = ("invalid_prompt", Valid with { Prompt = " \t\n " }),
         ["prompt with U+0007"] = ("invalid_prompt", Valid with { Prompt = "a \u0007 cat" }),
         ["prompt with U+007F"] = ("invalid_prompt", Valid with { Prompt = "a cat\u007f" }),
-        ["prompt too long"] = ("invalid_prompt", Valid with { Prompt = new string('a', GenerationLimits.MaxPromptLength + 1) }),
+        ["prompt too long"] = ("invalid_prompt", Valid with { Prompt = new string('a', RequestLimits.MaxPromptLength + 1) }),
         ["width not a multiple of 8"] = ("invalid_width", Valid with { Width = 100 }),
         ["width under 64"] = ("invalid_width", Valid with { Width = 56 }),
         ["width over the max"] = ("invalid_width", Valid with { Width = 2056 }),
@@ -64,7 +64,7 @@ public sealed class ValidationTests(TestModels models) : IClassFixture<TestModel
         var engine = models.Engine(float16: false);
         engine.Validate(Valid with { Width = 2048, Height = 2048, Steps = 8, GuidanceScale = 20, Count = 8, Seed = 4294967295 });
         engine.Validate(Valid with { GuidanceScale = 0, Seed = 0, Prompt = "tab\tand\r\nnewlines are white space" });
-        engine.Validate(Valid with { Prompt = new string('a', GenerationLimits.MaxPromptLength) });
+        engine.Validate(Valid with { Prompt = new string('a', RequestLimits.MaxPromptLength) });
     }
 
     [Fact]

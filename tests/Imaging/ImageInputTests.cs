@@ -1,8 +1,10 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Text;
-using Lcm.Core.Generation;
-using Lcm.Core.Imaging;
+using Lcm.Contracts;
+using Lcm.Engine.Imaging;
+using Lcm.Engine.Pipelines;
+using Lcm.Jobs;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.Formats;
 using SixLabors.ImageSharp.Formats.Bmp;
@@ -418,7 +420,7 @@ public sealed class ImageInputTests
         byte[] jpeg = WithOrientation(source, 6, new JpegEncoder());
         var (width, height) = ImageInput.Identify(jpeg, Limits);
 
-        Assert.Equal((96, 160), ImageInput.DefaultSize(width, height, GenerationLimits.DefaultMaxImageSize));
+        Assert.Equal((96, 160), ImageInput.DefaultSize(width, height, RequestLimits.MaxImageSize));
         // Orientation 3 (180 degrees) keeps the size.
         using var upsideDown = Quadrants(160, 96);
         Assert.Equal((160, 96), ImageInput.Identify(WithOrientation(upsideDown, 3, new JpegEncoder()), Limits));
@@ -489,7 +491,7 @@ public sealed class ImageInputTests
         ImageInputLimits Read(params (string Name, string Value)[] values)
         {
             var map = values.ToDictionary(v => v.Name, v => v.Value);
-            return ImageInputLimits.FromEnvironment(name => map.GetValueOrDefault(name));
+            return EngineSettings.ReadInputLimits(name => map.GetValueOrDefault(name));
         }
 
         Assert.Equal(new ImageInputLimits(), Read());

@@ -1,7 +1,10 @@
 using System.Text;
 using System.Text.Json;
 using Json.Schema;
-using Lcm.Core.Jobs;
+using Lcm.Contracts;
+using Lcm.Engine.Models;
+using Lcm.Engine.Pipelines;
+using Lcm.Jobs;
 
 namespace Lcm.Tests.Jobs;
 
@@ -68,15 +71,15 @@ public class JobContractTests
     }
 
     [Fact]
-    public void Normalising_fills_in_lora_scales_and_leaves_guidance_to_the_model()
+    public void Resolving_fills_in_lora_scales_and_the_model_kinds_guidance()
     {
         var message = JobMessage.FromJson("""{"prompt":"a cat","loras":[{"name":"style"}]}"""u8, "message-id");
 
-        var normalised = message.Request!.Normalised(seed: 3);
+        var plan = JobPlan.Resolve(message.Request!, seed: 3, ModelKind.LcmLora);
 
-        Assert.Equal([new Lcm.Core.Lora.LoraReference("style", 1.0)], normalised.Loras);
-        Assert.Null(normalised.GuidanceScale); // the job processor fills in the model's default
-        Assert.Equal([new Lcm.Core.Lora.LoraReference("style", 1.0)], normalised.ToGenerationRequest().Loras);
+        Assert.Equal([new JobLora("style", 1.0)], plan.Request.Loras);
+        Assert.Equal(GenerationLimits.Guidance(ModelKind.LcmLora).Default, plan.Request.GuidanceScale);
+        Assert.Equal([new Lcm.Engine.Loaders.Lora.LoraReference("style", 1.0)], plan.Generation.Loras);
     }
 
     [Theory]
@@ -172,7 +175,7 @@ public class JobContractTests
     [Fact]
     public void Status_and_event_documents_match_their_schemas()
     {
-        var request = new JobRequest { Id = "job-1", Prompt = "a cat" }.Normalised(seed: 7);
+        var request = JobPlan.Resolve(new JobRequest { Id = "job-1", Prompt = "a cat" }, seed: 7, ModelKind.Distilled).Request;
         var status = new JobStatus
         {
             Id = "job-1",

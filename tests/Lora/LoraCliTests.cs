@@ -1,6 +1,5 @@
-using Lcm.Core.Generation;
-using Lcm.Core.Lora;
-using Lcm.Core.Model;
+using Lcm.Engine.Loaders.Lora;
+using Lcm.Engine.Pipelines;
 using Lcm.Tests.Cli;
 using Lcm.Tests.Generation;
 using SixLabors.ImageSharp;

@@ -1,7 +1,8 @@
-using Lcm.Core.Generation;
-using Lcm.Core.Lora;
-using Lcm.Core.Model;
-using Lcm.Core.Testing;
+using Lcm.Engine.Loaders;
+using Lcm.Engine.Loaders.Lora;
+using Lcm.Engine.Models;
+using Lcm.Engine.Pipelines;
+using Lcm.SyntheticModels;
 using Lcm.Tests.Generation;
 
 namespace Lcm.Tests.Lora;

@@ -1,5 +1,5 @@
-using Lcm.Core.Lora;
-using Lcm.Core.Testing;
+using Lcm.Engine.Loaders.Lora;
+using Lcm.SyntheticModels;
 using Onnx;
 
 namespace Lcm.Tests.Lora;

@@ -1,6 +1,9 @@
-using Lcm.Core.Generation;
-using Lcm.Core.Lora;
-using Lcm.Core.Testing;
+using Lcm.Contracts;
+using Lcm.Engine.Loaders.Lora;
+using Lcm.Engine.Models;
+using Lcm.Engine.Pipelines;
+using Lcm.Jobs;
+using Lcm.SyntheticModels;
 using Lcm.Tests.Generation;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -107,7 +110,7 @@ public sealed class LoraGeneratorTests(LoraFixture fixture) : IClassFixture<Lora
     [InlineData("")]
     public void Names_are_never_paths(string name)
     {
-        Assert.False(LoraFolder.IsValidName(name));
+        Assert.False(Names.IsValidLoraName(name));
         var error = Assert.Throws<InvalidRequestException>(() => Request(new LoraReference(name)).Validate());
         Assert.Equal("invalid_loras", error.Code);
     }

@@ -1,4 +1,4 @@
-using Lcm.Core.Lora;
+using Lcm.Engine.Loaders.Lora;
 
 namespace Lcm.Tests.Lora;
 

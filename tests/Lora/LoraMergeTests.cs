@@ -1,6 +1,6 @@
-using Lcm.Core.Lora;
-using Lcm.Core.Model;
-using Lcm.Core.Testing;
+using Lcm.Engine.Loaders;
+using Lcm.Engine.Loaders.Lora;
+using Lcm.SyntheticModels;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Lcm.Tests.Lora;

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
-using Lcm.Core.Lora;
-using Lcm.Core.Testing;
+using Lcm.Engine.Loaders.Lora;
+using Lcm.SyntheticModels;
 
 namespace Lcm.Tests.Lora;
 

@@ -1,5 +1,6 @@
-using Lcm.Core.Generation;
-using Lcm.Core.Model;
+using Lcm.Engine.Loaders;
+using Lcm.Engine.Pipelines;
+using Lcm.Jobs;
 using Lcm.Tests.Generation;
 
 namespace Lcm.Tests.Model;
@@ -53,7 +54,7 @@ public sealed class ExecutionProviderTests(TestModels models) : IClassFixture<Te
     [InlineData(" cuda ", ExecutionProvider.Cuda)]
     public void FromEnvironment_reads_the_execution_provider(string? value, ExecutionProvider expected)
     {
-        var options = EngineOptions.FromEnvironment(name => name == "LCM_EXECUTION_PROVIDER" ? value : null);
+        var options = EngineSettings.ReadEngine(name => name == "LCM_EXECUTION_PROVIDER" ? value : null);
         Assert.Equal(expected, options.ExecutionProvider);
     }
 
@@ -66,7 +67,7 @@ public sealed class ExecutionProviderTests(TestModels models) : IClassFixture<Te
     public void FromEnvironment_rejects_other_execution_providers(string value)
     {
         var e = Assert.Throws<ArgumentException>(() =>
-            EngineOptions.FromEnvironment(name => name == "LCM_EXECUTION_PROVIDER" ? value : null));
+            EngineSettings.ReadEngine(name => name == "LCM_EXECUTION_PROVIDER" ? value : null));
         Assert.Contains("LCM_EXECUTION_PROVIDER must be auto, cpu or cuda", e.Message);
         Assert.Contains($"'{value}'", e.Message);
     }
@@ -83,12 +84,12 @@ public sealed class ExecutionProviderTests(TestModels models) : IClassFixture<Te
         };
         string cache = Path.Combine(Path.GetTempPath(), "lcm-settings-test");
         values["LCM_CACHE_DIR"] = cache;
-        var options = EngineOptions.FromEnvironment(name => values.GetValueOrDefault(name));
+        var options = EngineSettings.ReadEngine(name => values.GetValueOrDefault(name));
 
         Assert.Equal(new EngineOptions { ExecutionProvider = ExecutionProvider.Cpu, CudaDeviceId = 2, IntraOpThreads = 3, MaxImageSize = 1000,
             PreparedCacheDirectory = Path.Combine(cache, "prepared"), MergedModelDirectory = Path.Combine(cache, "lora") }, options);
         values["LCM_PREPARED_CACHE"] = "false";
-        Assert.Null(EngineOptions.FromEnvironment(name => values.GetValueOrDefault(name)).PreparedCacheDirectory);
+        Assert.Null(EngineSettings.ReadEngine(name => values.GetValueOrDefault(name)).PreparedCacheDirectory);
     }
 
     [Theory]
@@ -98,7 +99,7 @@ public sealed class ExecutionProviderTests(TestModels models) : IClassFixture<Te
     [InlineData("LCM_MAX_IMAGE_SIZE", "big")]
     public void FromEnvironment_rejects_bad_numbers_naming_the_setting(string name, string value)
     {
-        var e = Assert.Throws<ArgumentException>(() => EngineOptions.FromEnvironment(n => n == name ? value : null));
+        var e = Assert.Throws<ArgumentException>(() => EngineSettings.ReadEngine(n => n == name ? value : null));
         Assert.Contains(name, e.Message);
         Assert.Contains($"'{value}'", e.Message);
     }

@@ -1,5 +1,6 @@
-using Lcm.Core.Generation;
-using Lcm.Core.Model;
+using Lcm.Engine.Loaders;
+using Lcm.Engine.Pipelines;
+using Lcm.Jobs;
 using Lcm.Tests.Generation;
 using Microsoft.Extensions.Logging;
 
@@ -11,7 +12,7 @@ public class GpuStartOptionsTests(TestModels models) : IClassFixture<TestModels>
     [Fact]
     public void Cuda_start_options_are_read_and_checked_by_name()
     {
-        var options = EngineOptions.FromEnvironment(n => n switch
+        var options = EngineSettings.ReadEngine(n => n switch
         {
             "LCM_CUDNN_CONV_ALGO_SEARCH" => "exhaustive",
             "LCM_CUDA_ARENA_EXTEND" => "kNextPowerOfTwo",
@@ -22,9 +23,9 @@ public class GpuStartOptionsTests(TestModels models) : IClassFixture<TestModels>
         });
         Assert.Equal(("EXHAUSTIVE", "kNextPowerOfTwo", false, (bool?)true, 256),
             (options.CudnnConvAlgoSearch, options.CudaArenaExtendStrategy, options.CudaCopyInDefaultStream, options.WarmUp, options.WarmUpSize));
-        var defaults = EngineOptions.FromEnvironment(_ => null);
+        var defaults = EngineSettings.ReadEngine(_ => null);
         Assert.Equal(("HEURISTIC", "kSameAsRequested", true, (bool?)null), (defaults.CudnnConvAlgoSearch, defaults.CudaArenaExtendStrategy, defaults.CudaCopyInDefaultStream, defaults.WarmUp));
-        Assert.Contains("LCM_CUDNN_CONV_ALGO_SEARCH", Assert.Throws<ArgumentException>(() => EngineOptions.FromEnvironment(n => n == "LCM_CUDNN_CONV_ALGO_SEARCH" ? "fast" : null)).Message);
+        Assert.Contains("LCM_CUDNN_CONV_ALGO_SEARCH", Assert.Throws<ArgumentException>(() => EngineSettings.ReadEngine(n => n == "LCM_CUDNN_CONV_ALGO_SEARCH" ? "fast" : null)).Message);
     }
 
     [Theory]

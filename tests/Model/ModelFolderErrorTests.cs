@@ -1,11 +1,11 @@
 using System.Text.Json.Nodes;
+using DataType = Onnx.TensorProto.Types.DataType;
 using Google.Protobuf;
-using Lcm.Core.Generation;
-using Lcm.Core.Model;
-using Lcm.Core.Testing;
+using Lcm.Engine.Loaders;
+using Lcm.Engine.Pipelines;
+using Lcm.SyntheticModels;
 using Lcm.Tests.Generation;
 using Onnx;
-using DataType = Onnx.TensorProto.Types.DataType;
 
 namespace Lcm.Tests.Model;
 

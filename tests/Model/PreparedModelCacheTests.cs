@@ -1,6 +1,6 @@
-using Lcm.Core.Generation;
-using Lcm.Core.Model;
-using Lcm.Core.Testing;
+using Lcm.Engine.Loaders;
+using Lcm.Engine.Pipelines;
+using Lcm.SyntheticModels;
 using Lcm.Tests.Generation;
 using Microsoft.Extensions.Logging.Abstractions;
 

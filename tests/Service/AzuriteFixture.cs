@@ -1,7 +1,10 @@
-using Lcm.Core.Generation;
-using Lcm.Core.Model;
-using Lcm.Core.Storage;
-using Lcm.Core.Testing;
+using Lcm.Cli;
+using Lcm.Client;
+using Lcm.Contracts;
+using Lcm.Engine.Loaders;
+using Lcm.Engine.Pipelines;
+using Lcm.Jobs;
+using Lcm.SyntheticModels;
 
 namespace Lcm.Tests.Service;
 

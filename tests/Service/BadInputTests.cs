@@ -1,6 +1,6 @@
 using System.Text;
 using System.Text.Json;
-using Lcm.Core.Jobs;
+using Lcm.Contracts;
 using Xunit.Abstractions;
 
 namespace Lcm.Tests.Service;
@@ -145,7 +145,7 @@ public sealed class BadInputTests(AzuriteFixture fixture, ITestOutputHelper outp
     public async Task Message_over_the_queue_limit_is_refused_by_the_queue_and_by_the_parser()
     {
         var names = fixture.NewNames();
-        await Lcm.Core.Storage.StorageSetup.EnsureCreatedAsync(fixture.Account, names);
+        await Lcm.Client.StorageSetup.EnsureCreatedAsync(fixture.Account, names);
         // 50 KiB of JSON is about 67 KiB as base64: the queue itself refuses it, so it never reaches a worker.
         string json = $$"""{"prompt":"{{new string('a', 50 * 1024)}}"}""";
         var refused = await Assert.ThrowsAsync<Azure.RequestFailedException>(() => fixture.SendJsonAsync(names.JobsQueue, json));

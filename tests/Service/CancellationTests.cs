@@ -1,6 +1,6 @@
-using Lcm.Core.Client;
-using Lcm.Core.Jobs;
-using Lcm.Core.Worker;
+using Lcm.Client;
+using Lcm.Contracts;
+using Lcm.Jobs;
 using Xunit.Abstractions;
 
 namespace Lcm.Tests.Service;
@@ -104,14 +104,14 @@ public sealed class CancellationTests(AzuriteFixture fixture, ITestOutputHelper 
     }
 
     /// <summary>A generator double that lets a client cancel the job right after the real engine made its images.</summary>
-    private sealed class CancelAfterGenerating(Lcm.Core.Generation.IImageGenerator inner, Func<Task> cancel) : Lcm.Core.Generation.IImageGenerator
+    private sealed class CancelAfterGenerating(Lcm.Engine.Pipelines.IImageGenerator inner, Func<Task> cancel) : Lcm.Engine.Pipelines.IImageGenerator
     {
-        public Lcm.Core.Generation.ModelKind Kind => inner.Kind;
+        public Lcm.Engine.Models.ModelKind Kind => inner.Kind;
 
-        public void Validate(Lcm.Core.Generation.GenerationRequest request) => inner.Validate(request);
+        public void Validate(Lcm.Engine.Pipelines.GenerationRequest request) => inner.Validate(request);
 
-        public async Task<Lcm.Core.Generation.GenerationResult> GenerateAsync(Lcm.Core.Generation.GenerationRequest request,
-            IProgress<Lcm.Core.Generation.StepProgress>? progress, CancellationToken cancellationToken)
+        public async Task<Lcm.Engine.Pipelines.GenerationResult> GenerateAsync(Lcm.Engine.Pipelines.GenerationRequest request,
+            IProgress<Lcm.Engine.Pipelines.StepProgress>? progress, CancellationToken cancellationToken)
         {
             var result = await inner.GenerateAsync(request, progress, cancellationToken);
             await cancel();

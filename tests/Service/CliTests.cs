@@ -1,6 +1,6 @@
 using System.Text;
-using Lcm.Core.Jobs;
-using Lcm.Core.Storage;
+using Lcm.Client;
+using Lcm.Contracts;
 using Xunit.Abstractions;
 
 namespace Lcm.Tests.Service;

@@ -1,8 +1,7 @@
-using Lcm.Core.Client;
-using Lcm.Core.Generation;
-using Lcm.Core.Imaging;
-using Lcm.Core.Jobs;
-using Lcm.Core.Worker;
+using Lcm.Client;
+using Lcm.Contracts;
+using Lcm.Engine.Imaging;
+using Lcm.Jobs;
 using Xunit.Abstractions;
 
 namespace Lcm.Tests.Service;
@@ -69,7 +68,7 @@ public sealed class DeliveryTests(AzuriteFixture fixture, ITestOutputHelper outp
         Assert.Equal([$"{submitted.Id}/0.png", $"{submitted.Id}/1.png"], status.Images.Select(i => i.Blob));
         Assert.Equal(status.Images.Select(i => i.Blob), await fixture.ImageBlobsAsync(submitted.Id));
         // Both deliveries used the one seed: the images are exactly what that seed gives.
-        var expected = fixture.Engine.Generate(status.Request.ToGenerationRequest() with { Seed = seed });
+        var expected = fixture.Engine.Generate(JobPlan.ToGeneration(status.Request) with { Seed = seed });
         for (int i = 0; i < 2; i++)
         {
             Assert.Equal(seed + i, status.Images[i].Seed);

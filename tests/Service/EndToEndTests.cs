@@ -1,7 +1,6 @@
 using System.Text.Json;
-using Lcm.Core.Client;
-using Lcm.Core.Jobs;
-using Lcm.Core.Storage;
+using Lcm.Client;
+using Lcm.Contracts;
 using Xunit.Abstractions;
 
 namespace Lcm.Tests.Service;
@@ -35,7 +34,7 @@ public sealed class EndToEndTests(AzuriteFixture fixture, ITestOutputHelper outp
             ReplyTo = replyTo,
         });
         Assert.Equal(JobState.Queued, submitted.Status);
-        Assert.True(JobRequest.IsValidId(submitted.Id), submitted.Id);
+        Assert.True(Names.IsValidId(submitted.Id), submitted.Id);
 
         var status = await client.WaitForCompletionAsync(submitted.Id, ServiceStorage.Timeout);
 

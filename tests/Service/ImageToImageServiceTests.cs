@@ -1,6 +1,6 @@
-using Lcm.Core.Client;
-using Lcm.Core.Jobs;
-using Lcm.Core.Storage;
+using Lcm.Client;
+using Lcm.Contracts;
+using Lcm.Jobs;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
 using Xunit.Abstractions;
@@ -89,7 +89,7 @@ public sealed class ImageToImageServiceTests(AzuriteFixture fixture, ITestOutput
         var names = fixture.NewNames();
         await using var worker = await TestWorker.StartAsync(fixture, names, output);
         string id = $"bad-{Guid.NewGuid():N}"[..20];
-        await fixture.Account.Blobs.GetBlobContainerClient(StorageNames.InputsContainer).GetBlobClient(InputImages.BlobName(id)).UploadAsync(new BinaryData(bytes));
+        await fixture.Account.Blobs.GetBlobContainerClient(StorageNames.InputsContainer).GetBlobClient(Names.InitImageBlob(id)).UploadAsync(new BinaryData(bytes));
         await fixture.SendJsonAsync(names.JobsQueue, $$"""{"id":"{{id}}","prompt":"{{what}}","initImage":"{{id}}/init"}""");
 
         var status = await fixture.WaitForTerminalAsync(id);

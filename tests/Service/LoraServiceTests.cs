@@ -1,7 +1,8 @@
-using Lcm.Core.Client;
-using Lcm.Core.Jobs;
-using Lcm.Core.Lora;
-using Lcm.Core.Testing;
+using Lcm.Client;
+using Lcm.Contracts;
+using Lcm.Engine.Loaders.Lora;
+using Lcm.Jobs;
+using Lcm.SyntheticModels;
 using Xunit.Abstractions;
 
 namespace Lcm.Tests.Service;
@@ -31,8 +32,8 @@ public sealed class LoraServiceTests(AzuriteFixture fixture, ITestOutputHelper o
         var client = new LcmJobClient(fixture.Account, new LcmJobClientOptions { Names = names, PollInterval = TimeSpan.FromMilliseconds(100) });
 
         var plain = await client.SubmitAsync(new JobRequest { Prompt = "a cat", Width = 64, Height = 64, Steps = 2, Seed = 4 });
-        var styled = await client.SubmitAsync(new JobRequest { Prompt = "a cat", Width = 64, Height = 64, Steps = 2, Seed = 4, Loras = [new LoraReference("style", 1.0)] });
-        var unknown = await client.SubmitAsync(new JobRequest { Prompt = "a cat", Width = 64, Height = 64, Loras = [new LoraReference("nowhere", 1.0)] });
+        var styled = await client.SubmitAsync(new JobRequest { Prompt = "a cat", Width = 64, Height = 64, Steps = 2, Seed = 4, Loras = [new JobLora("style", 1.0)] });
+        var unknown = await client.SubmitAsync(new JobRequest { Prompt = "a cat", Width = 64, Height = 64, Loras = [new JobLora("nowhere", 1.0)] });
 
         var plainDone = await client.WaitForCompletionAsync(plain.Id, ServiceStorage.Timeout);
         var styledDone = await client.WaitForCompletionAsync(styled.Id, ServiceStorage.Timeout);

@@ -1,7 +1,7 @@
 using System.Text.Json;
-using Lcm.Core.Jobs;
-using Lcm.Core.Storage;
-using Lcm.Core.Worker;
+using Lcm.Client;
+using Lcm.Contracts;
+using Lcm.Jobs;
 using Xunit.Abstractions;
 
 namespace Lcm.Tests.Service;

@@ -2,8 +2,7 @@ using System.Text;
 using System.Text.Json;
 using Azure.Storage.Queues;
 using Azure.Storage.Queues.Models;
-using Lcm.Core.Jobs;
-using Lcm.Core.Storage;
+using Lcm.Contracts;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.Formats;
 

@@ -1,7 +1,8 @@
-using Lcm.Core.Generation;
-using Lcm.Core.Jobs;
-using Lcm.Core.Storage;
-using Lcm.Core.Worker;
+using Lcm.Client;
+using Lcm.Contracts;
+using Lcm.Engine.Models;
+using Lcm.Engine.Pipelines;
+using Lcm.Jobs;
 using Xunit.Abstractions;
 
 namespace Lcm.Tests.Service;
@@ -145,7 +146,7 @@ public static class SlowJob
     public const int Size = 2048;
     public const int Count = 2;
 
-    public static Lcm.Core.Jobs.JobRequest Request(string prompt, long? seed = 99) => new()
+    public static Lcm.Contracts.JobRequest Request(string prompt, long? seed = 99) => new()
     {
         Prompt = prompt,
         Width = Size,

@@ -1,7 +1,6 @@
-using Lcm.Core.Client;
-using Lcm.Core.Generation;
-using Lcm.Core.Jobs;
-using Lcm.Core.Worker;
+using Lcm.Client;
+using Lcm.Contracts;
+using Lcm.Engine.Pipelines;
 using Xunit.Abstractions;
 
 namespace Lcm.Tests.Service;

@@ -1,5 +1,6 @@
-using Lcm.Core.Storage;
-using Lcm.Core.Worker;
+using Lcm.Client;
+using Lcm.Contracts;
+using Lcm.Jobs;
 
 namespace Lcm.Tests.Storage;
 

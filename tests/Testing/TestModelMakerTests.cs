@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Lcm.Core.Testing;
+using Lcm.SyntheticModels;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using Onnx;

@@ -1,0 +1,162 @@
+using Azure;
+using Lcm.Contracts;
+
+namespace Lcm.Client;
+
+/// <summary>
+/// Submits jobs, reads their status (with fresh read-SAS image URLs where this client can sign
+/// them), waits for completion and cancels. Needs storage credentials; clients without them use
+/// the function app's HTTP API.
+/// </summary>
+public class LcmJobClient
+{
+    private readonly StorageAccount _account;
+    private readonly LcmJobClientOptions _options;
+    private readonly StatusStore _statuses;
+    private readonly JobQueues _queues;
+    private readonly BlobUrls _urls;
+    private bool _created;
+
+    /// <summary>For mocking.</summary>
+    protected LcmJobClient()
+    {
+        _account = null!;
+        _options = new LcmJobClientOptions();
+        _statuses = null!;
+        _queues = null!;
+        _urls = null!;
+    }
+
+    public LcmJobClient(string connectionString, LcmJobClientOptions? options = null)
+        : this(StorageAccount.FromConnectionString(connectionString), options)
+    {
+    }
+
+    public LcmJobClient(StorageAccount account, LcmJobClientOptions? options = null)
+    {
+        _account = account;
+        _options = options ?? new LcmJobClientOptions();
+        _statuses = new StatusStore(account.Blobs.GetBlobContainerClient(StorageNames.StatusContainer));
+        _queues = new JobQueues(account.Queues, _options.Names);
+        _urls = new BlobUrls(account.Blobs, _options.SasLifetime);
+    }
+
+    /// <summary>
+    /// Validates the request, records it as <c>queued</c>, then enqueues it. A request without an id
+    /// gets a new one. With <paramref name="initImage"/> (image-to-image), the picture is uploaded to
+    /// <c>lcm-inputs/{id}/init</c> first and the message only names it, so queue messages stay small.
+    /// Throws <see cref="LcmJobException"/>: status 400 with the contract's code for a request the service
+    /// would refuse, 409 <c>job_exists</c> when a job with that id exists already.
+    /// </summary>
+    public virtual Task<JobStatus> SubmitAsync(JobRequest request, CancellationToken cancellationToken = default) =>
+        SubmitAsync(request, null, cancellationToken);
+
+    /// <inheritdoc cref="SubmitAsync(JobRequest, CancellationToken)"/>
+    public virtual async Task<JobStatus> SubmitAsync(JobRequest request, Stream? initImage, CancellationToken cancellationToken = default)
+    {
+        request = request with { Id = request.Id ?? Guid.NewGuid().ToString("N") };
+        if (initImage is not null)
+        {
+            if (request.InitImage is not null) throw new ArgumentException("give the init image either as a stream or as request.InitImage, not both", nameof(initImage));
+            request = request with { InitImage = Names.InitImageBlob(request.Id!) };
+        }
+        try
+        {
+            request.Validate();
+        }
+        catch (JobRejectedException e)
+        {
+            throw new LcmJobException(400, e.Code, e.Message);
+        }
+        await EnsureCreatedAsync(cancellationToken);
+        if (initImage is not null)
+            await _account.Blobs.GetBlobContainerClient(StorageNames.InputsContainer).GetBlobClient(request.InitImage).UploadAsync(initImage, overwrite: true, cancellationToken);
+        var queued = new JobStatus { Id = request.Id!, Status = JobState.Queued, CreatedAt = DateTimeOffset.UtcNow, Request = request };
+        if (await _statuses.TryCreateAsync(queued, cancellationToken) is null)
+            throw new LcmJobException(409, LcmJobException.JobExists, $"a job with id '{request.Id}' exists already; use another id");
+        await _queues.SendJobAsync(request, cancellationToken);
+        return queued;
+    }
+
+    /// <summary>The job's status with image URLs that carry a fresh read SAS; null when there is no such job.</summary>
+    public virtual async Task<JobStatus?> GetStatusAsync(string id, CancellationToken cancellationToken = default)
+    {
+        if (!Names.IsValidId(id)) throw new ArgumentException($"'{id}' is not a job id (1-64 of A-Z, a-z, 0-9, '_' and '-')", nameof(id));
+        if (await _statuses.GetAsync(id, cancellationToken) is not { } stored) return null;
+        return await WithReadUrlsAsync(stored.Status, cancellationToken);
+    }
+
+    private async Task<JobStatus> WithReadUrlsAsync(JobStatus status, CancellationToken cancellationToken)
+    {
+        var images = new List<JobImage>();
+        foreach (var image in status.Images)
+            images.Add(image with { Url = await _urls.ReadUrlAsync(StorageNames.ImagesContainer, image.Blob, cancellationToken) });
+        return status with { Images = images };
+    }
+
+    /// <summary>
+    /// Polls until the job succeeds, fails or is canceled; throws <see cref="TimeoutException"/> after
+    /// <paramref name="timeout"/> and <see cref="LcmJobException"/> 404 when there is no such job.
+    /// </summary>
+    public virtual async Task<JobStatus> WaitForCompletionAsync(string id, TimeSpan timeout, IProgress<JobStatus>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(timeout);
+        try
+        {
+            while (true)
+            {
+                var status = await GetStatusAsync(id, deadline.Token)
+                    ?? throw LcmJobException.NoSuchJob(id);
+                progress?.Report(status);
+                if (status.IsTerminal) return status;
+                await Task.Delay(_options.PollInterval, deadline.Token);
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new TimeoutException($"job '{id}' did not finish within {timeout}");
+        }
+    }
+
+    /// <summary>
+    /// Cancels a queued or running job; a finished job keeps its status. Returns the status after the call;
+    /// throws <see cref="LcmJobException"/> 404 <c>not_found</c> when there is no such job.
+    /// </summary>
+    public virtual async Task<JobStatus> CancelAsync(string id, CancellationToken cancellationToken = default)
+    {
+        while (true)
+        {
+            var stored = await _statuses.GetAsync(id, cancellationToken)
+                ?? throw LcmJobException.NoSuchJob(id);
+            // A finished job is returned as GetStatusAsync returns it: stored URLs need the caller's SAS to be of use.
+            if (stored.Status.IsTerminal) return await WithReadUrlsAsync(stored.Status, cancellationToken);
+            var canceled = stored.Status with
+            {
+                Status = JobState.Canceled,
+                CompletedAt = DateTimeOffset.UtcNow,
+                Error = new JobError("canceled", "the job was canceled by a client"),
+            };
+            if (await _statuses.TryReplaceAsync(canceled, stored.ETag, cancellationToken) is { } written) return written.Status;
+        }
+    }
+
+    /// <summary>Downloads one image of a finished job with this client's credentials.</summary>
+    public virtual async Task DownloadImageAsync(JobImage image, Stream destination, CancellationToken cancellationToken = default) =>
+        await _account.Blobs.GetBlobContainerClient(StorageNames.ImagesContainer).GetBlobClient(image.Blob).DownloadToAsync(destination, cancellationToken);
+
+    private async Task EnsureCreatedAsync(CancellationToken cancellationToken)
+    {
+        if (_created) return;
+        try
+        {
+            await StorageSetup.EnsureCreatedAsync(_account, _options.Names, cancellationToken);
+        }
+        catch (RequestFailedException e) when (e.Status == 403)
+        {
+            // A client may hold rights to send and write status but not to create; the worker creates them.
+        }
+        _created = true;
+    }
+}

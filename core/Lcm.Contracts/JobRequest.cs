@@ -1,0 +1,66 @@
+namespace Lcm.Contracts;
+
+/// <summary>
+/// The job message of the contract (schema: schemas/job-request.schema.json). Only <see cref="Prompt"/>
+/// is required; absent fields take the engine's defaults when the job is normalised.
+/// </summary>
+public sealed record JobRequest
+{
+    public const int MaxMessageBytes = 48 * 1024;
+
+    public string? Id { get; init; }
+    public required string Prompt { get; init; }
+    public int? Steps { get; init; }
+    public double? GuidanceScale { get; init; }
+    public int? Width { get; init; }
+    public int? Height { get; init; }
+    public long? Seed { get; init; }
+    public int? Count { get; init; }
+    public string? Format { get; init; }
+    public int? Quality { get; init; }
+    public string? ReplyTo { get; init; }
+    /// <summary>Image-to-image: a blob name in the container lcm-inputs, or the URL of such a blob in the service's account.</summary>
+    public string? InitImage { get; init; }
+    public double? Strength { get; init; }
+    /// <summary>The unconditional text of classifier-free guidance; ignored (with a warning) by distilled LCMs.</summary>
+    public string? NegativePrompt { get; init; }
+    /// <summary>LoRAs by name in the worker's LoRA folder (LCM_LORA_PATH), merged in this order.</summary>
+    public IReadOnlyList<JobLora>? Loras { get; init; }
+
+    /// <summary>The output formats as the contract spells them (jpg is jpeg).</summary>
+    public static readonly IReadOnlyList<string> Formats = ["png", "jpeg", "jpg", "webp"];
+
+    /// <summary>
+    /// Checks the request against the contract (the schema's bounds and the naming rules); throws
+    /// <see cref="JobRejectedException"/> for the first problem. What a model narrows, and the init
+    /// image's own size, are checked once the model is known.
+    /// </summary>
+    public void Validate()
+    {
+        if (Id is not null && !Names.IsValidId(Id))
+            throw new JobRejectedException(JobErrorCodes.InvalidId, "id must be 1-64 characters of A-Z, a-z, 0-9, '_' and '-'");
+        if (Format is not null && !Formats.Contains(Format))
+            throw new JobRejectedException(JobErrorCodes.InvalidFormat, $"format must be png, jpeg or webp, found '{Format}'");
+        if (Quality is < 1 or > 100)
+            throw new JobRejectedException(JobErrorCodes.InvalidQuality, $"quality must be in 1..100, found {Quality}");
+        if (ReplyTo is not null && !Names.IsValidQueueName(ReplyTo))
+            throw new JobRejectedException(JobErrorCodes.InvalidReplyTo, $"replyTo must be a storage queue name (3-63 of a-z, 0-9 and single '-'), found '{ReplyTo}'");
+        if (InitImage is not null && !Names.IsPlausibleInitImage(InitImage))
+            throw new JobRejectedException(JobErrorCodes.InvalidInitImage,
+                "initImage must be a blob name in the container lcm-inputs (like 'job-1/init') or the URL of such a blob in this service's storage account");
+        var error = RequestRules.Strength(Strength, InitImage is not null)
+            ?? RequestRules.Prompt(Prompt)
+            ?? RequestRules.NegativePrompt(NegativePrompt)
+            ?? (Width is { } width ? RequestRules.Size("width", width) : null)
+            ?? (Height is { } height ? RequestRules.Size("height", height) : null)
+            ?? RequestRules.Steps(Steps ?? RequestLimits.DefaultSteps)
+            ?? RequestRules.GuidanceScale(GuidanceScale)
+            ?? RequestRules.Count(Count ?? 1)
+            ?? RequestRules.Seed(Seed)
+            ?? RequestRules.Loras((Loras ?? []).Select(l => (l.Name, l.Scale)).ToArray());
+        if (error is not null) throw new JobRejectedException(error.Code, error.Message);
+    }
+}
+
+/// <summary>A LoRA as a request names it: a name in the worker's LoRA folder and a scale (default 1).</summary>
+public sealed record JobLora(string Name, double Scale = 1.0);

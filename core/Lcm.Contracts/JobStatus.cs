@@ -1,0 +1,41 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Lcm.Contracts;
+
+public enum JobState
+{
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    Canceled,
+}
+
+public sealed record JobImage(string Blob, string Url, int Width, int Height, long Seed, string ContentType);
+
+public sealed record JobMetrics(double? QueueMs, double? RunMs, IReadOnlyList<double> StepsMs);
+
+/// <summary>The status document <c>lcm-status/{id}.json</c> (schema: schemas/job-status.schema.json).</summary>
+public sealed record JobStatus
+{
+    public required string Id { get; init; }
+    public required JobState Status { get; init; }
+    public int Attempts { get; init; }
+    public DateTimeOffset CreatedAt { get; init; }
+    public DateTimeOffset? StartedAt { get; init; }
+    public DateTimeOffset? CompletedAt { get; init; }
+    public JobRequest? Request { get; init; }
+    public IReadOnlyList<JobImage> Images { get; init; } = [];
+    public JobError? Error { get; init; }
+    public IReadOnlyList<string> Warnings { get; init; } = [];
+    public JobMetrics? Metrics { get; init; }
+
+    [JsonIgnore]
+    public bool IsTerminal => Status is JobState.Succeeded or JobState.Failed or JobState.Canceled;
+
+    public byte[] ToJson() => JsonSerializer.SerializeToUtf8Bytes(this, JobJson.Documents);
+
+    public static JobStatus FromJson(ReadOnlySpan<byte> json) =>
+        JsonSerializer.Deserialize<JobStatus>(json, JobJson.Documents) ?? throw new JsonException("status document is null");
+}

@@ -1,0 +1,27 @@
+namespace Lcm.Contracts;
+
+/// <summary>The queues and containers of the service. The jobs and results queue names are settings; the rest are fixed by the contract.</summary>
+public sealed record StorageNames
+{
+    public string JobsQueue { get; init; } = "lcm-jobs";
+    /// <summary>Null when completion events are turned off.</summary>
+    public string? ResultsQueue { get; init; } = "lcm-results";
+    public string PoisonQueue => JobsQueue + "-poison";
+    public const string ImagesContainer = "lcm-images";
+    public const string StatusContainer = "lcm-status";
+    public const string InputsContainer = "lcm-inputs";
+    public const string RequestsContainer = "lcm-requests";
+
+    /// <summary>LCM_JOBS_QUEUE, LCM_RESULTS_QUEUE and LCM_PUBLISH_RESULTS (true|false).</summary>
+    public static StorageNames FromSettings(Func<string, string?> read)
+    {
+        var names = new StorageNames();
+        if (read("LCM_JOBS_QUEUE") is { Length: > 0 } jobs) names = names with { JobsQueue = CheckQueue("LCM_JOBS_QUEUE", jobs) };
+        if (read("LCM_RESULTS_QUEUE") is { Length: > 0 } results) names = names with { ResultsQueue = CheckQueue("LCM_RESULTS_QUEUE", results) };
+        if (Settings.ReadBool(read, "LCM_PUBLISH_RESULTS") == false) names = names with { ResultsQueue = null };
+        return names;
+    }
+
+    private static string CheckQueue(string setting, string name) => Names.IsValidQueueName(name) ? name
+        : throw new ArgumentException($"{setting} must be a storage queue name (3-63 of a-z, 0-9 and single '-'), found '{name}'");
+}

@@ -1,0 +1,27 @@
+using Lcm.Contracts;
+
+namespace Lcm.Engine.Loaders;
+
+/// <summary>How an engine runs its graphs and which request limits depend on the host.</summary>
+public sealed record EngineOptions
+{
+    public ExecutionProvider ExecutionProvider { get; init; } = ExecutionProvider.Auto;
+    public int CudaDeviceId { get; init; }
+    /// <summary>Threads inside one ONNX Runtime run; null lets ONNX Runtime use every core.</summary>
+    public int? IntraOpThreads { get; init; }
+    /// <summary>Where optimised graphs are kept between starts (<see cref="PreparedModelCache"/>); null loads every graph from its file.</summary>
+    public string? PreparedCacheDirectory { get; init; }
+    /// <summary>Where LoRA-merged graphs are kept between starts (<see cref="Lora.MergedModels"/>); needed only to merge LoRAs.</summary>
+    public string? MergedModelDirectory { get; init; }
+    /// <summary>Largest width or height accepted (a multiple of 8).</summary>
+    public int MaxImageSize { get; init; } = RequestLimits.MaxImageSize;
+    /// <summary>cuDNN convolution algorithm search: HEURISTIC (default; EXHAUSTIVE adds seconds to each shape's first run), EXHAUSTIVE or DEFAULT.</summary>
+    public string CudnnConvAlgoSearch { get; init; } = "HEURISTIC";
+    /// <summary>How the CUDA memory arena grows: kSameAsRequested (default, no over-allocation) or kNextPowerOfTwo.</summary>
+    public string CudaArenaExtendStrategy { get; init; } = "kSameAsRequested";
+    /// <summary>Copies between host and GPU on the default stream (ONNX Runtime's default, safest); false lets them overlap compute.</summary>
+    public bool CudaCopyInDefaultStream { get; init; } = true;
+    /// <summary>One generation at <see cref="WarmUpSize"/> when the engine loads; null means on CUDA only (first-run kernel set-up moves to start-up).</summary>
+    public bool? WarmUp { get; init; }
+    public int WarmUpSize { get; init; } = RequestLimits.DefaultSize;
+}

@@ -1,0 +1,135 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.ML.OnnxRuntime;
+
+namespace Lcm.Engine.Loaders;
+
+/// <summary>
+/// Creates the ONNX Runtime sessions of one engine. The execution provider is decided once, on the
+/// first session: CUDA when it loads (CUDA 13 and cuDNN present), else the CPU with the reason logged.
+/// </summary>
+public sealed class SessionFactory
+{
+    private readonly EngineOptions _options;
+    private readonly ILogger _logger;
+    private readonly PreparedModelCache? _cache;
+
+    public SessionFactory(EngineOptions options, ILogger logger)
+    {
+        _options = options;
+        _logger = logger;
+        (ActiveProvider, FallbackReason) = Decide();
+        _cache = options.PreparedCacheDirectory is { } directory ? new PreparedModelCache(directory, logger) : null;
+    }
+
+    /// <summary>The provider in use: "CUDA" or "CPU".</summary>
+    public string ActiveProvider { get; }
+
+    /// <summary>Why CUDA is not in use when it was asked for or tried; null otherwise.</summary>
+    public string? FallbackReason { get; }
+
+    /// <summary>
+    /// A session on a graph: from the prepared-model cache when it is on (optimised once, weights
+    /// mapped from the file, no pre-packing), else straight from the file with full optimisation.
+    /// </summary>
+    public InferenceSession Create(string modelPath)
+    {
+        if (_cache is null) return Load(modelPath, NewOptions(ActiveProvider == "CUDA"));
+        string key = $"{ActiveProvider}-{CpuFeatures()}";
+        string prepared = Prepare(modelPath, key);
+        try
+        {
+            return Load(prepared, PreparedOptions());
+        }
+        catch (ModelFormatException e)
+        {
+            // A prepared file of the right length can still be corrupt: rebuild it once.
+            _logger.LogWarning("Prepared model {Path} failed to load ({Error}); rebuilding it", prepared, e.Message);
+            _cache.Invalidate(prepared);
+            return Load(Prepare(modelPath, key), PreparedOptions());
+        }
+    }
+
+    private string Prepare(string modelPath, string key)
+    {
+        try
+        {
+            return _cache!.GetOrPrepare(modelPath, key, () => NewOptions(ActiveProvider == "CUDA"));
+        }
+        catch (OnnxRuntimeException e)
+        {
+            throw new ModelFormatException($"'{modelPath}' could not be loaded by ONNX Runtime: {e.Message}", e);
+        }
+    }
+
+    private SessionOptions PreparedOptions()
+    {
+        var options = NewOptions(ActiveProvider == "CUDA");
+        options.GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL;
+        // Pre-packing copies every MatMul/Conv weight into private memory: off, the weights stay mapped from the file.
+        options.AddSessionConfigEntry("session.disable_prepacking", "1");
+        return options;
+    }
+
+    private static InferenceSession Load(string path, SessionOptions options)
+    {
+        using (options)
+        {
+            try
+            {
+                return new InferenceSession(path, options);
+            }
+            catch (OnnxRuntimeException e)
+            {
+                throw new ModelFormatException($"'{path}' could not be loaded by ONNX Runtime: {e.Message}", e);
+            }
+        }
+    }
+
+    /// <summary>Fully optimised graphs may use kernels for this processor's instruction set, so the cache key names it.</summary>
+    private static string CpuFeatures() =>
+        $"{System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture}".ToLowerInvariant()
+        + (System.Runtime.Intrinsics.X86.Avx512F.IsSupported ? "-avx512" : System.Runtime.Intrinsics.X86.Avx2.IsSupported ? "-avx2" : "");
+
+    private (string, string?) Decide()
+    {
+        if (_options.ExecutionProvider == ExecutionProvider.Cpu) return ("CPU", null);
+        try
+        {
+            using var probe = NewOptions(useCuda: true);
+            return ("CUDA", null);
+        }
+        catch (Exception e) when (e is OnnxRuntimeException or DllNotFoundException or EntryPointNotFoundException)
+        {
+            string reason = $"CUDA execution provider unavailable: {e.Message.Trim()}";
+            if (_options.ExecutionProvider == ExecutionProvider.Cuda)
+                throw new InvalidOperationException($"{reason} (LCM_EXECUTION_PROVIDER=cuda forbids the CPU fallback)", e);
+            _logger.LogWarning("Falling back to the CPU: {Reason}", reason);
+            return ("CPU", reason);
+        }
+    }
+
+    private SessionOptions NewOptions(bool useCuda)
+    {
+        var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+        if (_options.IntraOpThreads is int threads) options.IntraOpNumThreads = threads;
+        if (!useCuda) return options;
+        try
+        {
+            using var cuda = new OrtCUDAProviderOptions();
+            cuda.UpdateOptions(new Dictionary<string, string>
+            {
+                ["device_id"] = _options.CudaDeviceId.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["cudnn_conv_algo_search"] = _options.CudnnConvAlgoSearch,
+                ["arena_extend_strategy"] = _options.CudaArenaExtendStrategy,
+                ["do_copy_in_default_stream"] = _options.CudaCopyInDefaultStream ? "1" : "0",
+            });
+            options.AppendExecutionProvider_CUDA(cuda);
+            return options;
+        }
+        catch
+        {
+            options.Dispose();
+            throw;
+        }
+    }
+}

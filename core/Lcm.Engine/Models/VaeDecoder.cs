@@ -1,0 +1,50 @@
+using Lcm.Engine.Loaders;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+
+namespace Lcm.Engine.Models;
+
+/// <summary>The VAE decoder graph: latent_sample [1, 4, h, w] to sample [1, 3, 8h, 8w] in [-1, 1].</summary>
+public sealed class VaeDecoder : IDisposable
+{
+    private readonly OnnxGraph _graph;
+    private readonly TensorElementType _latentType;
+
+    public VaeDecoder(OnnxGraph graph)
+    {
+        _graph = graph;
+        _latentType = graph.RequireInput("latent_sample", OnnxGraph.FloatTypes, 4).ElementDataType;
+        graph.RequireOutput("sample", OnnxGraph.FloatTypes, 4);
+    }
+
+    /// <summary>Decodes one image's latents (already divided by the scaling factor) to RGB pixels.</summary>
+    public byte[] Decode(float[] latents, int latentHeight, int latentWidth, RunOptions runOptions)
+    {
+        using var input = OnnxGraph.FloatTensor(latents, [1, Unet.LatentChannels, latentHeight, latentWidth], _latentType);
+        float[] planes = _graph.Run(new Dictionary<string, OrtValue> { ["latent_sample"] = input }, "sample", runOptions);
+        int pixels = latentHeight * 8 * latentWidth * 8;
+        if (planes.Length != 3 * pixels)
+            throw new ModelFormatException($"'{_graph.Path}' output 'sample' has {planes.Length} values; expected 3 x {latentHeight * 8} x {latentWidth * 8}");
+        return ToRgb(planes, pixels);
+    }
+
+    /// <summary>CHW floats in [-1, 1] to interleaved RGB bytes: round(clamp(x / 2 + 0.5, 0, 1) * 255), in float32 as diffusers.</summary>
+    public static byte[] ToRgb(ReadOnlySpan<float> planes, int pixels)
+    {
+        var rgb = new byte[3 * pixels];
+        for (int c = 0; c < 3; c++)
+        {
+            var plane = planes.Slice(c * pixels, pixels);
+            for (int i = 0; i < pixels; i++)
+            {
+                float v = Math.Clamp(plane[i] / 2f + 0.5f, 0f, 1f);
+                rgb[3 * i + c] = (byte)MathF.Round(v * 255f, MidpointRounding.ToEven);
+            }
+        }
+        return rgb;
+    }
+
+    public OnnxGraph Graph => _graph;
+
+    public void Dispose() => _graph.Dispose();
+}

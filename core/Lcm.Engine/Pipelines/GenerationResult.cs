@@ -1,0 +1,23 @@
+namespace Lcm.Engine.Pipelines;
+
+/// <summary>Pixels of one generated image: RGB, 8 bits a channel, row-major.</summary>
+public sealed record GeneratedImage(byte[] Rgb, int Width, int Height, long Seed);
+
+/// <summary>Where the time of one request went, in milliseconds. A batch shares its stage times.</summary>
+public sealed record GenerationTimings
+{
+    public double TokenizeMs { get; init; }
+    public double TextEncoderMs { get; init; }
+    public IReadOnlyList<double> UnetStepMs { get; init; } = [];
+    public double VaeDecoderMs { get; init; }
+    /// <summary>Image-to-image only: encoding the init images.</summary>
+    public double VaeEncoderMs { get; init; }
+    public double TotalMs { get; init; }
+    /// <summary>Time spent inside ONNX Runtime runs; TotalMs minus this is the engine's own overhead.</summary>
+    public double OrtMs { get; init; }
+}
+
+public sealed record GenerationResult(IReadOnlyList<GeneratedImage> Images, IReadOnlyList<string> Warnings, GenerationTimings Timings);
+
+/// <summary>Reported after each denoising step.</summary>
+public readonly record struct StepProgress(int Step, int Steps, TimeSpan Elapsed);

@@ -1,0 +1,46 @@
+using Lcm.Contracts;
+using Lcm.Engine.Loaders;
+using Lcm.Engine.Pipelines;
+
+namespace Lcm.Jobs;
+
+/// <summary>
+/// Every setting of the job service, by the one name it has everywhere (environment variable =
+/// app setting = local.settings.json key). See local.settings.sample.json and README.
+/// </summary>
+public sealed record WorkerSettings
+{
+    public StorageNames Names { get; init; } = new();
+    public EngineOptions Engine { get; init; } = new();
+    public QueueSettings Queue { get; init; } = new();
+    public JobProcessorOptions Processor { get; init; } = new();
+    public BatchingOptions Batching { get; init; } = new();
+    public LoraSettings Lora { get; init; } = new();
+    /// <summary>How long a received message stays invisible before the lease is renewed (LCM_MESSAGE_LEASE_SECONDS).</summary>
+    public TimeSpan MessageLease { get; init; } = TimeSpan.FromSeconds(60);
+    /// <summary>How often <c>lcm worker</c> looks for request blobs (LCM_POLL_REQUESTS_SECONDS); null where Event Grid delivers them.</summary>
+    public TimeSpan? RequestPollInterval { get; init; }
+
+    public static WorkerSettings FromEnvironment(Func<string, string?>? read = null)
+    {
+        read ??= Environment.GetEnvironmentVariable;
+        var settings = new WorkerSettings
+        {
+            Names = StorageNames.FromSettings(read),
+            Engine = EngineSettings.ReadEngine(read),
+            Queue = QueueSettings.Load(read),
+            Batching = EngineSettings.ReadBatching(read),
+            Lora = LoraSettings.FromEnvironment(read),
+        };
+        if (Settings.ReadInt(read, "LCM_MESSAGE_LEASE_SECONDS", 2, 600) is int lease)
+            settings = settings with { MessageLease = TimeSpan.FromSeconds(lease) };
+        if (Settings.ReadInt(read, "LCM_POLL_REQUESTS_SECONDS", 0, 3600) is int requests and > 0)
+            settings = settings with { RequestPollInterval = TimeSpan.FromSeconds(requests) };
+        if (Settings.ReadInt(read, "LCM_CANCEL_POLL_MS", 50, 60_000) is int poll)
+            settings = settings with { Processor = settings.Processor with { CancelPollInterval = TimeSpan.FromMilliseconds(poll) } };
+        settings = settings with { Processor = settings.Processor with { InputLimits = EngineSettings.ReadInputLimits(read) } };
+        if (Settings.ReadInt(read, "LCM_SAS_MINUTES", 1, 7 * 24 * 60) is int sas)
+            settings = settings with { Processor = settings.Processor with { SasLifetime = TimeSpan.FromMinutes(sas) } };
+        return settings;
+    }
+}

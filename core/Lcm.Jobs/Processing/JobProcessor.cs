@@ -1,0 +1,316 @@
+using System.Diagnostics;
+using Azure;
+using Azure.Storage.Blobs;
+using Lcm.Client;
+using Lcm.Contracts;
+using Lcm.Engine.Imaging;
+using Lcm.Engine.Pipelines;
+using Microsoft.Extensions.Logging;
+
+namespace Lcm.Jobs;
+
+/// <summary>
+/// Turns one job delivery into images and a final status. Delivery is at least once, so every
+/// step can be repeated: the seed is fixed in the status on the first attempt, images are
+/// overwritten with the same bytes, and status writes are conditional, so two deliveries end
+/// in one consistent status. Knows nothing of ONNX: generation is behind <see cref="IImageGenerator"/>.
+/// </summary>
+public sealed class JobProcessor(
+    IImageGenerator generator,
+    StatusStore statuses,
+    ImageStore images,
+    JobQueues queues,
+    BlobUrls urls,
+    InputImages inputs,
+    BlobContainerClient requests,
+    ILogger logger,
+    JobProcessorOptions? options = null,
+    TimeProvider? clock = null)
+{
+    private readonly JobProcessorOptions _options = options ?? new JobProcessorOptions();
+    private readonly TimeProvider _clock = clock ?? TimeProvider.System;
+
+    /// <summary>A processor on the service's containers and queues of one storage account.</summary>
+    public static JobProcessor Create(StorageAccount account, StorageNames names, IImageGenerator generator, ILogger logger,
+        JobProcessorOptions? options = null)
+    {
+        options ??= new JobProcessorOptions();
+        return new JobProcessor(generator,
+            new StatusStore(account.Blobs.GetBlobContainerClient(StorageNames.StatusContainer)),
+            new ImageStore(account.Blobs.GetBlobContainerClient(StorageNames.ImagesContainer)),
+            new JobQueues(account.Queues, names),
+            new BlobUrls(account.Blobs, options.SasLifetime),
+            new InputImages(account.Blobs, options.InputLimits),
+            account.Blobs.GetBlobContainerClient(StorageNames.RequestsContainer),
+            logger, options);
+    }
+
+    public async Task<JobOutcome> ProcessAsync(JobDelivery delivery, CancellationToken shutdown)
+    {
+        var message = delivery.Message;
+        if (message.JobId is not string id)
+        {
+            logger.LogWarning("Message {MessageId} has no usable id: {Reason}", delivery.MessageId, message.Error?.Message);
+            return new JobOutcome(JobOutcomeKind.Poison, null, null, message.Error?.Message);
+        }
+        if (message.RequestBlob is { } requestBlob) message = await ReadRequestBlobAsync(id, requestBlob, shutdown);
+        (message, byte[]? initImage) = await FetchInitImageAsync(message, shutdown);
+        for (int attempt = 0; ; attempt++)
+        {
+            var stored = await statuses.GetAsync(id, shutdown);
+            if (stored?.Status.IsTerminal == true)
+            {
+                // A repeated delivery of a finished job: the status stands; the event may have been lost with the crash.
+                await PublishAsync(stored.Status, shutdown);
+                return Done(stored.Status);
+            }
+            if (message.Error is { } error)
+            {
+                var failed = Final(stored?.Status ?? NewStatus(id, delivery, message.Request), JobState.Failed, error);
+                if (await WriteFinalAsync(failed, stored, shutdown, message.ReplyTo) is { } result) return result;
+                continue;
+            }
+            var request = message.Request!;
+            long seed = request.Seed ?? stored?.Status.Request?.Seed ?? Random.Shared.NextInt64(0, RequestLimits.MaxSeed + 1);
+            var running = (stored?.Status ?? NewStatus(id, delivery, request)) with
+            {
+                Status = JobState.Running,
+                Attempts = (stored?.Status.Attempts ?? 0) + 1,
+                StartedAt = _clock.GetUtcNow(),
+                Request = JobPlan.Resolve(request, seed, generator.Kind).Request,
+            };
+            var claimed = stored is null ? await statuses.TryCreateAsync(running, shutdown) : await statuses.TryReplaceAsync(running, stored.ETag, shutdown);
+            if (claimed is null)
+            {
+                if (attempt < _options.MaxStatusRaces) continue;
+                return new JobOutcome(JobOutcomeKind.Retry, id, null, "the status kept changing under this worker");
+            }
+            return await RunAsync(claimed, initImage, shutdown);
+        }
+    }
+
+    /// <summary>
+    /// Image-to-image: the init image's bytes, and the request with the image's own size where it
+    /// names none. A bad or missing image turns the message into a failure with the image's code.
+    /// </summary>
+    private async Task<(JobMessage, byte[]?)> FetchInitImageAsync(JobMessage message, CancellationToken cancellationToken)
+    {
+        if (message.Request is not { InitImage: { } reference } request) return (message, null);
+        try
+        {
+            byte[] bytes = await inputs.DownloadAsync(reference, cancellationToken);
+            var (width, height) = ImageInput.DefaultSize(ImageInput.Identify(bytes, inputs.Limits), RequestLimits.MaxImageSize);
+            return (message with { Request = request with { Width = request.Width ?? width, Height = request.Height ?? height } }, bytes);
+        }
+        catch (InvalidRequestException e)
+        {
+            return (message with { Request = null, Error = new JobError(e.Code, e.Message) }, null);
+        }
+    }
+
+    /// <summary>A job that arrived as a BlobCreated event: its request is the blob <c>lcm-requests/{id}.json</c>.</summary>
+    private async Task<JobMessage> ReadRequestBlobAsync(string id, string blobName, CancellationToken cancellationToken)
+    {
+        var blob = requests.GetBlobClient(blobName);
+        try
+        {
+            var properties = await blob.GetPropertiesAsync(cancellationToken: cancellationToken);
+            if (properties.Value.ContentLength > JobRequest.MaxMessageBytes)
+                return new JobMessage(id, null, new JobError(JobErrorCodes.MessageTooLarge, $"request blob '{blobName}' is {properties.Value.ContentLength} bytes; at most {JobRequest.MaxMessageBytes} are accepted"));
+            var parsed = JobMessage.FromJson((await blob.DownloadContentAsync(cancellationToken)).Value.Content.ToMemory().Span, id);
+            if (parsed.JobId is not null && parsed.JobId != id)
+                return new JobMessage(id, null, new JobError(JobErrorCodes.InvalidId, $"request blob '{blobName}' names the id '{parsed.JobId}'; leave id out or use '{id}'"));
+            return parsed with { JobId = id };
+        }
+        catch (RequestFailedException e) when (e.Status == 404)
+        {
+            return new JobMessage(id, null, new JobError(JobErrorCodes.RequestNotFound, $"request blob '{blobName}' does not exist in {StorageNames.RequestsContainer}"));
+        }
+    }
+
+    /// <summary>Marks a job whose message went to the poison queue as failed with <c>retries_exhausted</c>.</summary>
+    public async Task MarkRetriesExhaustedAsync(string jobId, string reason, CancellationToken cancellationToken)
+    {
+        for (int attempt = 0; attempt <= _options.MaxStatusRaces; attempt++)
+        {
+            var stored = await statuses.GetAsync(jobId, cancellationToken);
+            if (stored?.Status.IsTerminal == true) return;
+            var status = stored?.Status ?? new JobStatus { Id = jobId, Status = JobState.Queued, CreatedAt = _clock.GetUtcNow() };
+            var failed = Final(status, JobState.Failed, new JobError(JobErrorCodes.RetriesExhausted, reason));
+            if (await WriteFinalAsync(failed, stored, cancellationToken) is not null) return;
+        }
+    }
+
+    private async Task<JobOutcome> RunAsync(StoredStatus claimed, byte[]? initImage, CancellationToken shutdown)
+    {
+        var status = claimed.Status;
+        var request = status.Request!;
+        logger.LogInformation("Job {Id} running (attempt {Attempt})", status.Id, status.Attempts);
+        using var canceledByClient = new CancellationTokenSource();
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(shutdown, canceledByClient.Token);
+        using var stopWatching = CancellationTokenSource.CreateLinkedTokenSource(linked.Token);
+        var watcher = WatchForCancelAsync(status.Id, claimed.ETag, canceledByClient, stopWatching.Token);
+        var timer = Stopwatch.StartNew();
+        JobStatus final;
+        try
+        {
+            var plan = JobPlan.Resolve(request, request.Seed!.Value, generator.Kind);
+            var generation = plan.Generation;
+            if (initImage is not null)
+            {
+                // Sizes first, so an oversized request never decodes pixels at that size.
+                generator.Validate(generation with { Strength = null });
+                generation = generation with { InitImage = ImageInput.Decode(initImage, generation.Width, generation.Height, inputs.Limits) };
+            }
+            generator.Validate(generation);
+            var result = await generator.GenerateAsync(generation, null, linked.Token);
+            var stored = new List<JobImage>();
+            for (int i = 0; i < result.Images.Count; i++)
+            {
+                var image = result.Images[i];
+                byte[] bytes = ImageEncoder.Encode(image, plan.Format, plan.Quality);
+                string blob = await images.UploadAsync(status.Id, i, plan.Format, bytes, linked.Token);
+                stored.Add(new JobImage(blob, images.Container.GetBlobClient(blob).Uri.ToString(), image.Width, image.Height, image.Seed, plan.Format.ContentType()));
+            }
+            final = Final(status, JobState.Succeeded, null) with
+            {
+                Images = stored,
+                Warnings = result.Warnings,
+                Metrics = Metrics(status, timer.Elapsed, result.Timings.UnetStepMs),
+            };
+        }
+        catch (InvalidRequestException e)
+        {
+            final = Final(status, JobState.Failed, new JobError(e.Code, e.Message)) with { Metrics = Metrics(status, timer.Elapsed, []) };
+        }
+        catch (OperationCanceledException) when (canceledByClient.IsCancellationRequested)
+        {
+            await images.DeleteAllAsync(status.Id, CancellationToken.None);
+            logger.LogInformation("Job {Id} canceled after {Ms:F0} ms", status.Id, timer.Elapsed.TotalMilliseconds);
+            var canceled = await statuses.GetAsync(status.Id, CancellationToken.None);
+            if (canceled is not null) await PublishAsync(canceled.Status, CancellationToken.None);
+            return new JobOutcome(JobOutcomeKind.Completed, status.Id, JobState.Canceled);
+        }
+        catch (OperationCanceledException) when (shutdown.IsCancellationRequested)
+        {
+            logger.LogInformation("Job {Id} handed back at shutdown", status.Id);
+            return new JobOutcome(JobOutcomeKind.Retry, status.Id, JobState.Running, "worker shutting down");
+        }
+        catch (Exception e) when (IsTransient(e))
+        {
+            logger.LogWarning(e, "Job {Id} failed transiently; it will be retried", status.Id);
+            return new JobOutcome(JobOutcomeKind.Retry, status.Id, JobState.Running, e.Message, e);
+        }
+        finally
+        {
+            await stopWatching.CancelAsync();
+            await watcher;
+        }
+        return await WriteFinalAsync(final, claimed, CancellationToken.None)
+            ?? await ResolveLostFinalWriteAsync(final);
+    }
+
+    /// <summary>The final write lost a race: a client canceled meanwhile, or another delivery finished first.</summary>
+    private async Task<JobOutcome> ResolveLostFinalWriteAsync(JobStatus final)
+    {
+        for (int attempt = 0; attempt <= _options.MaxStatusRaces; attempt++)
+        {
+            var current = await statuses.GetAsync(final.Id, CancellationToken.None);
+            if (current?.Status.Status == JobState.Canceled)
+            {
+                await images.DeleteAllAsync(final.Id, CancellationToken.None);
+                // A client's cancel sends no event: the worker that finds it announces it, as when a cancel stops a run.
+                logger.LogInformation("Job {Id} canceled after its images were made; they are deleted", final.Id);
+                await PublishAsync(current.Status, CancellationToken.None);
+            }
+            if (current?.Status.IsTerminal == true) return Done(current.Status);
+            if (await WriteFinalAsync(final with { Attempts = current?.Status.Attempts ?? final.Attempts }, current, CancellationToken.None) is { } done) return done;
+        }
+        return new JobOutcome(JobOutcomeKind.Retry, final.Id, null, "the status kept changing under this worker");
+    }
+
+    private async Task<JobOutcome?> WriteFinalAsync(JobStatus final, StoredStatus? stored, CancellationToken cancellationToken, string? replyTo = null)
+    {
+        var written = stored is null ? await statuses.TryCreateAsync(final, cancellationToken) : await statuses.TryReplaceAsync(final, stored.ETag, cancellationToken);
+        if (written is null) return null;
+        logger.LogInformation("Job {Id} {Status}{Error} attempts={Attempts} queueMs={QueueMs:F0} runMs={RunMs:F0}",
+            final.Id, final.Status.ToString().ToLowerInvariant(), final.Error is { } e ? $" ({e.Code}: {e.Message})" : "",
+            final.Attempts, final.Metrics?.QueueMs, final.Metrics?.RunMs);
+        await PublishAsync(final, cancellationToken, replyTo);
+        return Done(final);
+    }
+
+    private async Task PublishAsync(JobStatus status, CancellationToken cancellationToken, string? replyTo = null)
+    {
+        var targets = new[] { queues.Names.ResultsQueue, status.Request?.ReplyTo ?? replyTo }.OfType<string>().Distinct().ToArray();
+        if (targets.Length == 0) return;
+        var eventImages = new List<JobEventImage>();
+        foreach (var image in status.Images)
+            eventImages.Add(new JobEventImage(image.Blob, await urls.ReadUrlAsync(StorageNames.ImagesContainer, image.Blob, cancellationToken)));
+        var completed = new JobCompletedEvent(status.Id, status.Status, eventImages, status.Error);
+        foreach (string queue in targets) await queues.SendJsonAsync(queue, completed, cancellationToken);
+    }
+
+    /// <summary>Polls the status while the job runs; a client's cancel shows as a changed ETag with status canceled.</summary>
+    private async Task WatchForCancelAsync(string id, ETag etag, CancellationTokenSource canceled, CancellationToken stop)
+    {
+        try
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                await Task.Delay(_options.CancelPollInterval, _clock, stop);
+                var current = await statuses.GetAsync(id, stop);
+                if (current is not null && current.ETag != etag && current.Status.Status == JobState.Canceled)
+                {
+                    await canceled.CancelAsync();
+                    return;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        catch (Exception e)
+        {
+            logger.LogWarning(e, "Watching job {Id} for a cancel failed; the job runs on", id);
+        }
+    }
+
+    private JobStatus NewStatus(string id, JobDelivery delivery, JobRequest? request) => new()
+    {
+        Id = id,
+        Status = JobState.Queued,
+        CreatedAt = delivery.InsertedOn ?? _clock.GetUtcNow(),
+        Request = request,
+    };
+
+    private JobStatus Final(JobStatus status, JobState state, JobError? error) => status with
+    {
+        Status = state,
+        CompletedAt = _clock.GetUtcNow(),
+        Error = error,
+    };
+
+    private JobMetrics Metrics(JobStatus status, TimeSpan run, IReadOnlyList<double> stepsMs) => new(
+        status.StartedAt is { } started ? (started - status.CreatedAt).TotalMilliseconds : null,
+        run.TotalMilliseconds,
+        stepsMs);
+
+    private static JobOutcome Done(JobStatus status) => new(JobOutcomeKind.Completed, status.Id, status.Status);
+
+    private static bool IsTransient(Exception e) =>
+        e is RequestFailedException or IOException or TimeoutException or HttpRequestException or Microsoft.ML.OnnxRuntime.OnnxRuntimeException
+            or OutOfMemoryException or TaskCanceledException;
+}
+
+public sealed record JobProcessorOptions
+{
+    /// <summary>How often a running job's status is read to notice a client's cancel.</summary>
+    public TimeSpan CancelPollInterval { get; init; } = TimeSpan.FromSeconds(1);
+    /// <summary>How many times a lost conditional write is re-read and retried before the message is retried.</summary>
+    public int MaxStatusRaces { get; init; } = 3;
+    /// <summary>Limits on init images (LCM_MAX_INPUT_BYTES, LCM_MAX_INPUT_PIXELS).</summary>
+    public ImageInputLimits InputLimits { get; init; } = new();
+    /// <summary>How long the read SAS of image URLs in completion events stays valid.</summary>
+    public TimeSpan SasLifetime { get; init; } = TimeSpan.FromMinutes(60);
+}

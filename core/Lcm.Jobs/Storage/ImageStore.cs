@@ -1,0 +1,30 @@
+using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Models;
+using Lcm.Engine.Imaging;
+
+namespace Lcm.Jobs;
+
+/// <summary>Generated images in <c>lcm-images/{id}/{index}.{ext}</c>, with their content type.</summary>
+public sealed class ImageStore(BlobContainerClient container)
+{
+    public BlobContainerClient Container { get; } = container;
+
+    public static string BlobName(string jobId, int index, OutputFormat format) => $"{jobId}/{index}.{format.Extension()}";
+
+    /// <summary>Writes (or overwrites, on a redelivered job: the bytes are the same) one image.</summary>
+    public async Task<string> UploadAsync(string jobId, int index, OutputFormat format, byte[] bytes, CancellationToken cancellationToken = default)
+    {
+        string name = BlobName(jobId, index, format);
+        await Container.GetBlobClient(name).UploadAsync(new BinaryData(bytes), new BlobUploadOptions
+        {
+            HttpHeaders = new BlobHttpHeaders { ContentType = format.ContentType() },
+        }, cancellationToken);
+        return name;
+    }
+
+    public async Task DeleteAllAsync(string jobId, CancellationToken cancellationToken = default)
+    {
+        await foreach (var blob in Container.GetBlobsAsync(BlobTraits.None, BlobStates.None, jobId + "/", cancellationToken))
+            await Container.DeleteBlobIfExistsAsync(blob.Name, cancellationToken: cancellationToken);
+    }
+}

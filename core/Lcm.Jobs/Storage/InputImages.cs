@@ -1,0 +1,45 @@
+using Azure;
+using Azure.Storage.Blobs;
+using Lcm.Contracts;
+using Lcm.Engine.Imaging;
+using Lcm.Engine.Pipelines;
+
+namespace Lcm.Jobs;
+
+/// <summary>
+/// Init images of image-to-image jobs: blobs in <c>lcm-inputs</c>, named by the job or given as the
+/// URL of such a blob in this account. Never an arbitrary URL: the worker fetches nothing from
+/// outside its own storage account (claim-check, not a proxy).
+/// </summary>
+public sealed class InputImages(BlobServiceClient service, ImageInputLimits limits)
+{
+    public ImageInputLimits Limits { get; } = limits;
+
+    /// <summary>The image's bytes; throws <see cref="InvalidRequestException"/> for references outside lcm-inputs, missing or oversized blobs.</summary>
+    public async Task<byte[]> DownloadAsync(string reference, CancellationToken cancellationToken)
+    {
+        var blob = service.GetBlobContainerClient(StorageNames.InputsContainer).GetBlobClient(ResolveName(reference));
+        try
+        {
+            var properties = await blob.GetPropertiesAsync(cancellationToken: cancellationToken);
+            if (properties.Value.ContentLength > Limits.MaxBytes)
+                throw new InvalidRequestException("image_too_large", $"the init image is {properties.Value.ContentLength} bytes; at most {Limits.MaxBytes} are accepted");
+            return (await blob.DownloadContentAsync(cancellationToken)).Value.Content.ToArray();
+        }
+        catch (RequestFailedException e) when (e.Status == 404)
+        {
+            throw new InvalidRequestException(JobErrorCodes.InitImageNotFound, $"the init image '{reference}' does not exist in {StorageNames.InputsContainer}; upload it before enqueueing the job");
+        }
+    }
+
+    private string ResolveName(string reference)
+    {
+        if (!Uri.TryCreate(reference, UriKind.Absolute, out var uri)) return reference;
+        // Same account (host, and the account segment of path-style URLs such as Azurite's), container lcm-inputs.
+        string container = service.GetBlobContainerClient(StorageNames.InputsContainer).Uri.AbsoluteUri.TrimEnd('/') + "/";
+        string url = uri.GetLeftPart(UriPartial.Path);
+        if (!url.StartsWith(container, StringComparison.OrdinalIgnoreCase) || !Names.IsSafeBlobName(Uri.UnescapeDataString(url[container.Length..])))
+            throw new InvalidRequestException(JobErrorCodes.InvalidInitImage, $"initImage '{reference}' is not a blob in this service's {StorageNames.InputsContainer} container");
+        return Uri.UnescapeDataString(url[container.Length..]);
+    }
+}

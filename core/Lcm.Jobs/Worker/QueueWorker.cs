@@ -1,0 +1,126 @@
+using Azure;
+using Azure.Storage.Queues.Models;
+using Lcm.Client;
+using Lcm.Contracts;
+using Microsoft.Extensions.Logging;
+
+namespace Lcm.Jobs;
+
+/// <summary>
+/// The Functions queue trigger's behaviour outside the host: receive with a lease that is renewed
+/// while a job runs, delete on completion, retry after a failure, poison after maxDequeueCount,
+/// and on shutdown hand running messages back at once.
+/// </summary>
+public sealed class QueueWorker(JobProcessor processor, JobQueues queues, QueueSettings settings, TimeSpan messageLease, ILogger logger)
+{
+    private static readonly TimeSpan MinPollingInterval = TimeSpan.FromMilliseconds(100);
+
+    public async Task RunAsync(CancellationToken stoppingToken)
+    {
+        var running = new List<Task>();
+        var idle = MinPollingInterval;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            running.RemoveAll(t => t.IsCompleted);
+            int free = settings.Concurrency - running.Count;
+            QueueMessage[] messages = [];
+            if (free > 0)
+            {
+                try
+                {
+                    messages = (await queues.Jobs.ReceiveMessagesAsync(Math.Min(free, Math.Min(settings.BatchSize, 32)), messageLease, stoppingToken)).Value;
+                }
+                catch (RequestFailedException e)
+                {
+                    logger.LogWarning("Receiving from {Queue} failed: {Message}", queues.Jobs.Name, e.Message);
+                }
+                catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+                {
+                    break;
+                }
+            }
+            foreach (var message in messages) running.Add(HandleAsync(message, stoppingToken));
+            if (messages.Length > 0)
+            {
+                idle = MinPollingInterval;
+                continue;
+            }
+            // Back off like the host's queue poller: double the wait while idle, up to maxPollingInterval.
+            var wait = running.Count >= settings.Concurrency ? Task.WhenAny(running) : Task.Delay(idle, stoppingToken);
+            try
+            {
+                await wait;
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+            if (running.Count < settings.Concurrency) idle = TimeSpan.FromTicks(Math.Min(idle.Ticks * 2, settings.MaxPollingInterval.Ticks));
+        }
+        await Task.WhenAll(running);
+    }
+
+    private async Task HandleAsync(QueueMessage message, CancellationToken stoppingToken)
+    {
+        var lease = new MessageLease(queues.Jobs, message, messageLease, logger);
+        try
+        {
+            if (message.DequeueCount > settings.MaxDequeueCount)
+            {
+                await PoisonAsync(lease, $"delivered {message.DequeueCount} times, more than maxDequeueCount ({settings.MaxDequeueCount})");
+                return;
+            }
+            var delivery = new JobDelivery(JobMessage.FromBase64(message.MessageText, message.MessageId), message.MessageId, message.DequeueCount, message.InsertedOn);
+            JobOutcome outcome;
+            await using (lease.StartRenewing())
+            {
+                try
+                {
+                    outcome = await processor.ProcessAsync(delivery, stoppingToken);
+                }
+                catch (Exception e) when (e is not OutOfMemoryException)
+                {
+                    outcome = new JobOutcome(JobOutcomeKind.Retry, delivery.Message.JobId, null, e.Message, e);
+                }
+            }
+            switch (outcome.Kind)
+            {
+                case JobOutcomeKind.Completed:
+                    await queues.Jobs.DeleteMessageAsync(message.MessageId, lease.PopReceipt, CancellationToken.None);
+                    break;
+                case JobOutcomeKind.Poison:
+                    await queues.MoveToPoisonAsync(message, lease.PopReceipt, outcome.Reason ?? "unreadable message", CancellationToken.None);
+                    break;
+                case JobOutcomeKind.Retry when stoppingToken.IsCancellationRequested:
+                    await lease.ReleaseAsync(TimeSpan.Zero);
+                    break;
+                case JobOutcomeKind.Retry when message.DequeueCount >= settings.MaxDequeueCount:
+                    await PoisonAsync(lease, $"failed {message.DequeueCount} times; last error: {outcome.Reason}", outcome.JobId);
+                    break;
+                default:
+                    logger.LogWarning("Job {Id} will be retried in {Delay}: {Reason}", outcome.JobId, settings.VisibilityTimeout, outcome.Reason);
+                    await lease.ReleaseAsync(settings.VisibilityTimeout);
+                    break;
+            }
+        }
+        catch (Exception e) when (e is RequestFailedException or IOException or OperationCanceledException)
+        {
+            // The message stays locked until its lease runs out, then comes back: nothing is lost.
+            logger.LogWarning("Message {MessageId} left to its lease: {Message}", message.MessageId, e.Message);
+        }
+        catch (Exception e)
+        {
+            // A bug must not vanish inside a task nobody awaits: log it; the lease brings the message back.
+            logger.LogError(e, "Message {MessageId} failed unexpectedly; it returns when its lease runs out", message.MessageId);
+        }
+    }
+
+    private async Task PoisonAsync(MessageLease lease, string reason, string? jobId = null)
+    {
+        var message = lease.Message;
+        jobId ??= JobMessage.FromBase64(message.MessageText, message.MessageId).JobId;
+        logger.LogWarning("Message {MessageId} (job {Id}) moved to {Queue}: {Reason}", message.MessageId, jobId, queues.Names.PoisonQueue, reason);
+        await queues.MoveToPoisonAsync(message, lease.PopReceipt, reason, CancellationToken.None);
+        if (jobId is not null) await processor.MarkRetriesExhaustedAsync(jobId, reason, CancellationToken.None);
+    }
+}

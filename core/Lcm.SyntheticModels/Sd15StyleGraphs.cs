@@ -1,0 +1,187 @@
+using DataType = Onnx.TensorProto.Types.DataType;
+using Lcm.Engine.Loaders.Lora;
+using static Lcm.SyntheticModels.GraphBuilder;
+
+namespace Lcm.SyntheticModels;
+
+/// <summary>
+/// A weight of the SD 1.5-style test model that LoRAs patch: its diffusers module path, the
+/// initializer name a real export gives it, its [out, in, kernel, kernel] size and how it is stored.
+/// </summary>
+public sealed record Sd15Module(LoraComponent Component, string Path, string WeightName, string OpType, int Out, int In, int Kernel, WeightLayout Layout)
+{
+    public long InputsPerOutput => (long)In * Kernel * Kernel;
+}
+
+/// <summary>
+/// The graphs of the SD 1.5-style test model (<see cref="TestModelOptions.Sd15Style"/>): a UNet with
+/// three inputs (no <c>timestep_cond</c>) and a text encoder, named as real exports name them. Nodes
+/// are scoped by module (<c>/down_blocks.0/attentions.0/transformer_blocks.0/attn2/to_q/MatMul</c>);
+/// Linear layers are MatMuls on transposed <c>onnx::MatMul_*</c> weights [in, out], Conv weights keep
+/// their module names, and there is a Gemm of each <c>transB</c>. The float32 UNet keeps its weights in
+/// <c>model.onnx_data</c> as real exports do; the float16 one and the text encoders keep them in the graph.
+/// </summary>
+public static class Sd15StyleGraphs
+{
+    private const int Channels = 8, TimeChannels = 16, TimeProjection = 8, Hidden = 32, LatentChannels = 4;
+    private const string Attention = "down_blocks.0.attentions.0";
+    private const string CrossAttention = Attention + ".transformer_blocks.0.attn2";
+    private const string SelfAttention = "text_model.encoder.layers.0.self_attn";
+
+    /// <summary>Every LoRA-patchable weight, in graph order: what <see cref="TestLoraMaker"/> writes keys for.</summary>
+    public static readonly IReadOnlyList<Sd15Module> Modules =
+    [
+        new(LoraComponent.Unet, "time_embedding.linear_1", "time_embedding.linear_1.weight", "Gemm", TimeChannels, TimeProjection, 1, WeightLayout.OutIn),
+        new(LoraComponent.Unet, "down_blocks.0.resnets.0.conv1", "down_blocks.0.resnets.0.conv1.weight", "Conv", Channels, LatentChannels, 3, WeightLayout.OutIn),
+        new(LoraComponent.Unet, "down_blocks.0.resnets.0.time_emb_proj", "onnx::Gemm_501", "Gemm", Channels, TimeChannels, 1, WeightLayout.InOut),
+        new(LoraComponent.Unet, $"{Attention}.proj_in", $"{Attention}.proj_in.weight", "Conv", Channels, Channels, 1, WeightLayout.OutIn),
+        new(LoraComponent.Unet, $"{CrossAttention}.to_q", "onnx::MatMul_601", "MatMul", Channels, Channels, 1, WeightLayout.InOut),
+        new(LoraComponent.Unet, $"{CrossAttention}.to_k", "onnx::MatMul_602", "MatMul", Channels, Hidden, 1, WeightLayout.InOut),
+        new(LoraComponent.Unet, $"{CrossAttention}.to_v", "onnx::MatMul_603", "MatMul", Channels, Hidden, 1, WeightLayout.InOut),
+        new(LoraComponent.Unet, $"{CrossAttention}.to_out.0", "onnx::MatMul_604", "MatMul", Channels, Channels, 1, WeightLayout.InOut),
+        new(LoraComponent.Unet, "conv_out", "conv_out.weight", "Conv", LatentChannels, Channels, 3, WeightLayout.OutIn),
+        new(LoraComponent.TextEncoder, $"{SelfAttention}.q_proj", "onnx::MatMul_701", "MatMul", Hidden, Hidden, 1, WeightLayout.InOut),
+        new(LoraComponent.TextEncoder, $"{SelfAttention}.out_proj", "onnx::MatMul_702", "MatMul", Hidden, Hidden, 1, WeightLayout.InOut),
+    ];
+
+    // Stable Diffusion 1.5's own scheduler config (PNDM); the engine reads its betas as LCMScheduler.from_config would.
+    internal static readonly object SchedulerConfig = new
+    {
+        _class_name = "PNDMScheduler",
+        _diffusers_version = "0.6.0",
+        beta_end = 0.012,
+        beta_schedule = "scaled_linear",
+        beta_start = 0.00085,
+        num_train_timesteps = 1000,
+        set_alpha_to_one = false,
+        skip_prk_steps = true,
+        steps_offset = 1,
+        trained_betas = (double[]?)null,
+        clip_sample = false,
+    };
+
+    internal static readonly object ModelIndex = new
+    {
+        _class_name = "StableDiffusionPipeline",
+        _diffusers_version = "0.22.0",
+        feature_extractor = new string?[] { null, null },
+        requires_safety_checker = false,
+        safety_checker = new string?[] { null, null },
+        scheduler = new[] { "diffusers", "PNDMScheduler" },
+        text_encoder = new[] { "transformers", "CLIPTextModel" },
+        tokenizer = new[] { "transformers", "CLIPTokenizer" },
+        unet = new[] { "diffusers", "UNet2DConditionModel" },
+        vae_decoder = new[] { "diffusers", "AutoencoderKL" },
+        vae_encoder = new[] { "diffusers", "AutoencoderKL" },
+    };
+
+    /// <summary>One self-attention-like layer on the embeddings: hidden = tanh(x + out_proj(tanh(q_proj(x)))).</summary>
+    internal static string TextEncoderLayer(GraphBuilder g, TestModelOptions options, string embeddings)
+    {
+        string q = Linear(g, options, null, embeddings, "q_proj");
+        string o = Linear(g, options, null, g.Node("Tanh", [q]), "out_proj");
+        return g.Node("Tanh", [g.Node("Add", [embeddings, o])]);
+    }
+
+    /// <summary>
+    /// A resnet-like conv with a time term, one cross-attention block on the text, and conv_out; the
+    /// output is mostly the sample itself, as in <see cref="TestModelMaker"/>, so latents stay latent-sized.
+    /// </summary>
+    internal static void WriteUnetGraph(GraphBuilder g, TestModelOptions options, Dim batch, string directory)
+    {
+        string dataPath = Path.Combine(directory, "model.onnx_data");
+        File.Delete(dataPath);
+        using var external = options.Float16 ? null : new ExternalDataFile(dataPath);
+
+        string sample = g.FloatInput("sample", batch, LatentChannels, "height", "width");
+        string timestep = options.Float16
+            ? g.Input("timestep", DataType.Float)
+            : g.Node("Cast", [g.Input("timestep", DataType.Int64, 1)], IntAttribute("to", (long)DataType.Float));
+        string text = g.FloatInput("encoder_hidden_states", batch, 77, Hidden);
+
+        // Timesteps run to 999: a small projection keeps the time embedding near ±1.
+        string time = g.Node("Mul", [g.Node("Reshape", [timestep, g.Int64s(1, 1)]), g.Weight("time_proj", [1, TimeProjection], 0.001f)]);
+        string timeEmbedding = g.Node("Tanh", [Gemm(g, options, external, time, "time_embedding.linear_1")]);
+
+        string resnet = Conv(g, options, external, sample, "down_blocks.0.resnets.0.conv1");
+        string timeTerm = g.Node("Unsqueeze", [Gemm(g, options, external, timeEmbedding, "down_blocks.0.resnets.0.time_emb_proj"), g.Int64s(2, 3)]);
+        string hidden = g.Node("Tanh", [g.Node("Add", [resnet, timeTerm])]);
+
+        string projected = Conv(g, options, external, hidden, $"{Attention}.proj_in");
+        string sequence = g.Node("Transpose", [g.Node("Reshape", [projected, g.Int64s(0, Channels, -1)])], IntsAttribute("perm", 0L, 2L, 1L));
+        string attended = g.Node("Add", [sequence, CrossAttentionBlock(g, options, external, sequence, text)]);
+        string spatial = g.Node("Reshape", [g.Node("Transpose", [attended], IntsAttribute("perm", 0L, 2L, 1L)), g.Node("Shape", [projected])]);
+
+        string term = g.Node("Tanh", [Conv(g, options, external, g.Node("Tanh", [spatial]), "conv_out")]);
+        string noise = g.Node("Add", [g.Node("Mul", [sample, g.Scalar(0.8f)]), g.Node("Mul", [term, g.Scalar(0.5f)])]);
+        g.FloatOutput("out_sample", noise, batch, LatentChannels, "height", "width");
+    }
+
+    private static string CrossAttentionBlock(GraphBuilder g, TestModelOptions options, ExternalDataFile? external, string sequence, string text)
+    {
+        string scope = Scope(CrossAttention);
+        string q = Linear(g, options, external, sequence, "to_q");
+        string k = Linear(g, options, external, text, "to_k");
+        string v = Linear(g, options, external, text, "to_v");
+        // Attention's own MatMuls multiply activations: scoped like the weights' but no LoRA target.
+        string scores = g.ScopedNode($"{scope}/MatMul", "MatMul", [q, g.Node("Transpose", [k], IntsAttribute("perm", 0L, 2L, 1L))]);
+        string weights = g.Node("Softmax", [g.Node("Mul", [scores, g.Scalar(1f / MathF.Sqrt(Channels))])], IntAttribute("axis", -1L));
+        string mixed = g.ScopedNode($"{scope}/MatMul_1", "MatMul", [weights, v]);
+        return g.Node("Add", [Linear(g, options, external, mixed, "to_out.0"), g.Weight($"{CrossAttention}.to_out.0.bias", [Channels], 0.1f)]);
+    }
+
+    private static Sd15Module Module(string pathOrSuffix) =>
+        Modules.Single(m => m.Path == pathOrSuffix || m.Path.EndsWith("." + pathOrSuffix, StringComparison.Ordinal));
+
+    /// <summary>A Linear layer as exporters write one: MatMul on the transposed weight, named by its module scope.</summary>
+    private static string Linear(GraphBuilder g, TestModelOptions options, ExternalDataFile? external, string input, string name)
+    {
+        var module = Module(name);
+        return g.ScopedNode($"{Scope(module.Path)}/MatMul", "MatMul", [input, Weight(g, options, external, module)]);
+    }
+
+    private static string Gemm(GraphBuilder g, TestModelOptions options, ExternalDataFile? external, string input, string name)
+    {
+        var module = Module(name);
+        return g.ScopedNode($"{Scope(module.Path)}/Gemm", "Gemm", [input, Weight(g, options, external, module), g.Weight($"{module.Path}.bias", [module.Out], 0.1f)],
+            IntAttribute("transB", module.Layout == WeightLayout.OutIn ? 1L : 0L));
+    }
+
+    private static string Conv(GraphBuilder g, TestModelOptions options, ExternalDataFile? external, string input, string name)
+    {
+        var module = Module(name);
+        long pad = module.Kernel / 2;
+        return g.ScopedNode($"{Scope(module.Path)}/Conv", "Conv", [input, Weight(g, options, external, module), g.Weight($"{module.Path}.bias", [module.Out], 0.1f)],
+            IntsAttribute("kernel_shape", module.Kernel, module.Kernel), IntsAttribute("pads", pad, pad, pad, pad));
+    }
+
+    /// <summary>
+    /// The seeded weight in the model's precision, plus the delta <see cref="TestModelOptions.MergedDeltas"/>
+    /// gives for the module ([out, in * k * k], added in float32 and rounded once), in the storage layout.
+    /// </summary>
+    private static string Weight(GraphBuilder g, TestModelOptions options, ExternalDataFile? external, Sd15Module module)
+    {
+        long count = module.Out * module.InputsPerOutput;
+        float[] values = g.SeededValues(module.WeightName, count, MathF.Sqrt(3f / module.InputsPerOutput));
+        if (options.MergedDeltas?.GetValueOrDefault((module.Component, module.Path)) is { } delta)
+        {
+            for (int o = 0; o < module.Out; o++)
+            for (long i = 0; i < module.InputsPerOutput; i++)
+                values[module.Layout == WeightLayout.OutIn ? o * module.InputsPerOutput + i : i * module.Out + o] += delta[o * module.InputsPerOutput + i];
+        }
+        long[] dims = module.Kernel > 1 || module.OpType == "Conv" ? [module.Out, module.In, module.Kernel, module.Kernel]
+            : module.Layout == WeightLayout.OutIn ? [module.Out, module.In] : [module.In, module.Out];
+        return g.Weight(module.WeightName, dims, values, external);
+    }
+
+    /// <summary>The exporter's scope of a module: its path with '/' between modules (<c>/down_blocks.0/resnets.0/conv1</c>).</summary>
+    private static string Scope(string modulePath) => "/" + string.Join('/', SplitModulePath(modulePath));
+
+    // "down_blocks.0.resnets.0.conv1" is [down_blocks.0, resnets.0, conv1]: a number belongs to the name before it.
+    private static IEnumerable<string> SplitModulePath(string path)
+    {
+        var parts = path.Split('.');
+        for (int i = 0; i < parts.Length; i++)
+            yield return i + 1 < parts.Length && int.TryParse(parts[i + 1], out _) ? $"{parts[i]}.{parts[++i]}" : parts[i];
+    }
+}
