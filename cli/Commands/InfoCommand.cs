@@ -1,6 +1,7 @@
 using Lcm.Core.Generation;
 using Lcm.Core.Lora;
 using Lcm.Core.Model;
+using Lcm.Core.Scheduling;
 using Microsoft.ML.OnnxRuntime;
 
 namespace Lcm.Cli.Commands;
@@ -28,8 +29,8 @@ internal static class InfoCommand
         }
         var s = engine.Model.Scheduler;
         Console.WriteLine("scheduler:");
-        Console.WriteLine($"  num_train_timesteps={s.NumTrainTimesteps} beta_start={s.BetaStart} beta_end={s.BetaEnd} beta_schedule={s.BetaSchedule}");
-        Console.WriteLine($"  original_inference_steps={s.OriginalInferenceSteps} timestep_scaling={s.TimestepScaling} set_alpha_to_one={s.SetAlphaToOne} prediction_type={s.PredictionType}");
+        Console.WriteLine($"  num_train_timesteps={s.NumTrainTimesteps} beta_start={s.BetaStart} beta_end={s.BetaEnd} beta_schedule={s.BetaSchedule.ToConfigName()}");
+        Console.WriteLine($"  original_inference_steps={s.OriginalInferenceSteps} timestep_scaling={s.TimestepScaling} set_alpha_to_one={s.SetAlphaToOne} prediction_type={s.PredictionType.ToConfigName()}");
         Console.WriteLine($"vae scaling_factor={engine.Model.VaeScalingFactor}");
         Console.WriteLine($"unet time_cond_proj_dim={engine.TimeCondDim?.ToString() ?? "none"}");
         Console.WriteLine($"tokenizer vocabulary={engine.Tokenizer.VocabularySize}");
