@@ -37,7 +37,7 @@ internal static class InfoCommand
         // Matched, not merged: a LoRA that does not fit fails here with the list of what did not match.
         foreach (var report in MergedModels.Check(engine.Model, loras))
             Console.WriteLine($"lora {report.Name}: {report.Tensors} keys matched: {report.UnetModules} UNet and {report.TextEncoderModules} text encoder modules");
-        Console.WriteLine($"defaults: steps={GenerationLimits.DefaultSteps} guidance={engine.Guidance.Default} (0..{engine.Guidance.Max}) size={GenerationLimits.DefaultSize}x{GenerationLimits.DefaultSize}; max size {engine.Options.MaxImageSize}");
+        Console.WriteLine($"defaults: steps={GenerationLimits.DefaultSteps} guidance={engine.Capabilities.Guidance.Default} (0..{engine.Capabilities.Guidance.Max}) size={GenerationLimits.DefaultSize}x{GenerationLimits.DefaultSize}; max size {engine.Options.MaxImageSize}");
         return 0;
     }
 

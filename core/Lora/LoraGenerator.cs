@@ -11,6 +11,10 @@ namespace Lcm.Core.Lora;
 /// </summary>
 public sealed class LoraGenerator(IImageGenerator baseGenerator, LoraFolder folder, MergedEngineCache engines, ILogger logger) : IImageGenerator, IDisposable
 {
+    /// <summary>A merged variant has the base model's graphs and limits; its LoRAs are any in the folder.</summary>
+    public EngineCapabilities Capabilities => baseGenerator.Capabilities with { LoraNames = folder.Names() };
+
+    // Without a scan of the LoRA folder for every job.
     public ModelKind Kind => baseGenerator.Kind;
 
     public void Validate(GenerationRequest request)

@@ -106,7 +106,7 @@ public sealed class CancellationTests(AzuriteFixture fixture, ITestOutputHelper 
     /// <summary>A generator double that lets a client cancel the job right after the real engine made its images.</summary>
     private sealed class CancelAfterGenerating(Lcm.Core.Generation.IImageGenerator inner, Func<Task> cancel) : Lcm.Core.Generation.IImageGenerator
     {
-        public Lcm.Core.Generation.ModelKind Kind => inner.Kind;
+        public Lcm.Core.Generation.EngineCapabilities Capabilities => inner.Capabilities;
 
         public void Validate(Lcm.Core.Generation.GenerationRequest request) => inner.Validate(request);
 
