@@ -14,7 +14,7 @@ public sealed class LoraGenerator(IImageGenerator baseGenerator, LoraFolder fold
     /// <summary>A merged variant has the base model's graphs and limits; its LoRAs are any in the folder.</summary>
     public EngineCapabilities Capabilities => baseGenerator.Capabilities with { LoraNames = folder.Names() };
 
-    // Without a scan of the LoRA folder for every job.
+    // Not through Capabilities: the job processor asks for every job, and that would scan the LoRA folder each time.
     public ModelKind Kind => baseGenerator.Kind;
 
     public void Validate(GenerationRequest request)
