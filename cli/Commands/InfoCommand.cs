@@ -4,6 +4,7 @@ using Lcm.Engine.Loaders;
 using Lcm.Engine.Loaders.Lora;
 using Lcm.Engine.Models;
 using Lcm.Engine.Pipelines;
+using Lcm.Engine.Schedulers;
 using Microsoft.ML.OnnxRuntime;
 
 namespace Lcm.Cli.Commands;
@@ -31,15 +32,15 @@ internal static class InfoCommand
         }
         var s = engine.Model.Scheduler;
         Console.WriteLine("scheduler:");
-        Console.WriteLine($"  num_train_timesteps={s.NumTrainTimesteps} beta_start={s.BetaStart} beta_end={s.BetaEnd} beta_schedule={s.BetaSchedule}");
-        Console.WriteLine($"  original_inference_steps={s.OriginalInferenceSteps} timestep_scaling={s.TimestepScaling} set_alpha_to_one={s.SetAlphaToOne} prediction_type={s.PredictionType}");
+        Console.WriteLine($"  num_train_timesteps={s.NumTrainTimesteps} beta_start={s.BetaStart} beta_end={s.BetaEnd} beta_schedule={s.BetaSchedule.ToConfigName()}");
+        Console.WriteLine($"  original_inference_steps={s.OriginalInferenceSteps} timestep_scaling={s.TimestepScaling} set_alpha_to_one={s.SetAlphaToOne} prediction_type={s.PredictionType.ToConfigName()}");
         Console.WriteLine($"vae scaling_factor={engine.Model.VaeScalingFactor}");
         Console.WriteLine($"unet time_cond_proj_dim={engine.TimeCondDim?.ToString() ?? "none"}");
         Console.WriteLine($"tokenizer vocabulary={engine.Tokenizer.VocabularySize}");
         // Matched, not merged: a LoRA that does not fit fails here with the list of what did not match.
         foreach (var report in MergedModels.Check(engine.Model, loras))
             Console.WriteLine($"lora {report.Name}: {report.Tensors} keys matched: {report.UnetModules} UNet and {report.TextEncoderModules} text encoder modules");
-        Console.WriteLine($"defaults: steps={RequestLimits.DefaultSteps} guidance={engine.Guidance.Default} (0..{engine.Guidance.Max}) size={RequestLimits.DefaultSize}x{RequestLimits.DefaultSize}; max size {engine.Options.MaxImageSize}");
+        Console.WriteLine($"defaults: steps={RequestLimits.DefaultSteps} guidance={engine.Capabilities.Guidance.Default} (0..{engine.Capabilities.Guidance.Max}) size={RequestLimits.DefaultSize}x{RequestLimits.DefaultSize}; max size {engine.Options.MaxImageSize}");
         return 0;
     }
 

@@ -35,7 +35,7 @@ public sealed class LoraEngineTests(LoraFixture fixture) : IClassFixture<LoraFix
 
         Assert.Equal(ModelKind.LcmLora, engine.Kind);
         Assert.Null(engine.TimeCondDim);
-        Assert.Equal(new GuidanceLimits(1.0, 3.0), engine.Guidance);
+        Assert.Equal(new GuidanceLimits(1.0, 3.0), engine.Capabilities.Guidance);
         var error = Assert.Throws<InvalidRequestException>(() => engine.Validate(Request() with { GuidanceScale = 3.5 }));
         Assert.Equal("invalid_guidance_scale", error.Code);
         Assert.Contains("0..3 for this model", error.Message);

@@ -15,16 +15,16 @@ public sealed class ExecutionProviderTests(TestModels models) : IClassFixture<Te
     {
         using var auto = LcmEngine.Load(models.Fp32Path, new EngineOptions { ExecutionProvider = ExecutionProvider.Auto });
         var cuda = new EngineOptions { ExecutionProvider = ExecutionProvider.Cuda };
-        if (auto.ExecutionProvider == "CUDA")
+        if (auto.ExecutionProvider == ActiveProvider.CUDA)
         {
             // A machine with CUDA 13 and cuDNN: no fallback, and the strict option agrees.
             Assert.Null(auto.ExecutionProviderFallbackReason);
             using var strict = LcmEngine.Load(models.Fp32Path, cuda);
-            Assert.Equal("CUDA", strict.ExecutionProvider);
+            Assert.Equal("CUDA", strict.ExecutionProvider.ToString());
             return;
         }
 
-        Assert.Equal("CPU", auto.ExecutionProvider);
+        Assert.Equal("CPU", auto.ExecutionProvider.ToString());
         Assert.NotNull(auto.ExecutionProviderFallbackReason);
         Assert.Contains("CUDA", auto.ExecutionProviderFallbackReason);
         // The fallback engine works and matches a CPU-only engine.
@@ -39,7 +39,7 @@ public sealed class ExecutionProviderTests(TestModels models) : IClassFixture<Te
     public void Cpu_option_runs_on_the_cpu_without_a_fallback_reason()
     {
         var engine = models.Engine(float16: false);
-        Assert.Equal("CPU", engine.ExecutionProvider);
+        Assert.Equal("CPU", engine.ExecutionProvider.ToString());
         Assert.Null(engine.ExecutionProviderFallbackReason);
     }
 

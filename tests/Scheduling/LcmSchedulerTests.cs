@@ -101,7 +101,7 @@ public class LcmSchedulerTests
     [Fact]
     public void V_prediction_recovers_the_clean_sample()
     {
-        var scheduler = new LcmScheduler(new SchedulerConfig { PredictionType = "v_prediction" });
+        var scheduler = new LcmScheduler(new SchedulerConfig { PredictionType = PredictionType.VPrediction });
         int t = 499;
         double a = scheduler.AlphaCumprod(t);
         float[] x0 = [0.5f, -1f], eps = [1f, 0.25f];
@@ -126,7 +126,7 @@ public class LcmSchedulerTests
     [Fact]
     public void Unsupported_config_is_refused_with_the_key_named()
     {
-        var error = Assert.Throws<ArgumentException>(() => new LcmScheduler(new SchedulerConfig { BetaSchedule = "squaredcos_cap_v2" }));
+        var error = Assert.Throws<ArgumentException>(() => new LcmScheduler(SchedulerConfig.Parse("""{ "beta_schedule": "squaredcos_cap_v2" }""")));
         Assert.Contains("beta_schedule", error.Message);
     }
 }

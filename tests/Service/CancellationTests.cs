@@ -106,7 +106,7 @@ public sealed class CancellationTests(AzuriteFixture fixture, ITestOutputHelper 
     /// <summary>A generator double that lets a client cancel the job right after the real engine made its images.</summary>
     private sealed class CancelAfterGenerating(Lcm.Engine.Pipelines.IImageGenerator inner, Func<Task> cancel) : Lcm.Engine.Pipelines.IImageGenerator
     {
-        public Lcm.Engine.Models.ModelKind Kind => inner.Kind;
+        public Lcm.Engine.Pipelines.EngineCapabilities Capabilities => inner.Capabilities;
 
         public void Validate(Lcm.Engine.Pipelines.GenerationRequest request) => inner.Validate(request);
 

@@ -99,7 +99,7 @@ public sealed class TestWorker : IAsyncDisposable
 /// </summary>
 public sealed class FlakyGenerator(IImageGenerator inner, Func<int, bool> failOnCall) : IImageGenerator
 {
-    public ModelKind Kind => inner.Kind;
+    public EngineCapabilities Capabilities => inner.Capabilities;
 
     private int _calls;
     private readonly List<GenerationRequest> _requests = [];
@@ -123,7 +123,7 @@ public sealed class FlakyGenerator(IImageGenerator inner, Func<int, bool> failOn
 /// <summary>A generator double around the real engine that first waits (cancelably), as a long job on a big model would.</summary>
 public sealed class DelayedGenerator(IImageGenerator inner, TimeSpan delay) : IImageGenerator
 {
-    public ModelKind Kind => inner.Kind;
+    public EngineCapabilities Capabilities => inner.Capabilities;
 
     public void Validate(GenerationRequest request) => inner.Validate(request);
 

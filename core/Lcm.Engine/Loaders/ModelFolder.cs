@@ -39,9 +39,18 @@ public sealed class ModelFolder
                 throw new ModelFormatException($"model folder '{root}' is missing '{Path.GetRelativePath(root, required)}'");
         }
         string encoder = Path.Combine(root, "vae_encoder", "model.onnx");
-        var scheduler = ReadConfig<SchedulerConfig>(Path.Combine(root, "scheduler", "scheduler_config.json")) ?? new SchedulerConfig();
+        string schedulerPath = Path.Combine(root, "scheduler", "scheduler_config.json");
+        SchedulerConfig scheduler;
+        try
+        {
+            scheduler = ReadConfig<SchedulerConfig>(schedulerPath) ?? new SchedulerConfig();
+        }
+        catch (ArgumentException e)
+        {
+            throw new ModelFormatException($"'{schedulerPath}': {e.Message}", e);
+        }
         if (scheduler.Problem() is { } problem)
-            throw new ModelFormatException($"'{Path.Combine(root, "scheduler", "scheduler_config.json")}': {problem}");
+            throw new ModelFormatException($"'{schedulerPath}': {problem}");
         return new ModelFolder(root)
         {
             VaeEncoderPath = File.Exists(encoder) ? encoder : null,

@@ -21,8 +21,7 @@ public sealed class SessionFactory
         _cache = options.PreparedCacheDirectory is { } directory ? new PreparedModelCache(directory, logger) : null;
     }
 
-    /// <summary>The provider in use: "CUDA" or "CPU".</summary>
-    public string ActiveProvider { get; }
+    public ActiveProvider ActiveProvider { get; }
 
     /// <summary>Why CUDA is not in use when it was asked for or tried; null otherwise.</summary>
     public string? FallbackReason { get; }
@@ -33,7 +32,7 @@ public sealed class SessionFactory
     /// </summary>
     public InferenceSession Create(string modelPath)
     {
-        if (_cache is null) return Load(modelPath, NewOptions(ActiveProvider == "CUDA"));
+        if (_cache is null) return Load(modelPath, NewOptions(ActiveProvider == ActiveProvider.CUDA));
         string key = $"{ActiveProvider}-{CpuFeatures()}";
         string prepared = Prepare(modelPath, key);
         try
@@ -53,7 +52,7 @@ public sealed class SessionFactory
     {
         try
         {
-            return _cache!.GetOrPrepare(modelPath, key, () => NewOptions(ActiveProvider == "CUDA"));
+            return _cache!.GetOrPrepare(modelPath, key, () => NewOptions(ActiveProvider == ActiveProvider.CUDA));
         }
         catch (OnnxRuntimeException e)
         {
@@ -63,7 +62,7 @@ public sealed class SessionFactory
 
     private SessionOptions PreparedOptions()
     {
-        var options = NewOptions(ActiveProvider == "CUDA");
+        var options = NewOptions(ActiveProvider == ActiveProvider.CUDA);
         options.GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL;
         // Pre-packing copies every MatMul/Conv weight into private memory: off, the weights stay mapped from the file.
         options.AddSessionConfigEntry("session.disable_prepacking", "1");
@@ -90,13 +89,13 @@ public sealed class SessionFactory
         $"{System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture}".ToLowerInvariant()
         + (System.Runtime.Intrinsics.X86.Avx512F.IsSupported ? "-avx512" : System.Runtime.Intrinsics.X86.Avx2.IsSupported ? "-avx2" : "");
 
-    private (string, string?) Decide()
+    private (ActiveProvider, string?) Decide()
     {
-        if (_options.ExecutionProvider == ExecutionProvider.Cpu) return ("CPU", null);
+        if (_options.ExecutionProvider == ExecutionProvider.Cpu) return (ActiveProvider.CPU, null);
         try
         {
             using var probe = NewOptions(useCuda: true);
-            return ("CUDA", null);
+            return (ActiveProvider.CUDA, null);
         }
         catch (Exception e) when (e is OnnxRuntimeException or DllNotFoundException or EntryPointNotFoundException)
         {
@@ -104,7 +103,7 @@ public sealed class SessionFactory
             if (_options.ExecutionProvider == ExecutionProvider.Cuda)
                 throw new InvalidOperationException($"{reason} (LCM_EXECUTION_PROVIDER=cuda forbids the CPU fallback)", e);
             _logger.LogWarning("Falling back to the CPU: {Reason}", reason);
-            return ("CPU", reason);
+            return (ActiveProvider.CPU, reason);
         }
     }
 

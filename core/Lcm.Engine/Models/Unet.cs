@@ -1,15 +1,16 @@
 using Lcm.Engine.Loaders;
 using Lcm.Engine.Schedulers;
+using Lcm.Engine.Text;
+using Lcm.Engine.Pipelines;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 
 namespace Lcm.Engine.Models;
 
 /// <summary>
-/// The UNet graph: (sample, timestep, encoder_hidden_states[, timestep_cond]) to out_sample. With
-/// <c>timestep_cond</c> it is a distilled LCM that takes the guidance scale as an embedding; without it
-/// (an SD 1.5 UNet with LCM-LoRA merged), guidance above 1 is classifier-free, as in diffusers.
-/// Element types, the timestep's rank and the fixed dimensions come from the graph's metadata.
+/// The UNet graph: (sample, timestep, encoder_hidden_states[, timestep_cond]) to out_sample. How the
+/// guidance scale steers it is <see cref="IGuidance"/>'s; this only feeds the graph. Element types,
+/// the timestep's rank and the fixed dimensions come from the graph's metadata.
 /// </summary>
 public sealed class Unet : IDisposable
 {
@@ -49,68 +50,36 @@ public sealed class Unet : IDisposable
     public int? HiddenSize { get; }
     /// <summary>The guidance embedding's width; null for a UNet without <c>timestep_cond</c>.</summary>
     public int? TimeCondDim { get; }
-    public ModelKind Kind => TimeCondDim is null ? ModelKind.LcmLora : ModelKind.Distilled;
-
-    /// <summary>Whether a batch at these guidance scales needs the unconditional text (classifier-free guidance).</summary>
-    public bool NeedsUnconditional(IEnumerable<double> guidanceScales) => Kind == ModelKind.LcmLora && guidanceScales.Any(g => g > 1);
-
-    /// <summary>
-    /// Predicts the model output for a batch of latents [batch, 4, h, w] at one timestep, at each
-    /// image's guidance scale. <paramref name="unconditionalStates"/> (the negative prompts' hidden
-    /// states) is given exactly when <see cref="NeedsUnconditional"/> says so; then the batch runs as
-    /// [unconditional, conditional] and an image at g > 1 gets eps_u + g * (eps_c - eps_u), one at g &lt;= 1 eps_c.
-    /// </summary>
-    public float[] Predict(float[] samples, int batch, int latentHeight, int latentWidth, int timestep,
-        float[] hiddenStates, int hiddenSize, double[] guidanceScales, float[]? unconditionalStates, RunOptions runOptions)
-    {
-        if (TimeCondDim is int condDim)
-        {
-            float[] cond = new float[batch * condDim];
-            for (int i = 0; i < batch; i++) GuidanceEmbedding.Write(guidanceScales[i], cond.AsSpan(i * condDim, condDim));
-            return Run(samples, batch, latentHeight, latentWidth, timestep, hiddenStates, hiddenSize, cond, runOptions);
-        }
-        if (unconditionalStates is null)
-            return Run(samples, batch, latentHeight, latentWidth, timestep, hiddenStates, hiddenSize, null, runOptions);
-
-        float[] output = Run([.. samples, .. samples], 2 * batch, latentHeight, latentWidth, timestep,
-            [.. unconditionalStates, .. hiddenStates], hiddenSize, null, runOptions);
-        int size = samples.Length / batch;
-        var guided = new float[samples.Length];
-        for (int i = 0; i < batch; i++)
-        {
-            float g = (float)guidanceScales[i];
-            var unconditional = output.AsSpan(i * size, size);
-            var conditional = output.AsSpan((batch + i) * size, size);
-            var result = guided.AsSpan(i * size, size);
-            for (int j = 0; j < size; j++)
-                result[j] = g > 1 ? unconditional[j] + g * (conditional[j] - unconditional[j]) : conditional[j];
-        }
-        return guided;
-    }
 
     public OnnxGraph Graph => _graph;
 
     public void Dispose() => _graph.Dispose();
 
-    /// <summary>One graph run, or several of the graph's fixed batch size when the batch is larger.</summary>
-    private float[] Run(float[] samples, int batch, int latentHeight, int latentWidth, int timestep,
-        float[] hiddenStates, int hiddenSize, float[]? timestepCond, RunOptions runOptions)
+    /// <summary>
+    /// The UNet's prediction for latents of <paramref name="shape"/> at one timestep, given their
+    /// prompt embeddings [batch, 77, hidden] and, for a distilled LCM, <c>timestep_cond</c>
+    /// [batch, TimeCondDim]. Runs in parts of the graph's fixed batch size when the batch is larger.
+    /// </summary>
+    public float[] Predict(float[] samples, LatentShape shape, int timestep, float[] promptEmbeds, float[]? timestepCond, RunOptions runOptions)
     {
-        int part = Math.Min(FixedBatch ?? batch, batch);
-        if (part < batch)
-        {
-            var output = new float[samples.Length];
-            int sampleSize = samples.Length / batch, stateSize = hiddenStates.Length / batch, condSize = (timestepCond?.Length ?? 0) / batch;
-            for (int first = 0; first < batch; first += part)
-                Run(samples[(first * sampleSize)..((first + part) * sampleSize)], part, latentHeight, latentWidth, timestep,
-                        hiddenStates[(first * stateSize)..((first + part) * stateSize)], hiddenSize,
-                        timestepCond?[(first * condSize)..((first + part) * condSize)], runOptions)
-                    .CopyTo(output, first * sampleSize);
-            return output;
-        }
-        using var sample = OnnxGraph.FloatTensor(samples, [batch, LatentChannels, latentHeight, latentWidth], _sampleType);
+        int batch = shape.Batch, part = Math.Min(FixedBatch ?? batch, batch);
+        if (part == batch) return Run(samples, shape, timestep, promptEmbeds, timestepCond, runOptions);
+        var output = new float[samples.Length];
+        int sampleSize = shape.ImageLength, embedSize = promptEmbeds.Length / batch, condSize = (timestepCond?.Length ?? 0) / batch;
+        for (int first = 0; first < batch; first += part)
+            Run(samples[(first * sampleSize)..((first + part) * sampleSize)], shape with { Batch = part }, timestep,
+                    promptEmbeds[(first * embedSize)..((first + part) * embedSize)],
+                    timestepCond?[(first * condSize)..((first + part) * condSize)], runOptions)
+                .CopyTo(output, first * sampleSize);
+        return output;
+    }
+
+    private float[] Run(float[] samples, LatentShape shape, int timestep, float[] promptEmbeds, float[]? timestepCond, RunOptions runOptions)
+    {
+        int batch = shape.Batch;
+        using var sample = OnnxGraph.FloatTensor(samples, shape.Dimensions, _sampleType);
         using var time = OnnxGraph.NumberTensor([timestep], _timestepShape, _timestepType);
-        using var hidden = OnnxGraph.FloatTensor(hiddenStates, [batch, hiddenStates.Length / batch / hiddenSize, hiddenSize], _hiddenType);
+        using var hidden = OnnxGraph.FloatTensor(promptEmbeds, [batch, ClipTokenizer.MaxLength, promptEmbeds.Length / batch / ClipTokenizer.MaxLength], _hiddenType);
         using var cond = timestepCond is null ? null : OnnxGraph.FloatTensor(timestepCond, [batch, TimeCondDim!.Value], _condType!.Value);
         var inputs = new Dictionary<string, OrtValue>
         {

@@ -18,13 +18,13 @@ public sealed class VaeDecoder : IDisposable
     }
 
     /// <summary>Decodes one image's latents (already divided by the scaling factor) to RGB pixels.</summary>
-    public byte[] Decode(float[] latents, int latentHeight, int latentWidth, RunOptions runOptions)
+    public byte[] Decode(float[] latents, LatentShape shape, RunOptions runOptions)
     {
-        using var input = OnnxGraph.FloatTensor(latents, [1, Unet.LatentChannels, latentHeight, latentWidth], _latentType);
+        using var input = OnnxGraph.FloatTensor(latents, shape.Dimensions, _latentType);
         float[] planes = _graph.Run(new Dictionary<string, OrtValue> { ["latent_sample"] = input }, "sample", runOptions);
-        int pixels = latentHeight * 8 * latentWidth * 8;
+        int pixels = shape.PixelHeight * shape.PixelWidth;
         if (planes.Length != 3 * pixels)
-            throw new ModelFormatException($"'{_graph.Path}' output 'sample' has {planes.Length} values; expected 3 x {latentHeight * 8} x {latentWidth * 8}");
+            throw new ModelFormatException($"'{_graph.Path}' output 'sample' has {planes.Length} values; expected 3 x {shape.PixelHeight} x {shape.PixelWidth}");
         return ToRgb(planes, pixels);
     }
 

@@ -40,7 +40,7 @@ public sealed class VaeEncoder : IDisposable
                 planes[c * pixels + i] = image.Rgb[3 * i + c] / 255f * 2f - 1f;
         using var input = OnnxGraph.FloatTensor(planes, [1, 3, image.Height, image.Width], _sampleType);
         float[] output = _graph.Run(new Dictionary<string, OrtValue> { ["sample"] = input }, _output, runOptions);
-        int expected = (ReturnsParameters ? 2 : 1) * Unet.LatentChannels * (image.Height / 8) * (image.Width / 8);
+        int expected = (ReturnsParameters ? 2 : 1) * LatentShape.FromImage(image.Width, image.Height).Length;
         if (output.Length != expected)
             throw new ModelFormatException($"'{_graph.Path}' output '{_output}' has {output.Length} values; expected {expected} for a {image.Width}x{image.Height} image");
         return output;

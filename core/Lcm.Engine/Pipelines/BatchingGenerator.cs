@@ -28,7 +28,7 @@ public sealed class BatchingGenerator : IImageGenerator, IAsyncDisposable
 
     public void Validate(GenerationRequest request) => _engine.Validate(request);
 
-    public ModelKind Kind => _engine.Kind;
+    public EngineCapabilities Capabilities => _engine.Capabilities;
 
     public Task<GenerationResult> GenerateAsync(GenerationRequest request, IProgress<StepProgress>? progress, CancellationToken cancellationToken)
     {

@@ -7,8 +7,11 @@ public interface IImageGenerator
 {
     void Validate(GenerationRequest request);
 
+    /// <summary>What the model behind it can generate: the limits that <see cref="Validate"/> checks.</summary>
+    EngineCapabilities Capabilities { get; }
+
     /// <summary>The kind of model behind it, whose guidance default fills in requests without one.</summary>
-    ModelKind Kind { get; }
+    ModelKind Kind => Capabilities.Kind;
 
     Task<GenerationResult> GenerateAsync(GenerationRequest request, IProgress<StepProgress>? progress, CancellationToken cancellationToken);
 }

@@ -7,15 +7,15 @@ using Lcm.Engine.Noise;
 using Lcm.Engine.Schedulers;
 using Lcm.Engine.Text;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.ML.OnnxRuntime;
 
 namespace Lcm.Engine.Pipelines;
 
 /// <summary>
-/// Text-to-image with a Latent Consistency Model: composes the tokenizer, text encoder, UNet,
-/// scheduler and VAE decoder of one model folder. Thread-safe; runs one request (or batch) at a
-/// time, since concurrent runs on one device only slow each other down.
+/// Text-to-image and image-to-image with a Latent Consistency Model, in diffusers' phases: encode
+/// the prompts, prepare the latents, denoise (the scheduler's steps over the guided UNet), decode.
+/// Thread-safe; runs one request (or batch) at a time, since concurrent runs on one device only
+/// slow each other down. <see cref="LcmPipelineLoader"/> builds it from a model folder.
 /// </summary>
 public sealed class LcmEngine : IImageGenerator, IDisposable
 {
@@ -25,27 +25,40 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
     private readonly ClipTokenizer _tokenizer;
     private readonly TextEncoder _textEncoder;
     private readonly Unet _unet;
+    private readonly IGuidance _guidance;
     private readonly VaeDecoder _vaeDecoder;
     // Loaded on the first image-to-image request: text-to-image cold starts do not pay for it.
     private readonly Lazy<VaeEncoder?> _vaeEncoder;
     private readonly SemaphoreSlim _deviceLock = new(1, 1);
 
-    private LcmEngine(ModelFolder model, EngineOptions options, SessionFactory sessions, IReadOnlyList<LoraFile> loras,
-        ClipTokenizer tokenizer, TextEncoder textEncoder, Unet unet, VaeDecoder vaeDecoder)
+    internal LcmEngine(ModelFolder model, EngineOptions options, SessionFactory sessions, IReadOnlyList<LoraFile> loras,
+        ClipTokenizer tokenizer, TextEncoder textEncoder, Unet unet, IGuidance guidance, VaeDecoder vaeDecoder)
     {
         (Model, Options, ExecutionProvider, ExecutionProviderFallbackReason, Loras) = (model, options, sessions.ActiveProvider, sessions.FallbackReason, loras);
-        (_tokenizer, _textEncoder, _unet, _vaeDecoder) = (tokenizer, textEncoder, unet, vaeDecoder);
+        (_tokenizer, _textEncoder, _unet, _guidance, _vaeDecoder) = (tokenizer, textEncoder, unet, guidance, vaeDecoder);
         _vaeEncoder = new(() => model.VaeEncoderPath is { } path ? new VaeEncoder(new OnnxGraph(path, sessions.Create(path))) : null);
         Scheduler = new LcmScheduler(model.Scheduler);
+        Capabilities = new EngineCapabilities
+        {
+            Kind = guidance.Kind,
+            Guidance = GenerationLimits.Guidance(guidance.Kind),
+            MaxImageSize = options.MaxImageSize,
+            FixedWidth = unet.FixedLatentWidth * 8,
+            FixedHeight = unet.FixedLatentHeight * 8,
+            SupportsImageToImage = model.VaeEncoderPath is not null,
+            OriginalSteps = model.Scheduler.OriginalInferenceSteps,
+            MaxSteps = Math.Min(RequestLimits.MaxSteps, model.Scheduler.OriginalInferenceSteps),
+            LoraNames = loras.Select(l => l.Name).ToArray(),
+        };
     }
 
     public ModelFolder Model { get; }
     public EngineOptions Options { get; }
     public LcmScheduler Scheduler { get; }
     public ClipTokenizer Tokenizer => _tokenizer;
-    /// <summary>"CUDA" or "CPU".</summary>
-    public string ExecutionProvider { get; }
+    public ActiveProvider ExecutionProvider { get; }
     public string? ExecutionProviderFallbackReason { get; }
+    public EngineCapabilities Capabilities { get; }
 
     /// <summary>Each graph by its folder name, for diagnostics (<c>lcm info</c>).</summary>
     public IReadOnlyList<(string Name, OnnxGraph Graph)> Graphs =>
@@ -56,50 +69,14 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
     public int? TimeCondDim => _unet.TimeCondDim;
 
     /// <summary>The kind of UNet, which decides how guidance works and its default and limit.</summary>
-    public ModelKind Kind => _unet.Kind;
-    public GuidanceLimits Guidance => GenerationLimits.Guidance(Kind);
+    public ModelKind Kind => Capabilities.Kind;
 
     /// <summary>The LoRAs merged into this engine's graphs at load, in order; requests must name exactly these.</summary>
     public IReadOnlyList<LoraFile> Loras { get; }
 
-    /// <summary>
-    /// Loads a model folder, with <paramref name="loras"/> merged into its UNet and text encoder first
-    /// (cached under <see cref="EngineOptions.MergedModelDirectory"/>) when given.
-    /// </summary>
-    public static LcmEngine Load(string modelPath, EngineOptions? options = null, ILogger? logger = null, IReadOnlyList<LoraFile>? loras = null)
-    {
-        options ??= new EngineOptions();
-        logger ??= NullLogger.Instance;
-        var model = ModelFolder.Open(modelPath);
-        var tokenizer = ClipTokenizer.FromFolder(model.TokenizerDirectory);
-        loras ??= [];
-        var paths = loras.Count == 0 ? new GraphPaths(model.TextEncoderPath, model.UnetPath)
-            : new MergedModels(options.MergedModelDirectory ?? throw new InvalidOperationException("EngineOptions.MergedModelDirectory must be set to merge LoRAs"), logger)
-                .GetOrMerge(model, loras);
-        var sessions = new SessionFactory(options, logger);
-        var graphs = new List<IDisposable>();
-        try
-        {
-            OnnxGraph Open(string path)
-            {
-                var graph = new OnnxGraph(path, sessions.Create(path));
-                graphs.Add(graph);
-                return graph;
-            }
-            var textEncoder = new TextEncoder(Open(paths.TextEncoder));
-            var unet = new Unet(Open(paths.Unet), model.TimeCondProjDim);
-            var vaeDecoder = new VaeDecoder(Open(model.VaeDecoderPath));
-            if (textEncoder.HiddenSize is int te && unet.HiddenSize is int un && te != un)
-                throw new ModelFormatException($"'{model.TextEncoderPath}' gives hidden states of width {te} but '{model.UnetPath}' input 'encoder_hidden_states' expects {un}");
-            logger.LogInformation("Loaded LCM model {Model} on {Provider}", model.Root, sessions.ActiveProvider);
-            return new LcmEngine(model, options, sessions, loras, tokenizer, textEncoder, unet, vaeDecoder);
-        }
-        catch
-        {
-            graphs.ForEach(g => g.Dispose());
-            throw;
-        }
-    }
+    /// <inheritdoc cref="LcmPipelineLoader.Load"/>
+    public static LcmEngine Load(string modelPath, EngineOptions? options = null, ILogger? logger = null, IReadOnlyList<LoraFile>? loras = null) =>
+        LcmPipelineLoader.Load(modelPath, options, logger, loras);
 
     /// <summary>
     /// One throw-away generation at the configured shape when <see cref="EngineOptions.WarmUp"/> asks for
@@ -108,26 +85,27 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
     /// </summary>
     public void WarmUpIfConfigured(ILogger? logger = null)
     {
-        if (!(Options.WarmUp ?? ExecutionProvider == "CUDA")) return;
+        if (!(Options.WarmUp ?? ExecutionProvider == ActiveProvider.CUDA)) return;
         var started = Stopwatch.StartNew();
         int size = Math.Min(Options.WarmUpSize, Options.MaxImageSize);
-        int width = _unet.FixedLatentWidth * 8 ?? size, height = _unet.FixedLatentHeight * 8 ?? size;
+        int width = Capabilities.FixedWidth ?? size, height = Capabilities.FixedHeight ?? size;
         Generate(new GenerationRequest { Prompt = "warm-up", Width = width, Height = height, Steps = 1, Seed = 0 });
         logger?.LogInformation("Warm-up run at {Width}x{Height} took {Ms:F0} ms", width, height, started.Elapsed.TotalMilliseconds);
     }
 
-    /// <summary>Checks a request against the limits and this model; throws <see cref="InvalidRequestException"/>.</summary>
+    /// <summary>Checks a request against <see cref="Capabilities"/> and this engine's LoRAs; throws <see cref="InvalidRequestException"/>.</summary>
     public void Validate(GenerationRequest request)
     {
-        request.Validate(Options.MaxImageSize, Model.Scheduler.OriginalInferenceSteps, Guidance.Max);
+        var can = Capabilities;
+        request.Validate(can.MaxImageSize, can.MaxSteps, can.Guidance.Max);
         if (!request.Loras.SequenceEqual(Loras.Select(l => l.Reference)))
             throw new InvalidRequestException("invalid_loras",
                 $"this engine has {Describe(Loras.Select(l => l.Reference))} merged; the request asks for {Describe(request.Loras)}");
-        if (_unet.FixedLatentHeight is int h && request.Height != h * 8)
-            throw new InvalidRequestException("invalid_height", $"this model only generates images {h * 8} pixels high, found {request.Height}");
-        if (_unet.FixedLatentWidth is int w && request.Width != w * 8)
-            throw new InvalidRequestException("invalid_width", $"this model only generates images {w * 8} pixels wide, found {request.Width}");
-        if (request.InitImage is not null && Model.VaeEncoderPath is null)
+        if (can.FixedHeight is int height && request.Height != height)
+            throw new InvalidRequestException("invalid_height", $"this model only generates images {height} pixels high, found {request.Height}");
+        if (can.FixedWidth is int width && request.Width != width)
+            throw new InvalidRequestException("invalid_width", $"this model only generates images {width} pixels wide, found {request.Width}");
+        if (request.InitImage is not null && !can.SupportsImageToImage)
             throw new InvalidRequestException("image_to_image_unsupported", $"model folder '{Model.Root}' has no vae_encoder/model.onnx, which image-to-image needs");
         try
         {
@@ -168,7 +146,7 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
             using var runOptions = new RunOptions();
             // Terminate stops a UNet run midway, so a cancel does not wait for the step to finish.
             using var registration = cancellationToken.Register(() => runOptions.Terminate = true);
-            return Run(requests, progress, runOptions, cancellationToken);
+            return Run(requests, new PipelineRun(runOptions, progress, cancellationToken, requests[0].Steps));
         }
         catch (OnnxRuntimeException) when (cancellationToken.IsCancellationRequested)
         {
@@ -180,99 +158,70 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
         }
     }
 
-    private IReadOnlyList<GenerationResult> Run(IReadOnlyList<GenerationRequest> requests, IProgress<StepProgress>? progress,
-        RunOptions runOptions, CancellationToken cancellationToken)
+    private IReadOnlyList<GenerationResult> Run(IReadOnlyList<GenerationRequest> requests, PipelineRun run)
     {
-        var total = Stopwatch.StartNew();
-        double ortMs = 0;
-        T Timed<T>(Func<T> run, ref double stageMs)
+        var first = requests[0];
+        var image = LatentShape.FromImage(first.Width, first.Height);
+        int[] timesteps = Scheduler.Timesteps(first.Steps, first.EffectiveStrength);
+
+        // 1. Encode the prompts, and the negative prompts where the guidance needs them.
+        var (conditioning, warnings) = EncodePrompts(requests, run);
+        // 2. Prepare latents, from each image's seeded noise or its request's init image noised to the first timestep.
+        var images = SeedImages(requests, image);
+        var initLatents = EncodeInitImages(requests, run);
+        foreach (var chunk in images.Chunk(_unet.FixedBatch ?? MaxUnetBatch))
         {
-            long start = Stopwatch.GetTimestamp();
-            T result = run();
-            double ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-            stageMs += ms;
-            ortMs += ms;
-            return result;
+            float[] latents = PrepareLatents(chunk, initLatents, timesteps[0], image);
+            // 3. Denoise: each of the scheduler's steps on the guided UNet prediction.
+            Denoise(chunk, latents, image with { Batch = chunk.Length }, conditioning.ForImages([.. chunk.Select(i => i.Request)]), timesteps, run);
+            // 4. Decode each image's denoised latents to pixels.
+            Decode(chunk, image, run);
         }
 
-        var first = requests[0];
-        int latentHeight = first.Height / 8, latentWidth = first.Width / 8, latentSize = Unet.LatentChannels * latentHeight * latentWidth;
+        var timings = run.Timings();
+        return requests.Select((request, r) => new GenerationResult(
+            images.Where(i => i.Request == r).Select(i => new GeneratedImage(i.Rgb!, request.Width, request.Height, i.Seed)).ToArray(),
+            warnings[r], timings)).ToArray();
+    }
 
-        var guidance = requests.Select(r => r.GuidanceScale ?? Guidance.Default).ToArray();
-        long tokenizeStart = Stopwatch.GetTimestamp();
+    private (PromptConditioning Conditioning, string[][] Warnings) EncodePrompts(IReadOnlyList<GenerationRequest> requests, PipelineRun run)
+    {
+        double[] scales = requests.Select(r => r.GuidanceScale ?? Capabilities.Guidance.Default).ToArray();
+        long start = Stopwatch.GetTimestamp();
         var prompts = requests.Select(r => _tokenizer.Encode(r.Prompt)).ToArray();
-        var negatives = _unet.NeedsUnconditional(guidance) ? requests.Select(r => _tokenizer.Encode(r.NegativePrompt ?? "")).ToArray() : null;
-        double tokenizeMs = Stopwatch.GetElapsedTime(tokenizeStart).TotalMilliseconds;
-        double textEncoderMs = 0;
-        float[] hidden = Timed(() => _textEncoder.Encode(prompts.Select(p => p.Ids).ToArray(), runOptions), ref textEncoderMs);
-        float[]? negativeHidden = negatives is null ? null : Timed(() => _textEncoder.Encode(negatives.Select(p => p.Ids).ToArray(), runOptions), ref textEncoderMs);
-        int promptStates = hidden.Length / requests.Count;
-        int hiddenSize = promptStates / ClipTokenizer.MaxLength;
+        var negatives = _guidance.NeedsNegativePrompts(scales) ? requests.Select(r => _tokenizer.Encode(r.NegativePrompt ?? "")).ToArray() : null;
+        run.TokenizeMs = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        float[] embeds = run.Ort(ref run.TextEncoderMs, () => _textEncoder.Encode(prompts.Select(p => p.Ids).ToArray(), run.Options));
+        float[]? negativeEmbeds = negatives is null ? null
+            : run.Ort(ref run.TextEncoderMs, () => _textEncoder.Encode(negatives.Select(p => p.Ids).ToArray(), run.Options));
+        var warnings = requests.Select((r, i) => Warnings(r, scales[i], prompts[i], negatives?[i])).ToArray();
+        return (new PromptConditioning(embeds, negativeEmbeds, scales), warnings);
+    }
 
+    /// <summary>Image i of a request gets seed + i; a request without a seed draws one.</summary>
+    private static PendingImage[] SeedImages(IReadOnlyList<GenerationRequest> requests, LatentShape image)
+    {
         var images = new List<PendingImage>();
         for (int r = 0; r < requests.Count; r++)
         {
             long seed = requests[r].Seed ?? Random.Shared.NextInt64(0, RequestLimits.MaxSeed + 1);
             for (int i = 0; i < requests[r].Count; i++)
-                images.Add(new PendingImage(r, (seed + i) % (RequestLimits.MaxSeed + 1), latentSize));
+                images.Add(new PendingImage(r, (seed + i) % (RequestLimits.MaxSeed + 1), image.Length));
         }
+        return [.. images];
+    }
 
-        int[] timesteps = Scheduler.Timesteps(first.Steps, first.EffectiveStrength);
-        double vaeEncoderMs = 0;
-        var encoded = requests.Select(r => r.InitImage is null ? null
-            : Timed(() => _vaeEncoder.Value!.Encode(r.InitImage, runOptions), ref vaeEncoderMs)).ToArray();
-        var stepMs = new double[timesteps.Length];
-        int chunkSize = _unet.FixedBatch ?? MaxUnetBatch;
-        double vaeMs = 0;
-        foreach (var chunk in images.Chunk(chunkSize))
-        {
-            float[] samples = new float[chunk.Length * latentSize];
-            float[] states = new float[chunk.Length * promptStates];
-            float[]? unconditional = negativeHidden is null ? null : new float[chunk.Length * promptStates];
-            double[] chunkGuidance = chunk.Select(image => guidance[image.Request]).ToArray();
-            for (int i = 0; i < chunk.Length; i++)
-            {
-                StartLatents(chunk[i], encoded[chunk[i].Request], timesteps[0], samples.AsSpan(i * latentSize, latentSize));
-                hidden.AsSpan(chunk[i].Request * promptStates, promptStates).CopyTo(states.AsSpan(i * promptStates));
-                negativeHidden?.AsSpan(chunk[i].Request * promptStates, promptStates).CopyTo(unconditional.AsSpan(i * promptStates));
-            }
-            var noise = new float[latentSize];
-            for (int s = 0; s < timesteps.Length; s++)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                int t = timesteps[s];
-                int? next = s + 1 < timesteps.Length ? timesteps[s + 1] : null;
-                float[] output = Timed(() => _unet.Predict(samples, chunk.Length, latentHeight, latentWidth, t, states, hiddenSize, chunkGuidance, unconditional, runOptions), ref stepMs[s]);
-                for (int i = 0; i < chunk.Length; i++)
-                {
-                    if (next is not null) chunk[i].Noise.Fill(noise);
-                    Scheduler.Step(output.AsSpan(i * latentSize, latentSize), t, next,
-                        samples.AsSpan(i * latentSize, latentSize), noise, chunk[i].Denoised);
-                }
-                progress?.Report(new StepProgress(s + 1, timesteps.Length, total.Elapsed));
-            }
-            foreach (var image in chunk)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                float[] latents = Array.ConvertAll(image.Denoised, v => (float)(v / Model.VaeScalingFactor));
-                image.Rgb = Timed(() => _vaeDecoder.Decode(latents, latentHeight, latentWidth, runOptions), ref vaeMs);
-            }
-        }
+    private float[]?[] EncodeInitImages(IReadOnlyList<GenerationRequest> requests, PipelineRun run) =>
+        requests.Select(r => r.InitImage is null ? null
+            : run.Ort(ref run.VaeEncoderMs, () => _vaeEncoder.Value!.Encode(r.InitImage, run.Options))).ToArray();
 
-        var timings = new GenerationTimings
-        {
-            TokenizeMs = tokenizeMs,
-            TextEncoderMs = textEncoderMs,
-            UnetStepMs = stepMs,
-            VaeDecoderMs = vaeMs,
-            VaeEncoderMs = vaeEncoderMs,
-            TotalMs = total.Elapsed.TotalMilliseconds,
-            OrtMs = ortMs,
-        };
-        return requests.Select((request, r) => new GenerationResult(
-            images.Where(i => i.Request == r).Select(i => new GeneratedImage(i.Rgb!, request.Width, request.Height, i.Seed)).ToArray(),
-            Warnings(request, guidance[r], prompts[r], negatives?[r]),
-            timings)).ToArray();
+    /// <summary>The starting latents of one UNet batch, image after image.</summary>
+    private float[] PrepareLatents(PendingImage[] chunk, float[]?[] initLatents, int firstTimestep, LatentShape image)
+    {
+        var samples = new float[chunk.Length * image.Length];
+        for (int i = 0; i < chunk.Length; i++)
+            StartLatents(chunk[i], initLatents[chunk[i].Request], firstTimestep, samples.AsSpan(i * image.Length, image.Length));
+        return samples;
     }
 
     /// <summary>
@@ -304,16 +253,47 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
         Scheduler.AddNoise(latents, noise, firstTimestep, sample);
     }
 
+    /// <summary>
+    /// Each step writes every image's denoised estimate and, before the last, renoises its sample
+    /// with the image's own generator, so an image's pixels do not depend on its batch.
+    /// </summary>
+    private void Denoise(PendingImage[] chunk, float[] samples, LatentShape shape, PromptConditioning conditioning, int[] timesteps, PipelineRun run)
+    {
+        int size = shape.ImageLength;
+        var noise = new float[size];
+        for (int s = 0; s < timesteps.Length; s++)
+        {
+            run.CancellationToken.ThrowIfCancellationRequested();
+            int t = timesteps[s];
+            int? next = s + 1 < timesteps.Length ? timesteps[s + 1] : null;
+            float[] output = run.Ort(ref run.UnetStepMs[s], () => _guidance.Predict(samples, shape, t, conditioning, run.Options));
+            for (int i = 0; i < chunk.Length; i++)
+            {
+                if (next is not null) chunk[i].Noise.Fill(noise);
+                Scheduler.Step(output.AsSpan(i * size, size), t, next, samples.AsSpan(i * size, size), noise, chunk[i].Denoised);
+            }
+            run.ReportStep(s + 1);
+        }
+    }
+
+    private void Decode(PendingImage[] chunk, LatentShape image, PipelineRun run)
+    {
+        foreach (var pending in chunk)
+        {
+            run.CancellationToken.ThrowIfCancellationRequested();
+            float[] latents = Array.ConvertAll(pending.Denoised, v => (float)(v / Model.VaeScalingFactor));
+            pending.Rgb = run.Ort(ref run.VaeDecoderMs, () => _vaeDecoder.Decode(latents, image, run.Options));
+        }
+    }
+
     private string[] Warnings(GenerationRequest request, double guidance, TokenizedPrompt prompt, TokenizedPrompt? negative)
     {
         var warnings = new List<string>();
         if (prompt.Truncated)
             warnings.Add($"prompt is {prompt.TokenCount} tokens long; only the first {ClipTokenizer.MaxLength - 2} were used");
-        bool unconditional = _unet.NeedsUnconditional([guidance]);
+        bool unconditional = _guidance.NeedsNegativePrompts([guidance]);
         if (!string.IsNullOrEmpty(request.NegativePrompt) && !unconditional)
-            warnings.Add(Kind == ModelKind.Distilled
-                ? "negativePrompt is ignored: a distilled LCM has no unconditional pass"
-                : $"negativePrompt is ignored at guidanceScale {guidance} (classifier-free guidance runs only above 1)");
+            warnings.Add(_guidance.UnusedNegativePromptWarning(guidance));
         if (unconditional && negative!.Truncated)
             warnings.Add($"negativePrompt is {negative.TokenCount} tokens long; only the first {ClipTokenizer.MaxLength - 2} were used");
         return [.. warnings];

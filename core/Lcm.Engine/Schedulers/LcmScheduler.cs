@@ -71,14 +71,14 @@ public sealed class LcmScheduler
         double sqrtAlpha = Math.Sqrt(alpha), sqrtBeta = Math.Sqrt(1 - alpha);
         var (cSkip, cOut) = Scalings(timestep);
         double clip = Config.ClipSample ? Config.ClipSampleRange : double.PositiveInfinity;
-        string prediction = Config.PredictionType;
+        var prediction = Config.PredictionType;
         for (int i = 0; i < sample.Length; i++)
         {
             double x = sample[i], e = modelOutput[i];
             double x0 = prediction switch
             {
-                "epsilon" => (x - sqrtBeta * e) / sqrtAlpha,
-                "v_prediction" => sqrtAlpha * x - sqrtBeta * e,
+                PredictionType.Epsilon => (x - sqrtBeta * e) / sqrtAlpha,
+                PredictionType.VPrediction => sqrtAlpha * x - sqrtBeta * e,
                 _ => e,
             };
             x0 = Math.Clamp(x0, -clip, clip);
@@ -102,7 +102,7 @@ public sealed class LcmScheduler
     private static double[] AlphasCumprod(SchedulerConfig config)
     {
         int n = config.NumTrainTimesteps;
-        bool scaled = config.BetaSchedule == "scaled_linear";
+        bool scaled = config.BetaSchedule == BetaSchedule.ScaledLinear;
         double start = scaled ? Math.Sqrt(config.BetaStart) : config.BetaStart;
         double end = scaled ? Math.Sqrt(config.BetaEnd) : config.BetaEnd;
         var result = new double[n];

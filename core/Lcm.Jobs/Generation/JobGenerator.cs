@@ -22,6 +22,7 @@ public sealed class JobGenerator : IImageGenerator, IAsyncDisposable
     }
 
     public ModelKind Kind => _generator.Kind;
+    public EngineCapabilities Capabilities => _generator.Capabilities;
 
     public void Validate(GenerationRequest request) => _generator.Validate(request);
 

@@ -27,12 +27,18 @@ public sealed class LoraFolder(string? directory)
         return new LoraFile(lora.Name, path, lora.Scale);
     }
 
+    /// <summary>The names of the LoRAs in the folder, in ordinal order; none when there is no folder.</summary>
+    public IReadOnlyList<string> LoraNames() =>
+        System.IO.Directory.Exists(Directory)
+            ? System.IO.Directory.EnumerateFiles(Directory, "*" + Extension).Select(f => Path.GetFileNameWithoutExtension(f)!)
+                .Where(Names.IsValidLoraName).Order(StringComparer.Ordinal).ToArray()
+            : [];
+
     private string Available()
     {
         if (!System.IO.Directory.Exists(Directory)) return $"none (the folder '{Directory}' does not exist)";
-        var names = System.IO.Directory.EnumerateFiles(Directory!, "*" + Extension).Select(f => Path.GetFileNameWithoutExtension(f)!)
-            .Where(Names.IsValidLoraName).Order(StringComparer.Ordinal).ToArray();
-        return names.Length == 0 ? "none" : LoraText.List(names, 20);
+        var names = LoraNames();
+        return names.Count == 0 ? "none" : LoraText.List(names, 20);
     }
 
 }

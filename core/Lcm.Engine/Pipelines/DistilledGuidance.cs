@@ -1,0 +1,23 @@
+using Lcm.Engine.Models;
+using Lcm.Engine.Schedulers;
+using Microsoft.ML.OnnxRuntime;
+
+namespace Lcm.Engine.Pipelines;
+
+/// <summary>A distilled LCM: the scale goes in as the <c>timestep_cond</c> embedding of (scale - 1), one UNet pass per step.</summary>
+public sealed class DistilledGuidance(Unet unet, int embeddingDimension) : IGuidance
+{
+    public ModelKind Kind => ModelKind.Distilled;
+
+    public bool NeedsNegativePrompts(IEnumerable<double> guidanceScales) => false;
+
+    public string UnusedNegativePromptWarning(double guidanceScale) => "negativePrompt is ignored: a distilled LCM has no unconditional pass";
+
+    public float[] Predict(float[] samples, LatentShape shape, int timestep, PromptConditioning conditioning, RunOptions runOptions)
+    {
+        float[] cond = new float[shape.Batch * embeddingDimension];
+        for (int i = 0; i < shape.Batch; i++)
+            GuidanceEmbedding.Write(conditioning.GuidanceScales[i], cond.AsSpan(i * embeddingDimension, embeddingDimension));
+        return unet.Predict(samples, shape, timestep, conditioning.PromptEmbeds, cond, runOptions);
+    }
+}

@@ -1,0 +1,42 @@
+using System.Diagnostics;
+using Microsoft.ML.OnnxRuntime;
+
+namespace Lcm.Engine.Pipelines;
+
+/// <summary>One run of the pipeline: its ONNX Runtime options, cancellation and progress, and where its time went.</summary>
+internal sealed class PipelineRun(RunOptions options, IProgress<StepProgress>? progress, CancellationToken cancellationToken, int steps)
+{
+    private readonly Stopwatch _total = Stopwatch.StartNew();
+    private double _ortMs;
+
+    // Fields, so that a stage's time can be passed by reference to Ort.
+    public double TokenizeMs, TextEncoderMs, VaeEncoderMs, VaeDecoderMs;
+    public readonly double[] UnetStepMs = new double[steps];
+
+    public RunOptions Options => options;
+    public CancellationToken CancellationToken => cancellationToken;
+
+    /// <summary>Runs an ONNX Runtime stage, adding its time to <paramref name="stageMs"/> and to the time inside ONNX Runtime.</summary>
+    public T Ort<T>(ref double stageMs, Func<T> run)
+    {
+        long start = Stopwatch.GetTimestamp();
+        T result = run();
+        double ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        stageMs += ms;
+        _ortMs += ms;
+        return result;
+    }
+
+    public void ReportStep(int step) => progress?.Report(new StepProgress(step, UnetStepMs.Length, _total.Elapsed));
+
+    public GenerationTimings Timings() => new()
+    {
+        TokenizeMs = TokenizeMs,
+        TextEncoderMs = TextEncoderMs,
+        UnetStepMs = UnetStepMs,
+        VaeDecoderMs = VaeDecoderMs,
+        VaeEncoderMs = VaeEncoderMs,
+        TotalMs = _total.Elapsed.TotalMilliseconds,
+        OrtMs = _ortMs,
+    };
+}
