@@ -52,10 +52,11 @@ public sealed class BatchingGeneratorTests(TestModels models) : IClassFixture<Te
     }
 
     [Fact]
-    public async Task Invalid_requests_are_refused_before_they_are_queued()
+    public async Task Invalid_requests_are_refused_by_the_one_check_before_they_are_queued()
     {
+        // Callers validate once (the job processor, lcm generate); GenerateAsync takes only what passed.
         await using var batching = new BatchingGenerator(models.Engine(float16: false), new BatchingOptions { MaxImages = 4 }, NullLogger.Instance);
-        var error = Assert.Throws<InvalidRequestException>(() => { _ = batching.GenerateAsync(Request(1, size: 100), null, CancellationToken.None); });
+        var error = Assert.Throws<InvalidRequestException>(() => batching.Validate(Request(1, size: 100)));
         Assert.Equal("invalid_width", error.Code);
     }
 

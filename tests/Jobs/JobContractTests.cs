@@ -75,7 +75,7 @@ public class JobContractTests
     {
         var message = JobMessage.FromJson("""{"prompt":"a cat","loras":[{"name":"style"}]}"""u8, "message-id");
 
-        var plan = JobPlan.Resolve(message.Request!, seed: 3, ModelKind.LcmLora);
+        var plan = JobPlan.Resolve(JobPlan.Normalise(message.Request!, seed: 3, ModelKind.LcmLora));
 
         Assert.Equal([new JobLora("style", 1.0)], plan.Request.Loras);
         Assert.Equal(GenerationLimits.Guidance(ModelKind.LcmLora).Default, plan.Request.GuidanceScale);
@@ -175,7 +175,7 @@ public class JobContractTests
     [Fact]
     public void Status_and_event_documents_match_their_schemas()
     {
-        var request = JobPlan.Resolve(new JobRequest { Id = "job-1", Prompt = "a cat" }, seed: 7, ModelKind.Distilled).Request;
+        var request = JobPlan.Resolve(JobPlan.Normalise(new JobRequest { Id = "job-1", Prompt = "a cat" }, seed: 7, ModelKind.Distilled)).Request;
         var status = new JobStatus
         {
             Id = "job-1",

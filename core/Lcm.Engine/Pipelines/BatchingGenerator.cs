@@ -32,7 +32,6 @@ public sealed class BatchingGenerator : IImageGenerator, IAsyncDisposable
 
     public Task<GenerationResult> GenerateAsync(GenerationRequest request, IProgress<StepProgress>? progress, CancellationToken cancellationToken)
     {
-        _engine.Validate(request);
         var pending = new Pending(request, cancellationToken);
         if (!_queue.Writer.TryWrite(pending)) throw new ObjectDisposedException(nameof(BatchingGenerator));
         return pending.Result.Task;
@@ -108,7 +107,7 @@ public sealed class BatchingGenerator : IImageGenerator, IAsyncDisposable
         })).ToArray();
         try
         {
-            var results = _engine.GenerateBatch(batch.Select(p => p.Request).ToArray(), null, all.Token);
+            var results = _engine.GenerateValidated(batch.Select(p => p.Request).ToArray(), null, all.Token);
             if (batch.Count > 1) _logger.LogInformation("Ran {Jobs} jobs as one batch of {Images} images", batch.Count, batch.Sum(p => p.Request.Count));
             for (int i = 0; i < batch.Count; i++)
             {

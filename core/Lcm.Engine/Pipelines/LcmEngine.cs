@@ -120,9 +120,9 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
     public GenerationResult Generate(GenerationRequest request, IProgress<StepProgress>? progress = null, CancellationToken cancellationToken = default) =>
         GenerateBatch([request], progress, cancellationToken)[0];
 
-    /// <summary>Runs <see cref="Generate"/> on the thread pool, so the caller's I/O goes on meanwhile.</summary>
+    /// <summary>Runs a validated request on the thread pool, so the caller's I/O goes on meanwhile.</summary>
     public Task<GenerationResult> GenerateAsync(GenerationRequest request, IProgress<StepProgress>? progress, CancellationToken cancellationToken) =>
-        Task.Run(() => Generate(request, progress, cancellationToken), cancellationToken);
+        Task.Run(() => GenerateValidated([request], progress, cancellationToken)[0], cancellationToken);
 
     /// <summary>
     /// Runs several requests of the same size and steps as shared UNet batches. Every image keeps
@@ -133,13 +133,17 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
     public IReadOnlyList<GenerationResult> GenerateBatch(IReadOnlyList<GenerationRequest> requests,
         IProgress<StepProgress>? progress = null, CancellationToken cancellationToken = default)
     {
+        foreach (var request in requests) Validate(request);
+        return GenerateValidated(requests, progress, cancellationToken);
+    }
+
+    /// <summary><see cref="GenerateBatch"/> of requests that have passed <see cref="Validate"/> already.</summary>
+    internal IReadOnlyList<GenerationResult> GenerateValidated(IReadOnlyList<GenerationRequest> requests,
+        IProgress<StepProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
         if (requests.Count == 0) return [];
-        foreach (var request in requests)
-        {
-            Validate(request);
-            if (request.BatchKey != requests[0].BatchKey)
-                throw new ArgumentException("requests in one batch must share width, height, steps and strength", nameof(requests));
-        }
+        if (requests.Any(request => request.BatchKey != requests[0].BatchKey))
+            throw new ArgumentException("requests in one batch must share width, height, steps and strength", nameof(requests));
         _deviceLock.Wait(cancellationToken);
         try
         {

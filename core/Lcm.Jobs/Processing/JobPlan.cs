@@ -13,42 +13,47 @@ namespace Lcm.Jobs;
 public sealed record JobPlan(JobRequest Request, GenerationRequest Generation, OutputFormat Format, int Quality)
 {
     /// <summary>
-    /// Fills in every default: seed (chosen by the caller, so a redelivery can reuse the first one),
-    /// guidance (the model kind's), size (<paramref name="defaultSize"/>, which for image-to-image is the
-    /// init image's own), steps, count, format, quality and, for image-to-image, strength.
+    /// Every default but an image-to-image job's size, whose default is the init image's own size and
+    /// is known once the image is fetched: seed (chosen by the caller, so a redelivery reuses the first
+    /// one), guidance (the model kind's), steps, count, format, quality and, for image-to-image, strength.
     /// </summary>
-    public static JobPlan Resolve(JobRequest request, long seed, ModelKind kind, (int Width, int Height)? defaultSize = null)
+    public static JobRequest Normalise(JobRequest request, long seed, ModelKind kind) => request with
     {
-        var format = OutputFormats.Parse(request.Format) ?? OutputFormat.Png;
-        var (width, height) = defaultSize ?? (RequestLimits.DefaultSize, RequestLimits.DefaultSize);
-        var normalised = request with
-        {
-            Steps = request.Steps ?? RequestLimits.DefaultSteps,
-            GuidanceScale = request.GuidanceScale ?? GenerationLimits.Guidance(kind).Default,
-            Width = request.Width ?? width,
-            Height = request.Height ?? height,
-            Seed = seed,
-            Count = request.Count ?? 1,
-            Loras = request.Loras ?? [],
-            Format = format.ToString().ToLowerInvariant(),
-            Quality = request.Quality ?? RequestLimits.DefaultQuality,
-            Strength = request.InitImage is null ? null : request.Strength ?? RequestLimits.DefaultStrength,
-        };
-        return new JobPlan(normalised, ToGeneration(normalised), format, normalised.Quality!.Value);
+        Steps = request.Steps ?? RequestLimits.DefaultSteps,
+        GuidanceScale = request.GuidanceScale ?? GenerationLimits.Guidance(kind).Default,
+        Width = request.Width ?? (request.InitImage is null ? RequestLimits.DefaultSize : null),
+        Height = request.Height ?? (request.InitImage is null ? RequestLimits.DefaultSize : null),
+        Seed = seed,
+        Count = request.Count ?? 1,
+        Loras = request.Loras ?? [],
+        Format = (OutputFormats.Parse(request.Format) ?? OutputFormat.Png).ToString().ToLowerInvariant(),
+        Quality = request.Quality ?? RequestLimits.DefaultQuality,
+        Strength = request.InitImage is null ? null : request.Strength ?? RequestLimits.DefaultStrength,
+    };
+
+    /// <summary>
+    /// The plan of a normalised request. <paramref name="initImageSize"/> is the size an image-to-image
+    /// job defaults to (<see cref="ImageInput.DefaultSize"/> of its init image under the model's size limit).
+    /// </summary>
+    public static JobPlan Resolve(JobRequest normalised, (int Width, int Height)? initImageSize = null)
+    {
+        var (width, height) = initImageSize ?? (RequestLimits.DefaultSize, RequestLimits.DefaultSize);
+        var request = normalised with { Width = normalised.Width ?? width, Height = normalised.Height ?? height };
+        return new JobPlan(request, ToGeneration(request), OutputFormats.Parse(request.Format) ?? OutputFormat.Png, request.Quality!.Value);
     }
 
-    /// <summary>The engine's request of a normalised job request (its init image is added once decoded).</summary>
-    public static GenerationRequest ToGeneration(JobRequest normalised) => new()
+    /// <summary>The engine's request of a resolved job request (the init image's pixels are added once decoded).</summary>
+    public static GenerationRequest ToGeneration(JobRequest resolved) => new()
     {
-        Prompt = normalised.Prompt,
-        Steps = normalised.Steps!.Value,
-        GuidanceScale = normalised.GuidanceScale,
-        NegativePrompt = normalised.NegativePrompt,
-        Loras = (normalised.Loras ?? []).Select(l => new LoraReference(l.Name, l.Scale)).ToArray(),
-        Width = normalised.Width!.Value,
-        Height = normalised.Height!.Value,
-        Seed = normalised.Seed,
-        Count = normalised.Count!.Value,
-        Strength = normalised.Strength,
+        Prompt = resolved.Prompt,
+        Steps = resolved.Steps!.Value,
+        GuidanceScale = resolved.GuidanceScale,
+        NegativePrompt = resolved.NegativePrompt,
+        Loras = (resolved.Loras ?? []).Select(l => new LoraReference(l.Name, l.Scale)).ToArray(),
+        Width = resolved.Width!.Value,
+        Height = resolved.Height!.Value,
+        Seed = resolved.Seed,
+        Count = resolved.Count!.Value,
+        Strength = resolved.Strength,
     };
 }

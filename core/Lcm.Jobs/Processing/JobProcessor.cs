@@ -53,8 +53,6 @@ public sealed class JobProcessor(
             logger.LogWarning("Message {MessageId} has no usable id: {Reason}", delivery.MessageId, message.Error?.Message);
             return new JobOutcome(JobOutcomeKind.Poison, null, null, message.Error?.Message);
         }
-        if (message.RequestBlob is { } requestBlob) message = await ReadRequestBlobAsync(id, requestBlob, shutdown);
-        (message, byte[]? initImage) = await FetchInitImageAsync(message, shutdown);
         for (int attempt = 0; ; attempt++)
         {
             var stored = await statuses.GetAsync(id, shutdown);
@@ -64,6 +62,8 @@ public sealed class JobProcessor(
                 await PublishAsync(stored.Status, shutdown);
                 return Done(stored.Status);
             }
+            // Inputs are fetched only for a job that is still to run: the request blob now, the init image after the claim.
+            if (message.RequestBlob is { } requestBlob) message = await ReadRequestBlobAsync(id, requestBlob, shutdown);
             if (message.Error is { } error)
             {
                 var failed = Final(stored?.Status ?? NewStatus(id, delivery, message.Request), JobState.Failed, error);
@@ -77,7 +77,7 @@ public sealed class JobProcessor(
                 Status = JobState.Running,
                 Attempts = (stored?.Status.Attempts ?? 0) + 1,
                 StartedAt = _clock.GetUtcNow(),
-                Request = JobPlan.Resolve(request, seed, generator.Kind).Request,
+                Request = JobPlan.Normalise(request, seed, generator.Kind),
             };
             var claimed = stored is null ? await statuses.TryCreateAsync(running, shutdown) : await statuses.TryReplaceAsync(running, stored.ETag, shutdown);
             if (claimed is null)
@@ -85,26 +85,7 @@ public sealed class JobProcessor(
                 if (attempt < _options.MaxStatusRaces) continue;
                 return new JobOutcome(JobOutcomeKind.Retry, id, null, "the status kept changing under this worker");
             }
-            return await RunAsync(claimed, initImage, shutdown);
-        }
-    }
-
-    /// <summary>
-    /// Image-to-image: the init image's bytes, and the request with the image's own size where it
-    /// names none. A bad or missing image turns the message into a failure with the image's code.
-    /// </summary>
-    private async Task<(JobMessage, byte[]?)> FetchInitImageAsync(JobMessage message, CancellationToken cancellationToken)
-    {
-        if (message.Request is not { InitImage: { } reference } request) return (message, null);
-        try
-        {
-            byte[] bytes = await inputs.DownloadAsync(reference, cancellationToken);
-            var (width, height) = ImageInput.DefaultSize(ImageInput.Identify(bytes, inputs.Limits), RequestLimits.MaxImageSize);
-            return (message with { Request = request with { Width = request.Width ?? width, Height = request.Height ?? height } }, bytes);
-        }
-        catch (InvalidRequestException e)
-        {
-            return (message with { Request = null, Error = new JobError(e.Code, e.Message) }, null);
+            return await RunAsync(claimed, shutdown);
         }
     }
 
@@ -141,10 +122,9 @@ public sealed class JobProcessor(
         }
     }
 
-    private async Task<JobOutcome> RunAsync(StoredStatus claimed, byte[]? initImage, CancellationToken shutdown)
+    private async Task<JobOutcome> RunAsync(StoredStatus claimed, CancellationToken shutdown)
     {
         var status = claimed.Status;
-        var request = status.Request!;
         logger.LogInformation("Job {Id} running (attempt {Attempt})", status.Id, status.Attempts);
         using var canceledByClient = new CancellationTokenSource();
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(shutdown, canceledByClient.Token);
@@ -154,24 +134,11 @@ public sealed class JobProcessor(
         JobStatus final;
         try
         {
-            var plan = JobPlan.Resolve(request, request.Seed!.Value, generator.Kind);
-            var generation = plan.Generation;
-            if (initImage is not null)
-            {
-                // Sizes first, so an oversized request never decodes pixels at that size.
-                generator.Validate(generation with { Strength = null });
-                generation = generation with { InitImage = ImageInput.Decode(initImage, generation.Width, generation.Height, inputs.Limits) };
-            }
+            var (plan, generation) = await PlanAsync(status.Request!, linked.Token);
+            status = status with { Request = plan.Request };
             generator.Validate(generation);
             var result = await generator.GenerateAsync(generation, null, linked.Token);
-            var stored = new List<JobImage>();
-            for (int i = 0; i < result.Images.Count; i++)
-            {
-                var image = result.Images[i];
-                byte[] bytes = ImageEncoder.Encode(image, plan.Format, plan.Quality);
-                string blob = await images.UploadAsync(status.Id, i, plan.Format, bytes, linked.Token);
-                stored.Add(new JobImage(blob, images.Container.GetBlobClient(blob).Uri.ToString(), image.Width, image.Height, image.Seed, plan.Format.ContentType()));
-            }
+            var stored = await UploadAsync(status.Id, plan, result, linked.Token);
             final = Final(status, JobState.Succeeded, null) with
             {
                 Images = stored,
@@ -208,6 +175,37 @@ public sealed class JobProcessor(
         }
         return await WriteFinalAsync(final, claimed, CancellationToken.None)
             ?? await ResolveLostFinalWriteAsync(final);
+    }
+
+    /// <summary>
+    /// The job's plan and the engine's request. Image-to-image fetches the init image here, after the
+    /// claim, and a request without a size takes the image's own under the model's size limit.
+    /// </summary>
+    private async Task<(JobPlan, GenerationRequest)> PlanAsync(JobRequest request, CancellationToken cancellationToken)
+    {
+        if (request.InitImage is not { } reference)
+        {
+            var textToImage = JobPlan.Resolve(request);
+            return (textToImage, textToImage.Generation);
+        }
+        byte[] bytes = await inputs.DownloadAsync(reference, cancellationToken);
+        var plan = JobPlan.Resolve(request, ImageInput.DefaultSize(ImageInput.Identify(bytes, inputs.Limits), generator.Capabilities.MaxImageSize));
+        var generation = plan.Generation;
+        return (plan, generation with { InitImage = ImageInput.Decode(bytes, generation.Width, generation.Height, inputs.Limits) });
+    }
+
+    /// <summary>Encodes and uploads each image; a redelivery overwrites them with the same bytes.</summary>
+    private async Task<List<JobImage>> UploadAsync(string id, JobPlan plan, GenerationResult result, CancellationToken cancellationToken)
+    {
+        var stored = new List<JobImage>();
+        for (int i = 0; i < result.Images.Count; i++)
+        {
+            var image = result.Images[i];
+            byte[] bytes = ImageEncoder.Encode(image, plan.Format, plan.Quality);
+            string blob = await images.UploadAsync(id, i, plan.Format, bytes, cancellationToken);
+            stored.Add(new JobImage(blob, images.Container.GetBlobClient(blob).Uri.ToString(), image.Width, image.Height, image.Seed, plan.Format.ContentType()));
+        }
+        return stored;
     }
 
     /// <summary>The final write lost a race: a client canceled meanwhile, or another delivery finished first.</summary>
