@@ -50,6 +50,37 @@ public sealed class ImageToImageServiceTests(AzuriteFixture fixture, ITestOutput
     }
 
     [Fact]
+    public async Task The_worker_and_lcm_generate_give_an_init_image_the_same_default_size_under_LCM_MAX_IMAGE_SIZE()
+    {
+        // 200x150 under a 128-pixel limit: each side is clamped to 128, where the contract's 2048 would give 200x144.
+        var names = fixture.NewNames();
+        var settings = TestWorker.Settings(names) with { Engine = AzuriteFixture.EngineOptions with { MaxImageSize = 128 } };
+        await using var worker = await TestWorker.StartLocalAsync(fixture, settings, output);
+        byte[] init = Png(200, 150);
+        string file = Path.Combine(Path.GetTempPath(), $"init-{Guid.NewGuid():N}.png");
+        await File.WriteAllBytesAsync(file, init);
+        string outputFile = Path.ChangeExtension(file, ".out.png");
+        try
+        {
+            var submitted = await Client(names).SubmitAsync(new JobRequest { Prompt = "a watercolour", Seed = 5, Steps = 2 }, new MemoryStream(init));
+            var done = await Client(names).WaitForCompletionAsync(submitted.Id, ServiceStorage.Timeout);
+            var cli = await CliProcess.RunAsync(["generate", "--prompt", "a watercolour", "--init-image", file, "--output", outputFile, "--seed", "5", "--steps", "2"],
+                new Dictionary<string, string> { ["LCM_MAX_IMAGE_SIZE"] = "128", ["LCM_MODEL_PATH"] = fixture.ModelPath }, output: output);
+
+            Assert.Equal(JobState.Succeeded, done.Status);
+            Assert.Equal(0, cli.ExitCode);
+            using var generated = Image.Load<Rgb24>(outputFile);
+            Assert.Equal((128, 128), (done.Request!.Width!.Value, done.Request.Height!.Value));
+            Assert.Equal((done.Images[0].Width, done.Images[0].Height), (generated.Width, generated.Height));
+        }
+        finally
+        {
+            File.Delete(file);
+            File.Delete(outputFile);
+        }
+    }
+
+    [Fact]
     public async Task A_url_of_the_blob_in_this_account_works_and_a_foreign_url_does_not()
     {
         var names = fixture.NewNames();
