@@ -6,7 +6,7 @@ namespace Lcm.Cli;
 /// "--name value" options, "--flag" switches and positional words of one command. Every option must
 /// be read by the command: <see cref="EnsureAllUsed"/> turns a leftover (a typo) into a usage error.
 /// </summary>
-public sealed class Arguments
+internal sealed class Arguments
 {
     private readonly Dictionary<string, List<string>> _options = new(StringComparer.Ordinal);
     private readonly HashSet<string> _used = new(StringComparer.Ordinal);

@@ -1,11 +1,10 @@
-using Lcm.Cli;
 using Lcm.Engine.Loaders;
 using Lcm.SyntheticModels;
 
 namespace Lcm.Cli;
 
 /// <summary>Which model folder a command or worker uses: the explicit one, else LCM_MODEL_PATH, else the built-in test model.</summary>
-public static class ModelLocation
+internal static class ModelLocation
 {
     public static string Resolve(string? explicitPath, Action<string>? notice = null, Func<string, string?>? read = null)
     {

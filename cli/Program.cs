@@ -1,11 +1,14 @@
-using Lcm.Cli.Commands;
+using Lcm.Client;
+using Lcm.Contracts;
+using Lcm.Engine;
 using Lcm.Engine.Loaders;
+using Lcm.Engine.Loaders.Lora;
 using Lcm.Engine.Pipelines;
 
 namespace Lcm.Cli;
 
 /// <summary>The <c>lcm</c> command: parses the command word and dispatches. Exit codes: 0 success, 1 failure, 2 bad arguments.</summary>
-public static class Program
+internal static class Program
 {
     public const string Usage = """
         usage: lcm <command> [options]
@@ -52,68 +55,52 @@ public static class Program
             context.Cancel = true;
             cancel.Cancel();
         });
-        string[] rest = args[1..];
         try
         {
-            return args[0] switch
-            {
-                "generate" => GenerateCommand.Run(rest, cancel.Token),
-                "tokenize" => TokenizeCommand.Run(rest),
-                "info" => InfoCommand.Run(rest),
-                "make-model" => MakeModelCommand.Run(rest),
-                "make-lora" => MakeLoraCommand.Run(rest),
-                "prepare" => PrepareCommand.Run(rest),
-                "worker" => await WorkerCommand.RunAsync(rest, cancel.Token),
-                "submit" => await SubmitCommand.RunAsync(rest, cancel.Token),
-                "status" => await StatusCommand.RunAsync(rest, cancel: false, cancel.Token),
-                "cancel" => await StatusCommand.RunAsync(rest, cancel: true, cancel.Token),
-                "demo" => await DemoCommand.RunAsync(rest, cancel.Token),
-                "bench" => await BenchCommand.RunAsync(rest),
-                "bench-probe" => BenchCommand.Probe(rest),
-                _ => throw new UsageException($"unknown command '{args[0]}'"),
-            };
-        }
-        catch (UsageException e)
-        {
-            await Console.Error.WriteLineAsync($"lcm {args[0]}: {e.Message}\nRun 'lcm --help' for usage.");
-            return 2;
-        }
-        catch (InvalidRequestException e)
-        {
-            await Console.Error.WriteLineAsync($"lcm {args[0]}: {e.Code}: {e.Message}");
-            return 2;
-        }
-        catch (Lcm.Contracts.JobRejectedException e)
-        {
-            await Console.Error.WriteLineAsync($"lcm {args[0]}: {e.Code}: {e.Message}");
-            return 2;
-        }
-        catch (Lcm.Client.LcmJobException e)
-        {
-            await Console.Error.WriteLineAsync($"lcm {args[0]}: {e.ErrorCode}: {e.Message}");
-            // A request the service refuses is a bad argument; a taken id or a missing job is a failure.
-            return e.Status == 400 ? 2 : 1;
-        }
-        catch (Lcm.Engine.Loaders.Lora.LoraException e)
-        {
-            await Console.Error.WriteLineAsync($"lcm {args[0]}: {e.Code}: {e.Message}");
-            // An unknown name is a bad argument; a LoRA file that is malformed or does not fit is a failure.
-            return e.Code == Lcm.Engine.Loaders.Lora.LoraException.Unknown ? 2 : 1;
-        }
-        catch (OperationCanceledException)
-        {
-            await Console.Error.WriteLineAsync($"lcm {args[0]}: canceled");
-            return 1;
+            return await DispatchAsync(args[0], args[1..], cancel.Token);
         }
         catch (Exception e)
         {
-            string kind = e is ModelFormatException ? "bad model folder" : "error";
-            await Console.Error.WriteLineAsync($"lcm {args[0]}: {kind}: {e.Message}");
-            return 1;
+            var (text, exitCode) = Failure(e);
+            await Console.Error.WriteLineAsync($"lcm {args[0]}: {text}");
+            return exitCode;
         }
         finally
         {
             CliModel.Logging.Dispose();
         }
     }
+
+    private static async Task<int> DispatchAsync(string command, string[] rest, CancellationToken cancellationToken) => command switch
+    {
+        "generate" => GenerateCommand.Run(rest, cancellationToken),
+        "tokenize" => TokenizeCommand.Run(rest),
+        "info" => InfoCommand.Run(rest),
+        "make-model" => MakeModelCommand.Run(rest),
+        "make-lora" => MakeLoraCommand.Run(rest),
+        "prepare" => PrepareCommand.Run(rest),
+        "worker" => await WorkerCommand.RunAsync(rest, cancellationToken),
+        "submit" => await SubmitCommand.RunAsync(rest, cancellationToken),
+        "status" => await StatusCommand.RunAsync(rest, cancel: false, cancellationToken),
+        "cancel" => await StatusCommand.RunAsync(rest, cancel: true, cancellationToken),
+        "demo" => await DemoCommand.RunAsync(rest, cancellationToken),
+        "bench" => await BenchCommand.RunAsync(rest),
+        "bench-probe" => BenchCommand.Probe(rest),
+        _ => throw new UsageException($"unknown command '{command}'"),
+    };
+
+    /// <summary>What the user is told and the exit code: 2 for what the arguments can fix, 1 for the rest.</summary>
+    private static (string Text, int ExitCode) Failure(Exception e) => e switch
+    {
+        UsageException => ($"{e.Message}\nRun 'lcm --help' for usage.", 2),
+        InvalidRequestException refused => ($"{refused.Code}: {refused.Message}", 2),
+        JobRejectedException rejected => ($"{rejected.Code}: {rejected.Message}", 2),
+        // A request the service refuses is a bad argument; a taken id or a missing job is a failure.
+        LcmJobException failed => ($"{failed.ErrorCode}: {failed.Message}", failed.Status == 400 ? 2 : 1),
+        // An unknown name is a bad argument; a LoRA file that is malformed or does not fit is a failure.
+        LoraException lora => ($"{lora.Code}: {lora.Message}", lora.Code == LoraException.Unknown ? 2 : 1),
+        OperationCanceledException => ("canceled", 1),
+        ModelFormatException => ($"bad model folder: {e.Message}", 1),
+        _ => ($"error: {e.Message}", 1),
+    };
 }

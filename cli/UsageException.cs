@@ -1,4 +1,4 @@
 namespace Lcm.Cli;
 
 /// <summary>Bad command-line arguments: exit code 2, with a message that names the argument.</summary>
-public sealed class UsageException(string message) : Exception(message);
+internal sealed class UsageException(string message) : Exception(message);

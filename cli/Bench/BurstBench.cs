@@ -1,9 +1,8 @@
 using System.Diagnostics;
-using Lcm.Cli;
 using Lcm.Client;
 using Lcm.Contracts;
 
-namespace Lcm.Cli.Bench;
+namespace Lcm.Cli;
 
 /// <summary>
 /// A burst of jobs sent at once through Azurite to 1 and 2 local worker processes, with dynamic

@@ -1,12 +1,11 @@
 using System.Diagnostics;
 using System.Text.Json;
-using Lcm.Cli;
 using Lcm.Engine.Loaders;
 using Lcm.Engine.Pipelines;
 using Lcm.Jobs;
 using Lcm.SyntheticModels;
 
-namespace Lcm.Cli.Bench;
+namespace Lcm.Cli;
 
 /// <summary>
 /// Cold start on a large self-made UNet, each run in a fresh process with the files in the page
@@ -14,7 +13,7 @@ namespace Lcm.Cli.Bench;
 /// </summary>
 internal static class ColdStartBench
 {
-    public sealed record Probe(double ReadyMs, double FirstImageMs, long PrivateBytes, long SharedBytes, long RssBytes);
+    internal sealed record Probe(double ReadyMs, double FirstImageMs, long PrivateBytes, long SharedBytes, long RssBytes);
 
     public static async Task<object> RunAsync(int unetMegabytes, int runs, Action<string> log)
     {

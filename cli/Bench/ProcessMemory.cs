@@ -1,11 +1,11 @@
-namespace Lcm.Cli.Bench;
+namespace Lcm.Cli;
 
 /// <summary>
 /// This process's memory from /proc/self/smaps_rollup (Linux). Anonymous is memory no other
 /// process can share (weights copied or pre-packed); shared clean pages are file pages that another
 /// process maps too (weights mapped from one file by two workers).
 /// </summary>
-public sealed record ProcessMemory(long AnonymousBytes, long PrivateDirtyBytes, long SharedCleanBytes, long RssBytes)
+internal sealed record ProcessMemory(long AnonymousBytes, long PrivateDirtyBytes, long SharedCleanBytes, long RssBytes)
 {
     public static ProcessMemory Read()
     {

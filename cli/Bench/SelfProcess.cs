@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Lcm.Cli.Bench;
+namespace Lcm.Cli;
 
 /// <summary>Starts this program again (a fresh process) with other arguments and environment, as benchmarks need.</summary>
 internal static class SelfProcess

@@ -1,11 +1,10 @@
 using System.Diagnostics;
-using Lcm.Cli;
 using Lcm.Engine.Imaging;
 using Lcm.Engine.Loaders;
 using Lcm.Engine.Pipelines;
 using Lcm.Jobs;
 
-namespace Lcm.Cli.Bench;
+namespace Lcm.Cli;
 
 /// <summary>Warm generation at 512x512 on the small model: where the time goes, and how much is outside ONNX Runtime.</summary>
 internal static class WarmBench

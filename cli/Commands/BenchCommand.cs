@@ -1,7 +1,6 @@
 using System.Text.Json;
-using Lcm.Cli.Bench;
 
-namespace Lcm.Cli.Commands;
+namespace Lcm.Cli;
 
 /// <summary>
 /// <c>lcm bench</c>: cold start (fresh processes, large UNet), warm generation (small model) and

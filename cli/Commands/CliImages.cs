@@ -1,7 +1,7 @@
 using Lcm.Engine.Imaging;
 using Lcm.Jobs;
 
-namespace Lcm.Cli.Commands;
+namespace Lcm.Cli;
 
 /// <summary>An --init-image file, read once and checked (length before reading, then format and header) by the commands that take one.</summary>
 internal static class CliImages

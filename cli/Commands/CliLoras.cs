@@ -3,7 +3,7 @@ using Lcm.Contracts;
 using Lcm.Engine.Loaders.Lora;
 using Lcm.Jobs;
 
-namespace Lcm.Cli.Commands;
+namespace Lcm.Cli;
 
 /// <summary>
 /// <c>--lora NAME[:SCALE]</c> on the local commands: a name in LCM_LORA_PATH, as jobs use, or (the

@@ -1,11 +1,10 @@
-using Lcm.Cli;
 using Lcm.Engine.Loaders;
 using Lcm.Engine.Loaders.Lora;
 using Lcm.Engine.Pipelines;
 using Lcm.Jobs;
 using Microsoft.Extensions.Logging;
 
-namespace Lcm.Cli.Commands;
+namespace Lcm.Cli;
 
 /// <summary>What the local commands share: which model folder, and an engine on it that logs to stderr.</summary>
 internal static class CliModel

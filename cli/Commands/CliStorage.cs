@@ -1,7 +1,7 @@
 using Lcm.Client;
 using Lcm.Contracts;
 
-namespace Lcm.Cli.Commands;
+namespace Lcm.Cli;
 
 /// <summary>The storage account of the service commands: --connection, else the AzureWebJobsStorage settings, else local Azurite on its default ports.</summary>
 internal static class CliStorage

@@ -1,9 +1,8 @@
-using Lcm.Cli;
 using Lcm.Client;
 using Lcm.Contracts;
 using Lcm.Jobs;
 
-namespace Lcm.Cli.Commands;
+namespace Lcm.Cli;
 
 /// <summary>
 /// <c>lcm demo</c>: the whole service on this machine in one command. Starts Azurite (installing it

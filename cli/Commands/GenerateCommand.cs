@@ -1,11 +1,10 @@
-using Lcm.Cli;
 using Lcm.Contracts;
 using Lcm.Engine.Imaging;
 using Lcm.Engine.Loaders;
 using Lcm.Engine.Pipelines;
 using Lcm.Jobs;
 
-namespace Lcm.Cli.Commands;
+namespace Lcm.Cli;
 
 /// <summary><c>lcm generate</c>: one request through the local engine, images written to files.</summary>
 internal static class GenerateCommand

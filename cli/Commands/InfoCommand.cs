@@ -1,4 +1,3 @@
-using Lcm.Cli;
 using Lcm.Contracts;
 using Lcm.Engine.Loaders;
 using Lcm.Engine.Loaders.Lora;
@@ -7,7 +6,7 @@ using Lcm.Engine.Pipelines;
 using Lcm.Engine.Schedulers;
 using Microsoft.ML.OnnxRuntime;
 
-namespace Lcm.Cli.Commands;
+namespace Lcm.Cli;
 
 /// <summary><c>lcm info</c>: each graph's inputs and outputs, the config values in use and the execution provider.</summary>
 internal static class InfoCommand

@@ -1,7 +1,6 @@
-using Lcm.Cli;
 using Lcm.SyntheticModels;
 
-namespace Lcm.Cli.Commands;
+namespace Lcm.Cli;
 
 /// <summary><c>lcm make-lora</c>: writes a self-made LoRA for the SD 1.5-style test model (<c>make-model --sd15-style</c>).</summary>
 internal static class MakeLoraCommand

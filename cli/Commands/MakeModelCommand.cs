@@ -1,7 +1,6 @@
-using Lcm.Cli;
 using Lcm.SyntheticModels;
 
-namespace Lcm.Cli.Commands;
+namespace Lcm.Cli;
 
 /// <summary><c>lcm make-model</c>: writes a self-made test model folder (meaningless pictures, real ONNX graphs).</summary>
 internal static class MakeModelCommand

@@ -1,10 +1,9 @@
 using System.Diagnostics;
-using Lcm.Cli;
 using Lcm.Engine.Loaders;
 using Lcm.Engine.Pipelines;
 using Lcm.Jobs;
 
-namespace Lcm.Cli.Commands;
+namespace Lcm.Cli;
 
 /// <summary>
 /// <c>lcm prepare</c>: writes the optimised graphs of a model into the prepared-model cache (as the

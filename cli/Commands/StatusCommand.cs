@@ -1,6 +1,6 @@
 using Lcm.Contracts;
 
-namespace Lcm.Cli.Commands;
+namespace Lcm.Cli;
 
 /// <summary><c>lcm status ID</c> and <c>lcm cancel ID</c>: print the job's status document (with fresh image URLs).</summary>
 internal static class StatusCommand

@@ -1,7 +1,7 @@
 using Lcm.Client;
 using Lcm.Contracts;
 
-namespace Lcm.Cli.Commands;
+namespace Lcm.Cli;
 
 /// <summary><c>lcm submit</c>: enqueues a job; with --wait shows progress, prints the final status and saves the images to --output.</summary>
 internal static class SubmitCommand

@@ -1,8 +1,7 @@
-using Lcm.Cli;
 using Lcm.Engine.Loaders;
 using Lcm.Engine.Text;
 
-namespace Lcm.Cli.Commands;
+namespace Lcm.Cli;
 
 /// <summary><c>lcm tokenize TEXT</c>: the 77 token ids the model's tokenizer gives, as one JSON array.</summary>
 internal static class TokenizeCommand

@@ -1,6 +1,6 @@
 using Lcm.Jobs;
 
-namespace Lcm.Cli.Commands;
+namespace Lcm.Cli;
 
 /// <summary><c>lcm worker</c>: serves the jobs queue until Ctrl+C or SIGTERM, then finishes or hands back its messages.</summary>
 internal static class WorkerCommand

@@ -6,10 +6,10 @@ using System.Text.Json;
 namespace Lcm.SyntheticModels;
 
 /// <summary>A tensor to write: float32 values stored as F32, F16 or BF16.</summary>
-public sealed record SafeTensorValues(string Name, long[] Shape, float[] Values, string DType = "F32");
+internal sealed record SafeTensorValues(string Name, long[] Shape, float[] Values, string DType = "F32");
 
 /// <summary>Writes safetensors files as the reference implementation does (header padded with spaces to 8 bytes), for self-made LoRAs.</summary>
-public static class SafeTensorsWriter
+internal static class SafeTensorsWriter
 {
     public static void Write(string path, IEnumerable<SafeTensorValues> tensors, IReadOnlyDictionary<string, string>? metadata = null)
     {

@@ -21,7 +21,7 @@ public sealed record Sd15Module(LoraComponent Component, string Path, string Wei
 /// their module names, and there is a Gemm of each <c>transB</c>. The float32 UNet keeps its weights in
 /// <c>model.onnx_data</c> as real exports do; the float16 one and the text encoders keep them in the graph.
 /// </summary>
-public static class Sd15StyleGraphs
+internal static class Sd15StyleGraphs
 {
     private const int Channels = 8, TimeChannels = 16, TimeProjection = 8, Hidden = 32, LatentChannels = 4;
     private const string Attention = "down_blocks.0.attentions.0";

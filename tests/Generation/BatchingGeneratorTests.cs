@@ -1,3 +1,4 @@
+using Lcm.Engine;
 using Lcm.Engine.Pipelines;
 using Lcm.Jobs;
 using Microsoft.Extensions.Logging.Abstractions;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using Lcm.Engine;
 using Lcm.Engine.Imaging;
 using Lcm.Engine.Loaders;
 using Lcm.Engine.Models;

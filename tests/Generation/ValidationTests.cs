@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Lcm.Contracts;
+using Lcm.Engine;
 using Lcm.Engine.Pipelines;
 
 namespace Lcm.Tests.Generation;

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Text;
 using Lcm.Contracts;
+using Lcm.Engine;
 using Lcm.Engine.Imaging;
 using Lcm.Engine.Pipelines;
 using Lcm.Jobs;

@@ -1,3 +1,4 @@
+using Lcm.Engine.Imaging;
 using Lcm.Engine.Loaders.Lora;
 using Lcm.Engine.Pipelines;
 using Lcm.Tests.Cli;

@@ -1,4 +1,5 @@
 using Lcm.Contracts;
+using Lcm.Engine;
 using Lcm.Engine.Loaders.Lora;
 using Lcm.Engine.Models;
 using Lcm.Engine.Pipelines;

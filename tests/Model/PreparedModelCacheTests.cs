@@ -1,3 +1,4 @@
+using Lcm.Engine.Imaging;
 using Lcm.Engine.Loaders;
 using Lcm.Engine.Pipelines;
 using Lcm.SyntheticModels;

@@ -1,5 +1,4 @@
 using Lcm.Contracts;
-using Lcm.Engine.Pipelines;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.Formats;
 using SixLabors.ImageSharp.Formats.Jpeg;

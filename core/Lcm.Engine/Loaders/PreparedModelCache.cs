@@ -14,7 +14,7 @@ namespace Lcm.Engine.Loaders;
 /// An entry is a folder of <see cref="CacheEntries"/> named by the key (source graph fingerprint,
 /// ORT version, provider).
 /// </summary>
-public sealed class PreparedModelCache(string directory, ILogger logger)
+internal sealed class PreparedModelCache(string directory, ILogger logger)
 {
     private const int FormatVersion = 1;
     private const string GraphFile = "model.onnx";

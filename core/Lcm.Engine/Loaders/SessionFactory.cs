@@ -7,7 +7,7 @@ namespace Lcm.Engine.Loaders;
 /// Creates the ONNX Runtime sessions of one engine. The execution provider is decided once, on the
 /// first session: CUDA when it loads (CUDA 13 and cuDNN present), else the CPU with the reason logged.
 /// </summary>
-public sealed class SessionFactory
+internal sealed class SessionFactory
 {
     private readonly EngineOptions _options;
     private readonly ILogger _logger;

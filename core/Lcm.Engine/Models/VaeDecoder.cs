@@ -5,7 +5,7 @@ using Microsoft.ML.OnnxRuntime.Tensors;
 namespace Lcm.Engine.Models;
 
 /// <summary>The VAE decoder graph: latent_sample [1, 4, h, w] to sample [1, 3, 8h, 8w] in [-1, 1].</summary>
-public sealed class VaeDecoder : IDisposable
+internal sealed class VaeDecoder : IDisposable
 {
     private readonly OnnxGraph _graph;
     private readonly TensorElementType _latentType;

@@ -6,7 +6,7 @@ namespace Lcm.Engine.Noise;
 /// float64, rounded to float32. Fully specified here, so a seed means the same noise on every
 /// machine and .NET version (System.Random's algorithm is not guaranteed).
 /// </summary>
-public sealed class GaussianNoise
+internal sealed class GaussianNoise
 {
     private ulong _s0, _s1, _s2, _s3;
     private double? _spare;

@@ -7,7 +7,7 @@ namespace Lcm.Engine.Pipelines;
 /// An SD 1.5 UNet with LCM-LoRA merged, as in diffusers: above scale 1 an unconditional and a
 /// conditional pass in one batch, eps_u + g * (eps_c - eps_u); at scale 1 or below the conditional pass alone.
 /// </summary>
-public sealed class ClassifierFreeGuidance(Unet unet) : IGuidance
+internal sealed class ClassifierFreeGuidance(Unet unet) : IGuidance
 {
     public ModelKind Kind => ModelKind.LcmLora;
 

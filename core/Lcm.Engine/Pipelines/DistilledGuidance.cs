@@ -5,7 +5,7 @@ using Microsoft.ML.OnnxRuntime;
 namespace Lcm.Engine.Pipelines;
 
 /// <summary>A distilled LCM: the scale goes in as the <c>timestep_cond</c> embedding of (scale - 1), one UNet pass per step.</summary>
-public sealed class DistilledGuidance(Unet unet, int embeddingDimension) : IGuidance
+internal sealed class DistilledGuidance(Unet unet, int embeddingDimension) : IGuidance
 {
     public ModelKind Kind => ModelKind.Distilled;
 

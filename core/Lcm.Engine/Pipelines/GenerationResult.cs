@@ -1,7 +1,6 @@
-namespace Lcm.Engine.Pipelines;
+using Lcm.Engine.Imaging;
 
-/// <summary>Pixels of one generated image: RGB, 8 bits a channel, row-major.</summary>
-public sealed record GeneratedImage(byte[] Rgb, int Width, int Height, long Seed);
+namespace Lcm.Engine.Pipelines;
 
 /// <summary>Where the time of one request went, in milliseconds. A batch shares its stage times.</summary>
 public sealed record GenerationTimings

@@ -7,7 +7,7 @@ namespace Lcm.Engine.Pipelines;
 /// How the guidance scale steers one kind of UNet, chosen once when the engine loads: whether the
 /// negative prompts are encoded, how a step's UNet batch is built and how its predictions combine.
 /// </summary>
-public interface IGuidance
+internal interface IGuidance
 {
     ModelKind Kind { get; }
 

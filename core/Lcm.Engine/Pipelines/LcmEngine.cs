@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Lcm.Contracts;
+using Lcm.Engine.Imaging;
 using Lcm.Engine.Loaders;
 using Lcm.Engine.Loaders.Lora;
 using Lcm.Engine.Models;

@@ -8,7 +8,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace Lcm.Engine.Pipelines;
 
 /// <summary>Loads an engine: model folder, then (LoRA-merged) graph files, sessions, graph adapters and the guidance they call for.</summary>
-public static class LcmPipelineLoader
+internal static class LcmPipelineLoader
 {
     /// <summary>
     /// Loads a model folder, with <paramref name="loras"/> merged into its UNet and text encoder first

@@ -5,7 +5,7 @@ namespace Lcm.Engine.Pipelines;
 /// <see cref="ForImages"/>): diffusers' prompt_embeds, negative_prompt_embeds (only where the
 /// guidance needs them) and the guidance scales. The embeddings are [count, 77, hidden] back to back.
 /// </summary>
-public sealed record PromptConditioning(float[] PromptEmbeds, float[]? NegativePromptEmbeds, double[] GuidanceScales)
+internal sealed record PromptConditioning(float[] PromptEmbeds, float[]? NegativePromptEmbeds, double[] GuidanceScales)
 {
     public int Count => GuidanceScales.Length;
 

@@ -5,7 +5,7 @@ namespace Lcm.Engine.Schedulers;
 /// unconditional pass (diffusers' get_guidance_scale_embedding). Computed in float32 as diffusers
 /// does: the sine arguments reach thousands, where float64 would give visibly different values.
 /// </summary>
-public static class GuidanceEmbedding
+internal static class GuidanceEmbedding
 {
     public static float[] Compute(double guidanceScale, int dimension)
     {

@@ -54,7 +54,7 @@ public enum PredictionType
     Sample,
 }
 
-public static class SchedulerNames
+internal static class SchedulerNames
 {
     /// <summary>The name in scheduler_config.json, as <c>lcm info</c> prints it.</summary>
     public static string ToConfigName(this BetaSchedule value) => BetaScheduleConverter.Names[(int)value];

@@ -1,3 +1,4 @@
+using Lcm.Engine;
 using Lcm.Engine.Loaders.Lora;
 using Lcm.Engine.Models;
 using Lcm.Engine.Pipelines;
@@ -11,7 +12,7 @@ namespace Lcm.Jobs;
 /// LoRA folder and runs on the engine of that merged variant from <see cref="MergedEngineCache"/>.
 /// A LoRA that is unknown, malformed or does not fit the model fails the request with its code.
 /// </summary>
-public sealed class LoraGenerator(IImageGenerator baseGenerator, LoraFolder folder, MergedEngineCache engines, ILogger logger) : IImageGenerator, IDisposable
+internal sealed class LoraGenerator(IImageGenerator baseGenerator, LoraFolder folder, MergedEngineCache engines, ILogger logger) : IImageGenerator, IDisposable
 {
     /// <summary>A merged variant has the base model's graphs and limits; its LoRAs are any in the folder.</summary>
     public EngineCapabilities Capabilities => baseGenerator.Capabilities with { LoraNames = folder.LoraNames() };

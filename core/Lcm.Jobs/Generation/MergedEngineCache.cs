@@ -9,7 +9,7 @@ namespace Lcm.Jobs;
 /// released, so eviction never pulls an engine from under a running job. Concurrent requests for one
 /// variant share one load; a failed load is not kept.
 /// </summary>
-public sealed class MergedEngineCache(int capacity, Func<IReadOnlyList<LoraFile>, LcmEngine> load) : IDisposable
+internal sealed class MergedEngineCache(int capacity, Func<IReadOnlyList<LoraFile>, LcmEngine> load) : IDisposable
 {
     private readonly object _lock = new();
     // Most recently used first.
@@ -100,7 +100,7 @@ public sealed class MergedEngineCache(int capacity, Func<IReadOnlyList<LoraFile>
     }
 
     /// <summary>Use of one variant's engine; disposing it lets an evicted engine go.</summary>
-    public sealed class Lease : IDisposable
+    internal sealed class Lease : IDisposable
     {
         private readonly Action _release;
         private int _released;

@@ -10,7 +10,7 @@ namespace Lcm.Jobs;
 /// A job resolved once: the request with every default filled in (what the status records) and what
 /// the engine and the outputs need of it. Nothing downstream applies a default again.
 /// </summary>
-public sealed record JobPlan(JobRequest Request, GenerationRequest Generation, OutputFormat Format, int Quality)
+internal sealed record JobPlan(JobRequest Request, GenerationRequest Generation, OutputFormat Format, int Quality)
 {
     /// <summary>
     /// Every default but an image-to-image job's size, whose default is the init image's own size and

@@ -3,6 +3,7 @@ using Azure;
 using Azure.Storage.Blobs;
 using Lcm.Client;
 using Lcm.Contracts;
+using Lcm.Engine;
 using Lcm.Engine.Imaging;
 using Lcm.Engine.Pipelines;
 using Microsoft.Extensions.Logging;

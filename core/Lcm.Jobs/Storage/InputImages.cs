@@ -1,6 +1,7 @@
 using Azure;
 using Azure.Storage.Blobs;
 using Lcm.Contracts;
+using Lcm.Engine;
 using Lcm.Engine.Imaging;
 using Lcm.Engine.Pipelines;
 

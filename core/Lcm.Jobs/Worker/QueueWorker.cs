@@ -11,7 +11,7 @@ namespace Lcm.Jobs;
 /// while a job runs, delete on completion, retry after a failure, poison after maxDequeueCount,
 /// and on shutdown hand running messages back at once.
 /// </summary>
-public sealed class QueueWorker(JobProcessor processor, JobQueues queues, QueueSettings settings, TimeSpan messageLease, ILogger logger)
+internal sealed class QueueWorker(JobProcessor processor, JobQueues queues, QueueSettings settings, TimeSpan messageLease, ILogger logger)
 {
     private static readonly TimeSpan MinPollingInterval = TimeSpan.FromMilliseconds(100);
 

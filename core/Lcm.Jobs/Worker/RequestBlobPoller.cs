@@ -12,7 +12,7 @@ namespace Lcm.Jobs;
 /// Event Grid would have sent. The event goes first and the blob is marked after, so a crash in
 /// between can only send an event twice, which the job processor treats as a duplicate delivery.
 /// </summary>
-public sealed class RequestBlobPoller(BlobContainerClient requests, JobQueues queues, ILogger logger)
+internal sealed class RequestBlobPoller(BlobContainerClient requests, JobQueues queues, ILogger logger)
 {
     /// <summary>Blob metadata that marks a request blob whose event was sent.</summary>
     public const string QueuedMarker = "lcmqueued";

@@ -14,7 +14,7 @@ public enum WeightLayout
 }
 
 /// <summary>The weight initializer of one module: what a LoRA module of the same name patches.</summary>
-public sealed record WeightTarget(string Module, NodeProto Node, TensorProto Weight, WeightLayout Layout)
+internal sealed record WeightTarget(string Module, NodeProto Node, TensorProto Weight, WeightLayout Layout)
 {
     public long Out => Layout == WeightLayout.OutIn ? Weight.Dims[0] : Weight.Dims[1];
 
@@ -30,7 +30,7 @@ public sealed record WeightTarget(string Module, NodeProto Node, TensorProto Wei
 /// Modules that cannot be patched safely (several weight nodes, a weight shared with another node,
 /// a quantized or grouped weight) are kept with the reason, for the error message.
 /// </summary>
-public sealed class GraphWeights
+internal sealed class GraphWeights
 {
     private static readonly string[] WeightOps = ["MatMul", "Gemm", "Conv"];
 

@@ -7,13 +7,13 @@ using Onnx;
 namespace Lcm.Engine.Loaders.Lora;
 
 /// <summary>Where an external initializer's bytes are: a file beside the graph, an offset and a length (null: to the end of the file).</summary>
-public sealed record ExternalRange(string Location, long Offset, long? Length);
+internal sealed record ExternalRange(string Location, long Offset, long? Length);
 
 /// <summary>
 /// Reads a float32 or float16 initializer's values as float32 and encodes float32 values back in the
 /// initializer's own type, from raw data in the graph or from its external data file.
 /// </summary>
-public static class InitializerData
+internal static class InitializerData
 {
     /// <summary>The external data range of an initializer, or null when its bytes are in the graph.</summary>
     public static ExternalRange? External(TensorProto tensor, string graphDirectory)

@@ -7,7 +7,7 @@ namespace Lcm.Engine.Loaders.Lora;
 /// down [rank, in, k, k] is [rank, in * k * k], so sum_r up[o, r] * down[r, i, y, x] is the same
 /// product), added in float32 into the weight in its own layout.
 /// </summary>
-public static class LoraDelta
+internal static class LoraDelta
 {
     public static void AddTo(float[] weight, WeightLayout layout, int outputs, int inputs, int rank, float[] up, float[] down, float factor)
     {

@@ -3,7 +3,7 @@ using Onnx;
 namespace Lcm.Engine.Loaders.Lora;
 
 /// <summary>One weight to patch and every LoRA module (with its file's scale) that adds to it.</summary>
-public sealed record WeightPatch(WeightTarget Target, IReadOnlyList<(LoraWeights Lora, LoraModule Module, double Scale)> Sources);
+internal sealed record WeightPatch(WeightTarget Target, IReadOnlyList<(LoraWeights Lora, LoraModule Module, double Scale)> Sources);
 
 /// <summary>How much of one LoRA file matched: its tensors and its modules per graph.</summary>
 public sealed record LoraMatchReport(string Name, int Tensors, int UnetModules, int TextEncoderModules);
@@ -13,7 +13,7 @@ public sealed record LoraMatchReport(string Name, int Tensors, int UnetModules, 
 /// without a weight to patch, or whose shapes do not fit it, fails the whole match with a message
 /// listing every such module, so a model is never merged partway.
 /// </summary>
-public static class LoraMatcher
+internal static class LoraMatcher
 {
     public static Dictionary<LoraComponent, List<WeightPatch>> Match(
         IReadOnlyDictionary<LoraComponent, (string Path, GraphWeights Weights)> graphs,

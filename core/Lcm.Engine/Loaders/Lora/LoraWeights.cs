@@ -1,7 +1,7 @@
 namespace Lcm.Engine.Loaders.Lora;
 
 /// <summary>The tensors of one LoRA module; <see cref="Alpha"/> is absent in most PEFT files.</summary>
-public sealed record LoraModule(LoraComponent Component, string Module, SafeTensor Down, SafeTensor Up, SafeTensor? Alpha)
+internal sealed record LoraModule(LoraComponent Component, string Module, SafeTensor Down, SafeTensor Up, SafeTensor? Alpha)
 {
     public long Rank => Down.Shape[0];
 }
@@ -11,7 +11,7 @@ public sealed record LoraModule(LoraComponent Component, string Module, SafeTens
 /// anything else (LoHa, LoKr, DoRA, SDXL's two text encoders, original-LDM names) is listed, since
 /// merging a file partway would give a model that is neither the base nor the LoRA.
 /// </summary>
-public sealed class LoraWeights : IDisposable
+internal sealed class LoraWeights : IDisposable
 {
     private LoraWeights(SafeTensorsFile file, IReadOnlyList<LoraModule> modules) => (File, Modules) = (file, modules);
 

@@ -7,7 +7,7 @@ using Microsoft.Win32.SafeHandles;
 namespace Lcm.Engine.Loaders.Lora;
 
 /// <summary>One tensor's entry in a safetensors header; <see cref="Start"/> and <see cref="End"/> are offsets into the data area.</summary>
-public sealed record SafeTensor(string Name, string DType, long[] Shape, long Start, long End)
+internal sealed record SafeTensor(string Name, string DType, long[] Shape, long Start, long End)
 {
     public long ElementCount => Shape.Aggregate(1L, (a, b) => a * b);
 }
@@ -19,7 +19,7 @@ public sealed record SafeTensor(string Name, string DType, long[] Shape, long St
 /// from outside: a lying header gives a <see cref="LoraException"/>, never an out-of-range read.
 /// Tensors are read on demand, so a large file is never held in memory whole.
 /// </summary>
-public sealed class SafeTensorsFile : IDisposable
+internal sealed class SafeTensorsFile : IDisposable
 {
     /// <summary>The reference implementation's limit on the JSON header.</summary>
     public const long MaxHeaderBytes = 100L << 20;
