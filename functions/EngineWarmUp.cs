@@ -1,8 +1,5 @@
 using System.Diagnostics;
-using Lcm.Client;
-using Lcm.Engine.Pipelines;
 using Lcm.Jobs;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -14,13 +11,7 @@ internal sealed class EngineWarmUp(IServiceProvider services, ILogger<EngineWarm
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var started = Stopwatch.StartNew();
-        await StorageSetup.EnsureCreatedAsync(services.GetRequiredService<StorageAccount>(), services.GetRequiredService<WorkerSettings>().Names, cancellationToken);
-        var engine = await Task.Run(() =>
-        {
-            var loaded = services.GetRequiredService<LcmEngine>();
-            loaded.WarmUpIfConfigured(logger);
-            return loaded;
-        }, cancellationToken);
+        var engine = await services.PrepareLcmJobsAsync(cancellationToken);
         logger.LogInformation("Engine ready in {Ms:F0} ms on {Provider}", started.Elapsed.TotalMilliseconds, engine.ExecutionProvider);
     }
 

@@ -27,8 +27,7 @@ internal static class DemoCommand
         using var stopWorker = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var ready = new TaskCompletionSource();
         var settings = WorkerSettings.FromEnvironment();
-        var worker = LocalWorker.RunAsync(account, settings, modelPath, CliModel.CreateLogger("lcm.worker"),
-            stopWorker.Token, ready.SetResult);
+        var worker = WorkerCommand.RunWorkerAsync(account, settings, modelPath, stopWorker.Token, ready.SetResult);
         try
         {
             await Task.WhenAny(ready.Task, worker);

@@ -2,9 +2,13 @@ using System.Text;
 using Azure.Storage.Queues.Models;
 using Lcm.Client;
 using Lcm.Contracts;
+using Lcm.Engine.Pipelines;
 using Lcm.Functions;
 using Lcm.Jobs;
 using Lcm.Tests.Service;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
 using Xunit.Abstractions;
 
 namespace Lcm.Tests.Functions;
@@ -13,15 +17,23 @@ namespace Lcm.Tests.Functions;
 /// The function app's trigger methods called as the host would call them (the host has already
 /// decoded the base64 text), on real Azurite storage. The host itself cannot run here.
 /// </summary>
-[Collection(ServiceCollection.Name)]
+[Collection(Service.ServiceCollection.Name)]
 public sealed class FunctionTriggerTests(AzuriteFixture fixture, ITestOutputHelper output)
 {
-    private (QueueTriggerHandler Handler, StorageNames Names) Handler()
+    /// <summary>
+    /// The handler as the function app composes it, on the fixture's engine (or <paramref name="generator"/>).
+    /// Batching is off: nothing here stops its loop, and each job runs alone.
+    /// </summary>
+    private (QueueTriggerHandler Handler, StorageNames Names) Handler(IImageGenerator? generator = null)
     {
         var names = fixture.NewNames();
-        var log = new TestLog("functions", output);
-        var processor = JobProcessor.Create(fixture.Account, names, fixture.Engine, log);
-        return (new QueueTriggerHandler(processor, new JobQueues(fixture.Account.Queues, names), log), names);
+        var settings = new WorkerSettings { Names = names, Engine = AzuriteFixture.EngineOptions, Batching = new BatchingOptions { MaxImages = 1 } };
+        var services = new Microsoft.Extensions.DependencyInjection.ServiceCollection()
+            .AddLogging(logging => logging.AddProvider(new TestLog("functions", output)))
+            .AddLcmFunctions(settings, fixture.ModelPath, fixture.Account)
+            .Replace(ServiceDescriptor.Singleton(typeof(LcmEngine), fixture.Engine));
+        if (generator is not null) services.Replace(ServiceDescriptor.Singleton(typeof(IImageGenerator), generator));
+        return (services.BuildServiceProvider().GetRequiredService<QueueTriggerHandler>(), names);
     }
 
     private static string StatusUrl(string id) => $"https://app.example.net/api/jobs/{id}";
@@ -61,11 +73,8 @@ public sealed class FunctionTriggerTests(AzuriteFixture fixture, ITestOutputHelp
     [Fact]
     public async Task GenerateImage_throws_on_a_transient_failure_so_the_host_retries()
     {
-        var names = fixture.NewNames();
+        var (handler, names) = Handler(new FlakyGenerator(fixture.Engine, _ => true));
         await StorageSetup.EnsureCreatedAsync(fixture.Account, names);
-        var log = new TestLog("functions", output);
-        var flaky = new FlakyGenerator(fixture.Engine, _ => true);
-        var handler = new QueueTriggerHandler(JobProcessor.Create(fixture.Account, names, flaky, log), new JobQueues(fixture.Account.Queues, names), log);
         string id = $"fn-{Guid.NewGuid():N}"[..20];
 
         await Assert.ThrowsAsync<JobRetryException>(() => new GenerateImage(handler).Run(

@@ -4,8 +4,11 @@ using Xunit.Abstractions;
 
 namespace Lcm.Tests.Service;
 
-/// <summary>A logger that keeps every line (tests count what a worker did) and shows them in the test's output.</summary>
-public sealed class TestLog(string name, ITestOutputHelper? output = null) : ILogger
+/// <summary>
+/// A logger that keeps every line (tests count what a worker did) and shows them in the test's output.
+/// As a provider it is every category's logger, so a composed worker logs all its lines here.
+/// </summary>
+public sealed class TestLog(string name, ITestOutputHelper? output = null) : ILogger, ILoggerProvider
 {
     private readonly ConcurrentQueue<string> _lines = new();
 
@@ -14,6 +17,12 @@ public sealed class TestLog(string name, ITestOutputHelper? output = null) : ILo
     public int Count(string contains) => _lines.Count(l => l.Contains(contains, StringComparison.Ordinal));
 
     public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+    ILogger ILoggerProvider.CreateLogger(string categoryName) => this;
+
+    void IDisposable.Dispose()
+    {
+    }
 
     public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
 

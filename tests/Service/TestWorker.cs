@@ -3,14 +3,18 @@ using Lcm.Contracts;
 using Lcm.Engine.Models;
 using Lcm.Engine.Pipelines;
 using Lcm.Jobs;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Xunit.Abstractions;
 
 namespace Lcm.Tests.Service;
 
 /// <summary>
-/// A worker in this process: the real <see cref="QueueWorker"/> and <see cref="JobProcessor"/> on
-/// Azurite, over the fixture's engine or another generator, or the whole <see cref="LocalWorker"/>
-/// (which loads its own engine). Stopping it cancels its token, as Ctrl+C does to <c>lcm worker</c>.
+/// A worker in this process, composed as <c>lcm worker</c> composes it (<see cref="JobsServices.AddLcmWorker"/>)
+/// on Azurite: over the fixture's engine or another generator, or with an engine of its own. Stopping
+/// it cancels its token, as Ctrl+C does to <c>lcm worker</c>.
 /// </summary>
 public sealed class TestWorker : IAsyncDisposable
 {
@@ -34,33 +38,51 @@ public sealed class TestWorker : IAsyncDisposable
     /// <summary>Whether the worker is still serving (it stops only when told to, or on a bug).</summary>
     public bool IsRunning => !_run.IsCompleted;
 
-    public static async Task<TestWorker> StartAsync(AzuriteFixture fixture, StorageNames names, ITestOutputHelper? output,
+    /// <summary>
+    /// A worker on the fixture's engine (loaded once for all tests), or on <paramref name="generator"/> (a double
+    /// or another engine). Batching is off, so the queue settings are used as given and each job runs alone.
+    /// </summary>
+    public static Task<TestWorker> StartAsync(AzuriteFixture fixture, StorageNames names, ITestOutputHelper? output,
         IImageGenerator? generator = null, QueueSettings? queue = null, JobProcessorOptions? processor = null,
         TimeSpan? lease = null, string name = "worker")
     {
-        await StorageSetup.EnsureCreatedAsync(fixture.Account, names);
-        var worker = new TestWorker(new TestLog(name, output));
-        var jobs = JobProcessor.Create(fixture.Account, names, generator ?? fixture.Engine, worker.Log, processor ?? FastProcessor);
-        var queueWorker = new QueueWorker(jobs, new JobQueues(fixture.Account.Queues, names), queue ?? FastQueue,
-            lease ?? TimeSpan.FromSeconds(30), worker.Log);
-        worker._run = Task.Run(() => queueWorker.RunAsync(worker._stop.Token));
-        return worker;
+        var settings = Settings(names) with
+        {
+            Queue = queue ?? FastQueue,
+            Processor = processor ?? FastProcessor,
+            MessageLease = lease ?? TimeSpan.FromSeconds(30),
+            Batching = new BatchingOptions { MaxImages = 1 },
+        };
+        return StartAsync(fixture, settings, fixture.ModelPath, output, name, services =>
+        {
+            services.Replace(ServiceDescriptor.Singleton(typeof(LcmEngine), fixture.Engine));
+            if (generator is not null) services.Replace(ServiceDescriptor.Singleton(typeof(IImageGenerator), generator));
+        });
     }
 
-    /// <summary>Runs <see cref="LocalWorker.RunAsync"/> (what <c>lcm worker</c> runs) and waits until it is ready.</summary>
-    public static async Task<TestWorker> StartLocalAsync(AzuriteFixture fixture, WorkerSettings settings, ITestOutputHelper? output,
-        string? modelPath = null, string name = "worker")
+    /// <summary>The worker exactly as <c>lcm worker</c> composes it, loading its own engine; waits until it is ready.</summary>
+    public static Task<TestWorker> StartLocalAsync(AzuriteFixture fixture, WorkerSettings settings, ITestOutputHelper? output,
+        string? modelPath = null, string name = "worker") =>
+        StartAsync(fixture, settings, modelPath ?? fixture.ModelPath, output, name, _ => { });
+
+    private static async Task<TestWorker> StartAsync(AzuriteFixture fixture, WorkerSettings settings, string modelPath, ITestOutputHelper? output,
+        string name, Action<IServiceCollection> replace)
     {
         var worker = new TestWorker(new TestLog(name, output));
         var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        worker._run = Task.Run(() => LocalWorker.RunAsync(fixture.Account, settings, modelPath ?? fixture.ModelPath, worker.Log,
-            worker._stop.Token, ready.SetResult));
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Logging.AddProvider(worker.Log);
+        builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
+        builder.Services.AddLcmJobs(settings, modelPath, fixture.Account).AddLcmWorker(ready.SetResult);
+        replace(builder.Services);
+        var host = builder.Build();
+        worker._run = Task.Run(() => host.RunLcmWorkerAsync(worker._stop.Token));
         await Task.WhenAny(ready.Task, worker._run).WaitAsync(TimeSpan.FromSeconds(60));
         if (worker._run.IsCompleted) await worker._run; // it failed while starting: show why
         return worker;
     }
 
-    /// <summary>Settings for <see cref="LocalWorker"/> on the given queues, on the CPU, with fast polling.</summary>
+    /// <summary>Settings for a worker on the given queues, on the CPU, with fast polling.</summary>
     public static WorkerSettings Settings(StorageNames names) => new()
     {
         Names = names,

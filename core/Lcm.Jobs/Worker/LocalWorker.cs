@@ -1,42 +1,41 @@
 using System.Diagnostics;
-using Lcm.Client;
-using Lcm.Contracts;
-using Lcm.Engine.Pipelines;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace Lcm.Jobs;
 
 /// <summary>
-/// The job service outside the Functions host (<c>lcm worker</c>): creates what storage lacks, loads
-/// the engine, and only then takes messages, until the token is canceled.
+/// The job service outside the Functions host (<c>lcm worker</c>), registered by
+/// <see cref="JobsServices.AddLcmWorker"/>. It prepares storage and the engine while the host
+/// starts, so no message is taken before a job can run; then it serves the jobs queue until the
+/// host stops, handing back the messages it is running.
 /// </summary>
-public static class LocalWorker
+public sealed class LocalWorker(IServiceProvider services, WorkerSettings settings, ILogger logger, Action? onReady) : BackgroundService
 {
-    public static async Task RunAsync(StorageAccount account, WorkerSettings settings, string modelPath, ILogger logger,
-        CancellationToken stoppingToken, Action? onReady = null)
+    public override async Task StartAsync(CancellationToken cancellationToken)
     {
         var started = Stopwatch.StartNew();
-        await StorageSetup.EnsureCreatedAsync(account, settings.Names, stoppingToken);
-        using var engine = await Task.Run(() =>
-        {
-            var loaded = LcmEngine.Load(modelPath, settings.Engine, logger);
-            loaded.WarmUpIfConfigured(logger);
-            return loaded;
-        }, stoppingToken);
+        var engine = await services.PrepareLcmJobsAsync(cancellationToken);
         logger.LogInformation("Worker ready in {Ms:F0} ms on {Provider}; listening on queue {Queue}",
             started.Elapsed.TotalMilliseconds, engine.ExecutionProvider, settings.Names.JobsQueue);
         onReady?.Invoke();
-        await using var generator = new JobGenerator(engine, settings, logger);
-        var processor = JobProcessor.Create(account, settings.Names, generator, logger, settings.Processor);
-        // A batch fills only if the worker holds that many jobs, and the next one forms while it runs.
-        int batch = settings.Batching.MaxImages;
-        var queue = settings.Queue with { BatchSize = Math.Max(settings.Queue.BatchSize, batch), NewBatchThreshold = Math.Max(settings.Queue.NewBatchThreshold, batch) };
-        var queues = new JobQueues(account.Queues, settings.Names);
-        var worker = new QueueWorker(processor, queues, queue, settings.MessageLease, logger);
+        await base.StartAsync(cancellationToken);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var worker = services.GetRequiredService<QueueWorker>();
         var poller = settings.RequestPollInterval is { } interval
-            ? new RequestBlobPoller(account.Blobs.GetBlobContainerClient(StorageNames.RequestsContainer), queues, logger).RunAsync(interval, stoppingToken)
+            ? services.GetRequiredService<RequestBlobPoller>().RunAsync(interval, stoppingToken)
             : Task.CompletedTask;
         await Task.WhenAll(worker.RunAsync(stoppingToken), poller);
         logger.LogInformation("Worker stopped");
     }
+
+    /// <summary>
+    /// Waits for the running jobs to be handed back however long the host's shutdown timeout is:
+    /// giving up early would dispose the engine under a job, and its message would wait out its lease.
+    /// </summary>
+    public override Task StopAsync(CancellationToken cancellationToken) => base.StopAsync(CancellationToken.None);
 }
