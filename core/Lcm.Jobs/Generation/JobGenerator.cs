@@ -9,7 +9,7 @@ namespace Lcm.Jobs;
 /// What jobs run on, the same in <c>lcm worker</c> and the function app: requests naming LoRAs go to a
 /// merged engine, the rest to the loaded engine behind dynamic batching (when it is on).
 /// </summary>
-public sealed class JobGenerator : IImageGenerator, IAsyncDisposable
+internal sealed class JobGenerator : IImageGenerator, IAsyncDisposable
 {
     private readonly BatchingGenerator? _batching;
     private readonly LoraGenerator _generator;

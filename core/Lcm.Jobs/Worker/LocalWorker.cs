@@ -11,7 +11,7 @@ namespace Lcm.Jobs;
 /// starts, so no message is taken before a job can run; then it serves the jobs queue until the
 /// host stops, handing back the messages it is running.
 /// </summary>
-public sealed class LocalWorker(IServiceProvider services, WorkerSettings settings, ILogger logger, Action? onReady) : BackgroundService
+internal sealed class LocalWorker(IServiceProvider services, WorkerSettings settings, ILogger logger, Action? onReady) : BackgroundService
 {
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
