@@ -113,30 +113,6 @@ public sealed class ImageInputTests
     }
 
     /// <summary>PNG's CRC-32 (ISO 3309, reflected 0xEDB88320) over a chunk's type and data.</summary>
-    private static uint Crc32(ReadOnlySpan<byte> bytes)
-    {
-        uint crc = 0xFFFFFFFF;
-        foreach (byte b in bytes)
-        {
-            crc ^= b;
-            for (int k = 0; k < 8; k++) crc = (crc & 1) != 0 ? (crc >> 1) ^ 0xEDB88320 : crc >> 1;
-        }
-        return ~crc;
-    }
-
-    /// <summary>A real small PNG whose IHDR is rewritten to declare another size, with its CRC recomputed.</summary>
-    internal static byte[] PngDeclaring(int width, int height)
-    {
-        using var image = Solid(8, 8, Red);
-        byte[] png = Encode(image, new PngEncoder());
-        // Signature (8), IHDR length (4), "IHDR" (4), width (4), height (4), 5 more bytes, CRC (4).
-        Assert.Equal("IHDR", Encoding.ASCII.GetString(png, 12, 4));
-        BinaryPrimitives.WriteInt32BigEndian(png.AsSpan(16), width);
-        BinaryPrimitives.WriteInt32BigEndian(png.AsSpan(20), height);
-        BinaryPrimitives.WriteUInt32BigEndian(png.AsSpan(29), Crc32(png.AsSpan(12, 17)));
-        return png;
-    }
-
     // ---- formats and sizes ---------------------------------------------------------------------
 
     public static TheoryData<string, int, int> FormatsAndSizes => new()
@@ -310,7 +286,7 @@ public sealed class ImageInputTests
         int idat = Enumerable.Range(8, png.Length - 12).First(i => Encoding.ASCII.GetString(png, i, 4) == "IDAT");
         int length = BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(idat - 4));
         new Random(8).NextBytes(png.AsSpan(idat + 4, length));
-        BinaryPrimitives.WriteUInt32BigEndian(png.AsSpan(idat + 4 + length), Crc32(png.AsSpan(idat, 4 + length)));
+        BinaryPrimitives.WriteUInt32BigEndian(png.AsSpan(idat + 4 + length), TestPngs.Crc32(png.AsSpan(idat, 4 + length)));
 
         Assert.Equal((32, 32), ImageInput.Identify(png, Limits)); // the header is fine
         var error = Assert.Throws<InvalidRequestException>(() => ImageInput.Decode(png, 32, 32, Limits));
@@ -322,7 +298,7 @@ public sealed class ImageInputTests
     public void Png_declaring_a_huge_image_is_refused_from_its_header_without_allocating_it()
     {
         // 100000 x 100000 RGB would need 30 GB decoded; the file is under 100 bytes.
-        byte[] bomb = PngDeclaring(100_000, 100_000);
+        byte[] bomb = TestPngs.PngDeclaring(100_000, 100_000);
         Assert.True(bomb.Length < 200, $"{bomb.Length} bytes");
 
         GC.Collect();

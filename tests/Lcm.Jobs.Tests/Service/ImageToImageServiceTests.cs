@@ -110,7 +110,7 @@ public sealed class ImageToImageServiceTests(AzuriteFixture fixture, ITestOutput
         { "text named png", "just some text"u8.ToArray(), "unsupported_image" },
         { "gif", [.. "GIF89a"u8, 1, 0, 1, 0, 0, 0, 0, 0x3B], "unsupported_image" },
         { "truncated png", Png(64, 64)[..60], "image_corrupt" },
-        { "bomb", Imaging.ImageInputTests.PngDeclaring(100_000, 100_000), "image_too_large" },
+        { "bomb", TestPngs.PngDeclaring(100_000, 100_000), "image_too_large" },
     };
 
     [Theory]

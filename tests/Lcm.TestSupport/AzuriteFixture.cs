@@ -11,9 +11,10 @@ namespace Lcm.Tests.Service;
 /// <summary>
 /// The service tests share one Azurite and one model; they run one after another (one collection),
 /// each on queues of its own, so they neither see each other's messages nor fight for the CPU.
+/// xunit takes a collection's definition only from the test assembly itself, so each assembly that
+/// runs service tests declares one (<c>[CollectionDefinition(ServiceCollection.Name)]</c>) over this fixture.
 /// </summary>
-[CollectionDefinition(Name)]
-public sealed class ServiceCollection : ICollectionFixture<AzuriteFixture>
+public static class ServiceCollection
 {
     public const string Name = "Service tests on Azurite";
 }

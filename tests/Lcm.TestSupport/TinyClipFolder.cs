@@ -7,7 +7,7 @@ namespace Lcm.Tests.Text;
 /// for tests that must not depend on the shared vocabulary.
 /// Ids follow CLIP's layout: 256 byte symbols, the same with "&lt;/w&gt;", merges, then the specials.
 /// </summary>
-internal sealed class TinyClipFolder : IDisposable
+public sealed class TinyClipFolder : IDisposable
 {
     public const int Exclamation = 0;          // "!" is the first byte symbol, as in CLIP.
     public const int ExclamationEnd = 256;     // "!</w>"
