@@ -2,15 +2,12 @@ using System.Diagnostics;
 using System.Text.Json;
 using Lcm.Engine;
 using Lcm.Engine.Imaging;
-using Lcm.Engine.Loaders;
 using Lcm.Engine.Models;
-using Lcm.Engine.Noise;
 using Lcm.Engine.Pipelines;
 using Lcm.Engine.Schedulers;
-using Lcm.Engine.Text;
 using Lcm.SyntheticModels;
 using Lcm.Tests.Cli;
-using Microsoft.ML.OnnxRuntime;
+using Lcm.Tests.Support;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.Formats.Jpeg;
 using SixLabors.ImageSharp.Formats.Png;
@@ -100,7 +97,7 @@ internal static class InitImages
 /// </summary>
 public sealed class ImageToImageTests(ImageToImageModels models) : IClassFixture<ImageToImageModels>
 {
-    private const int Width = 128, Height = 96, LatentWidth = Width / 8, LatentHeight = Height / 8;
+    private const int Width = 128, Height = 96;
     private const string Prompt = "a watercolour of a harbour";
 
     private static readonly RgbImage Init = InitImages.At(Width, Height);
@@ -241,92 +238,14 @@ public sealed class ImageToImageTests(ImageToImageModels models) : IClassFixture
     /// first timestep with the same generator, then UNet and scheduler steps, then decode.
     /// </summary>
     private static byte[] HandComputed(string modelPath, VaeEncoderKind kind, RgbImage init, long seed, int[] timesteps,
-        double scalingFactor = 0.18215, bool noiseBeforePosterior = false)
-    {
-        var model = ModelFolder.Open(modelPath);
-        var scheduler = new LcmScheduler(model.Scheduler);
-        using var runOptions = new RunOptions();
-        int latentSize = 4 * LatentHeight * LatentWidth, pixels = Width * Height;
-
-        int[] ids = ClipTokenizer.FromFolder(model.TokenizerDirectory).Encode(Prompt).Ids;
-        float[] hidden;
-        using (var session = new InferenceSession(model.TextEncoderPath))
-        using (var input = OrtValue.CreateTensorValueFromMemory(ids, [1, 77]))
-        using (var output = session.Run(runOptions, ["input_ids"], [input], ["last_hidden_state"]))
-            hidden = output[0].GetTensorDataAsSpan<float>().ToArray();
-
-        // VAE encoder on planar RGB in [-1, 1].
-        var planes = new float[3 * pixels];
-        for (int i = 0; i < pixels; i++)
-            for (int c = 0; c < 3; c++)
-                planes[c * pixels + i] = init.Rgb[3 * i + c] / 255f * 2f - 1f;
-        string encoderOutput = kind == VaeEncoderKind.LatentParameters ? "latent_parameters" : "latent_sample";
-        float[] encoded;
-        using (var session = new InferenceSession(model.VaeEncoderPath!))
-        using (var input = OrtValue.CreateTensorValueFromMemory(planes, [1, 3, Height, Width]))
-        using (var output = session.Run(runOptions, ["sample"], [input], [encoderOutput]))
+        double scalingFactor = 0.18215, bool noiseBeforePosterior = false) =>
+        new ReferencePipeline(modelPath).Run(new ReferenceRun(Prompt, seed, Width, Height)
         {
-            Assert.Equal([1L, kind == VaeEncoderKind.LatentParameters ? 8 : 4, LatentHeight, LatentWidth], output[0].GetTensorTypeAndShape().Shape);
-            encoded = output[0].GetTensorDataAsSpan<float>().ToArray();
-        }
-
-        // One generator per image: the posterior's z first, then the noise for add_noise, then the renoising draws.
-        var generator = new GaussianNoise((ulong)seed);
-        float[] z = new float[latentSize], noise = new float[latentSize];
-        if (kind == VaeEncoderKind.LatentParameters)
-        {
-            if (noiseBeforePosterior) { generator.Fill(noise); generator.Fill(z); }
-            else { generator.Fill(z); generator.Fill(noise); }
-        }
-        else generator.Fill(noise);
-
-        var latents = new float[latentSize];
-        for (int i = 0; i < latentSize; i++)
-        {
-            float sampled = kind == VaeEncoderKind.LatentParameters
-                ? encoded[i] + MathF.Exp(Math.Clamp(encoded[latentSize + i], -30f, 20f) / 2f) * z[i]
-                : encoded[i];
-            latents[i] = (float)(sampled * scalingFactor);
-        }
-
-        double alpha = scheduler.AlphaCumprod(timesteps[0]);
-        var sample = new float[latentSize];
-        for (int i = 0; i < latentSize; i++)
-            sample[i] = (float)(Math.Sqrt(alpha) * latents[i] + Math.Sqrt(1 - alpha) * noise[i]);
-
-        var denoised = new float[latentSize];
-        using (var unet = new InferenceSession(model.UnetPath))
-        {
-            for (int s = 0; s < timesteps.Length; s++)
-            {
-                float[] modelOutput;
-                using (var sampleValue = OrtValue.CreateTensorValueFromMemory(sample.ToArray(), [1, 4, LatentHeight, LatentWidth]))
-                using (var time = OrtValue.CreateTensorValueFromMemory(new long[] { timesteps[s] }, [1]))
-                using (var states = OrtValue.CreateTensorValueFromMemory(hidden, [1, 77, 32]))
-                using (var cond = OrtValue.CreateTensorValueFromMemory(GuidanceEmbedding.Compute(8.5, 256), [1, 256]))
-                using (var output = unet.Run(runOptions, ["sample", "timestep", "encoder_hidden_states", "timestep_cond"],
-                           [sampleValue, time, states, cond], ["out_sample"]))
-                    modelOutput = output[0].GetTensorDataAsSpan<float>().ToArray();
-                int? next = s + 1 < timesteps.Length ? timesteps[s + 1] : null;
-                var renoise = new float[latentSize];
-                if (next is not null) generator.Fill(renoise);
-                scheduler.Step(modelOutput, timesteps[s], next, sample, renoise, denoised);
-            }
-        }
-
-        float[] decoded;
-        float[] unscaled = Array.ConvertAll(denoised, v => (float)(v / scalingFactor));
-        using (var session = new InferenceSession(model.VaeDecoderPath))
-        using (var input = OrtValue.CreateTensorValueFromMemory(unscaled, [1, 4, LatentHeight, LatentWidth]))
-        using (var output = session.Run(runOptions, ["latent_sample"], [input], ["sample"]))
-            decoded = output[0].GetTensorDataAsSpan<float>().ToArray();
-
-        var rgb = new byte[3 * pixels];
-        for (int c = 0; c < 3; c++)
-            for (int i = 0; i < pixels; i++)
-                rgb[3 * i + c] = (byte)MathF.Round(Math.Clamp(decoded[c * pixels + i] / 2f + 0.5f, 0f, 1f) * 255f);
-        return rgb;
-    }
+            Timesteps = timesteps,
+            Init = (init, kind),
+            ScalingFactor = scalingFactor,
+            NoiseBeforePosterior = noiseBeforePosterior,
+        });
 
     // ---- refused requests --------------------------------------------------------------------
 

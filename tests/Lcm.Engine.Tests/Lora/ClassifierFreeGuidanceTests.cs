@@ -1,10 +1,6 @@
-using Lcm.Engine.Loaders;
-using Lcm.Engine.Noise;
 using Lcm.Engine.Pipelines;
-using Lcm.Engine.Schedulers;
-using Lcm.Engine.Text;
 using Lcm.Tests.Generation;
-using Microsoft.ML.OnnxRuntime;
+using Lcm.Tests.Support;
 
 namespace Lcm.Tests.Lora;
 
@@ -15,7 +11,7 @@ namespace Lcm.Tests.Lora;
 /// </summary>
 public sealed class ClassifierFreeGuidanceTests(LoraFixture fixture) : IClassFixture<LoraFixture>
 {
-    private const int Width = 96, Height = 64, LatentWidth = Width / 8, LatentHeight = Height / 8;
+    private const int Width = 96, Height = 64;
     private const string Prompt = "a photo of a cat";
     private const long Seed = 2024;
 
@@ -84,49 +80,14 @@ public sealed class ClassifierFreeGuidanceTests(LoraFixture fixture) : IClassFix
 
     /// <summary>
     /// Text encoder on the prompt and on the negative prompt (one run each, as the engine does), the
-    /// UNet at t = 999 on [unconditional, conditional] (or the conditional alone), the guided noise
-    /// prediction, the last scheduler step and the VAE decoder.
+    /// UNet at t = 999 on [unconditional, conditional] (or the conditional alone at guidance 1 or below),
+    /// the guided noise prediction, the last scheduler step and the VAE decoder.
     /// </summary>
-    private static byte[] HandComputed(string modelPath, double guidance, string? negative)
-    {
-        var model = ModelFolder.Open(modelPath);
-        var tokenizer = ClipTokenizer.FromFolder(model.TokenizerDirectory);
-        using var runOptions = new RunOptions();
-        float[] Encode(string text)
+    private static byte[] HandComputed(string modelPath, double guidance, string? negative) =>
+        new ReferencePipeline(modelPath).Run(new ReferenceRun(Prompt, Seed, Width, Height)
         {
-            using var session = new InferenceSession(model.TextEncoderPath);
-            using var input = OrtValue.CreateTensorValueFromMemory(tokenizer.Encode(text).Ids, [1, 77]);
-            using var output = session.Run(runOptions, ["input_ids"], [input], ["last_hidden_state"]);
-            return output[0].GetTensorDataAsSpan<float>().ToArray();
-        }
-        bool guided = negative is not null;
-        float[] states = guided ? [.. Encode(negative!), .. Encode(Prompt)] : Encode(Prompt);
-        int batch = guided ? 2 : 1, size = 4 * LatentHeight * LatentWidth;
-
-        float[] latents = new float[size];
-        new GaussianNoise((ulong)Seed).Fill(latents);
-        float[] output;
-        using (var session = new InferenceSession(model.UnetPath))
-        using (var sample = OrtValue.CreateTensorValueFromMemory(guided ? [.. latents, .. latents] : latents.ToArray(), [batch, 4, LatentHeight, LatentWidth]))
-        using (var time = OrtValue.CreateTensorValueFromMemory(new long[] { 999 }, [1]))
-        using (var hidden = OrtValue.CreateTensorValueFromMemory(states, [batch, 77, 32]))
-        using (var result = session.Run(runOptions, ["sample", "timestep", "encoder_hidden_states"], [sample, time, hidden], ["out_sample"]))
-            output = result[0].GetTensorDataAsSpan<float>().ToArray();
-        float g = (float)guidance;
-        float[] eps = guided ? Enumerable.Range(0, size).Select(i => output[i] + g * (output[size + i] - output[i])).ToArray() : output;
-
-        float[] denoised = new float[size];
-        new LcmScheduler(model.Scheduler).Step(eps, 999, null, latents, ReadOnlySpan<float>.Empty, denoised);
-        float[] planes;
-        using (var session = new InferenceSession(model.VaeDecoderPath))
-        using (var input = OrtValue.CreateTensorValueFromMemory(Array.ConvertAll(denoised, v => (float)(v / model.VaeScalingFactor)), [1, 4, LatentHeight, LatentWidth]))
-        using (var result = session.Run(runOptions, ["latent_sample"], [input], ["sample"]))
-            planes = result[0].GetTensorDataAsSpan<float>().ToArray();
-        int pixels = Width * Height;
-        var rgb = new byte[3 * pixels];
-        for (int c = 0; c < 3; c++)
-        for (int i = 0; i < pixels; i++)
-            rgb[3 * i + c] = (byte)MathF.Round(Math.Clamp(planes[c * pixels + i] / 2f + 0.5f, 0f, 1f) * 255f);
-        return rgb;
-    }
+            Guidance = guidance,
+            GuidanceKind = ReferenceGuidance.ClassifierFree,
+            NegativePrompt = negative ?? "",
+        });
 }
