@@ -38,7 +38,9 @@ public sealed class QueueTriggerHandler(JobProcessor processor, JobQueues queues
     {
         byte[] body = Encoding.UTF8.GetBytes(messageText);
         if (IsPoisonRecord(body)) return;
-        if (JobMessage.DeclaredId(body) is not { } id)
+        // A storage event names its job by the request blob, not by its own "id" (the event's).
+        var parsed = JobMessage.FromJson(body, messageId: "");
+        if ((parsed.RequestBlob is not null ? parsed.JobId : JobMessage.DeclaredId(body)) is not { } id)
         {
             logger.LogWarning("A poisoned job message names no id; no status can be updated");
             return;

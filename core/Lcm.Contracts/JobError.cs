@@ -26,4 +26,6 @@ public static class JobErrorCodes
     public const string InitImageNotFound = "init_image_not_found";
     public const string RequestNotFound = "request_not_found";
     public const string UnsupportedEvent = "unsupported_event";
+    /// <summary>A message names the id of a job it is not the request of; it goes to the poison queue, the job is untouched.</summary>
+    public const string IdConflict = "id_conflict";
 }

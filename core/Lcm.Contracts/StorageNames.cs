@@ -12,6 +12,9 @@ public sealed record StorageNames
     public const string InputsContainer = "lcm-inputs";
     public const string RequestsContainer = "lcm-requests";
 
+    /// <summary>Whether <paramref name="queue"/> is one of the service's own queues, which no job may name as its replyTo.</summary>
+    public bool IsServiceQueue(string queue) => queue == JobsQueue || queue == PoisonQueue || queue == ResultsQueue;
+
     /// <summary>LCM_JOBS_QUEUE, LCM_RESULTS_QUEUE and LCM_PUBLISH_RESULTS (true|false).</summary>
     public static StorageNames FromSettings(Func<string, string?> read)
     {

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text.Json;
 using Azure;
 using Azure.Storage.Blobs;
 using Lcm.Client;
@@ -57,6 +58,12 @@ public sealed class JobProcessor(
         for (int attempt = 0; ; attempt++)
         {
             var stored = await statuses.GetAsync(id, shutdown);
+            // A message that is not this job's request (another's, or an event that landed here) must not touch it.
+            if (stored is not null && Conflict(stored.Status, message) is { } conflict)
+            {
+                logger.LogWarning("Message {MessageId} conflicts with job {Id}: {Reason}", delivery.MessageId, id, conflict);
+                return new JobOutcome(JobOutcomeKind.Poison, id, stored.Status.Status, $"{JobErrorCodes.IdConflict}: {conflict}");
+            }
             if (stored?.Status.IsTerminal == true)
             {
                 // A repeated delivery of a finished job: the status stands; the event may have been lost with the crash.
@@ -65,6 +72,7 @@ public sealed class JobProcessor(
             }
             // Inputs are fetched only for a job that is still to run: the request blob now, the init image after the claim.
             if (message.RequestBlob is { } requestBlob) message = await ReadRequestBlobAsync(id, requestBlob, shutdown);
+            message = RefuseServiceQueueAsReplyTo(message);
             if (message.Error is { } error)
             {
                 var failed = Final(stored?.Status ?? NewStatus(id, delivery, message.Request), JobState.Failed, error);
@@ -89,6 +97,36 @@ public sealed class JobProcessor(
             return await RunAsync(claimed, shutdown);
         }
     }
+
+    /// <summary>
+    /// Why a delivery is not the stored job's own request, or null when it is: a rejected message
+    /// (a job's request was valid when it was queued) or a request that differs from the stored one.
+    /// A request blob event stands for the job's own request.
+    /// </summary>
+    private string? Conflict(JobStatus stored, JobMessage message)
+    {
+        if (message.RequestBlob is not null) return null;
+        if (message.Error is { } error)
+            return stored.IsTerminal && stored.Error == error ? null
+                : $"the message is not a valid job ({error.Code}), so it cannot be a delivery of job '{stored.Id}'";
+        if (stored.Request is not { } original) return null;
+        long seed = original.Seed ?? message.Request!.Seed ?? 0;
+        string Canonical(JobRequest request) => JsonSerializer.Serialize(JobPlan.Normalise(request with { Id = null }, seed, generator.Kind)
+            with { Width = request.Width, Height = request.Height }, JobJson.Options);
+        return Canonical(original) == Canonical(message.Request!) ? null
+            : $"job '{stored.Id}' exists with another request; give a new job another id";
+    }
+
+    /// <summary>A replyTo naming one of the service's own queues would feed completion events back to it, without end.</summary>
+    private JobMessage RefuseServiceQueueAsReplyTo(JobMessage message) =>
+        message.Request?.ReplyTo is { } replyTo && queues.Names.IsServiceQueue(replyTo)
+            ? message with
+            {
+                Request = null,
+                ReplyTo = null,
+                Error = new JobError(JobErrorCodes.InvalidReplyTo, $"replyTo '{replyTo}' is one of this service's own queues; name a queue of yours"),
+            }
+            : message;
 
     /// <summary>A job that arrived as a BlobCreated event: its request is the blob <c>lcm-requests/{id}.json</c>.</summary>
     private async Task<JobMessage> ReadRequestBlobAsync(string id, string blobName, CancellationToken cancellationToken)
@@ -241,7 +279,8 @@ public sealed class JobProcessor(
 
     private async Task PublishAsync(JobStatus status, CancellationToken cancellationToken, string? replyTo = null)
     {
-        var targets = new[] { queues.Names.ResultsQueue, status.Request?.ReplyTo ?? replyTo }.OfType<string>().Distinct().ToArray();
+        var targets = new[] { queues.Names.ResultsQueue, status.Request?.ReplyTo ?? replyTo }.OfType<string>().Distinct()
+            .Where(queue => queue == queues.Names.ResultsQueue || !queues.Names.IsServiceQueue(queue)).ToArray();
         if (targets.Length == 0) return;
         var eventImages = new List<JobEventImage>();
         foreach (var image in status.Images)

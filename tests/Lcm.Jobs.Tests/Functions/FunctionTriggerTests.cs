@@ -99,6 +99,22 @@ public sealed class FunctionTriggerTests(AzuriteFixture fixture, ITestOutputHelp
     }
 
     [Fact]
+    public async Task PoisonJobs_marks_a_request_blob_job_by_its_blob_not_by_the_events_own_id()
+    {
+        var (handler, names) = Handler();
+        await StorageSetup.EnsureCreatedAsync(fixture.Account, names);
+        string id = $"blob-{Guid.NewGuid():N}"[..20], eventId = $"evt-{Guid.NewGuid():N}"[..20];
+        await fixture.Statuses.TryCreateAsync(new JobStatus { Id = id, Status = JobState.Running, CreatedAt = DateTimeOffset.UtcNow });
+        string blobEvent = $$"""{"id":"{{eventId}}","eventType":"Microsoft.Storage.BlobCreated","subject":"/blobServices/default/containers/lcm-requests/blobs/{{id}}.json","data":null}""";
+
+        await new PoisonJobs(handler).Run(Message(blobEvent), CancellationToken.None);
+
+        var status = (await fixture.Statuses.GetAsync(id))!.Status;
+        Assert.Equal((JobState.Failed, JobErrorCodes.RetriesExhausted), (status.Status, status.Error!.Code));
+        Assert.Null(await fixture.Statuses.GetAsync(eventId));
+    }
+
+    [Fact]
     public async Task The_http_api_submits_reads_and_cancels_without_storage_credentials_on_the_caller()
     {
         var names = fixture.NewNames();
