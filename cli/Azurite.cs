@@ -6,7 +6,7 @@ namespace Lcm.Cli;
 
 /// <summary>
 /// Runs the Azurite storage emulator (the npm package pinned in the repository's package.json) on
-/// free loopback ports, in memory. Used by the tests, the benchmarks and <c>lcm demo</c>.
+/// free loopback ports, in memory or on disk. Used by the tests, the benchmarks and <c>lcm demo</c>.
 /// Installs the npm packages first when they are missing.
 /// </summary>
 public sealed class Azurite : IDisposable
@@ -15,13 +15,15 @@ public sealed class Azurite : IDisposable
     // Azurite's well-known development key: public, the same for everyone.
     public const string AccountKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
-    private readonly Process _process;
+    private readonly string _root;
+    private readonly string? _location;
+    private readonly int _tablePort;
+    private Process _process;
 
-    private Azurite(Process process, int blobPort, int queuePort)
+    private Azurite(string root, string? location, int blobPort, int queuePort, int tablePort)
     {
-        _process = process;
-        BlobPort = blobPort;
-        QueuePort = queuePort;
+        (_root, _location, BlobPort, QueuePort, _tablePort) = (root, location, blobPort, queuePort, tablePort);
+        _process = Launch();
     }
 
     public int BlobPort { get; }
@@ -31,33 +33,15 @@ public sealed class Azurite : IDisposable
         $"DefaultEndpointsProtocol=http;AccountName={AccountName};AccountKey={AccountKey};" +
         $"BlobEndpoint=http://127.0.0.1:{BlobPort}/{AccountName};QueueEndpoint=http://127.0.0.1:{QueuePort}/{AccountName};";
 
-    /// <summary>Starts Azurite and waits until its blob and queue ports accept connections.</summary>
-    public static async Task<Azurite> StartAsync(string? searchFrom = null, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Starts Azurite and waits until its blob and queue ports accept connections. With
+    /// <paramref name="location"/> its data lives on disk there, so <see cref="RestartAsync"/> keeps it.
+    /// </summary>
+    public static async Task<Azurite> StartAsync(string? searchFrom = null, string? location = null, CancellationToken cancellationToken = default)
     {
         string root = FindPackageRoot(searchFrom ?? Environment.CurrentDirectory);
-        string script = Path.Combine(root, "node_modules", "azurite", "dist", "src", "azurite.js");
-        if (!File.Exists(script)) await InstallAsync(root, cancellationToken);
-        int blobPort = FreePort(), queuePort = FreePort(), tablePort = FreePort();
-        var start = new ProcessStartInfo("node")
-        {
-            ArgumentList =
-            {
-                script, "--silent", "--inMemoryPersistence", "--skipApiVersionCheck", "--disableProductStyleUrl",
-                "--blobHost", "127.0.0.1", "--blobPort", $"{blobPort}",
-                "--queueHost", "127.0.0.1", "--queuePort", $"{queuePort}",
-                "--tableHost", "127.0.0.1", "--tablePort", $"{tablePort}",
-            },
-            WorkingDirectory = root,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        var process = Process.Start(start) ?? throw new InvalidOperationException("could not start node for Azurite");
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        var azurite = new Azurite(process, blobPort, queuePort);
+        if (!File.Exists(Script(root))) await InstallAsync(root, cancellationToken);
+        var azurite = new Azurite(root, location, FreePort(), FreePort(), FreePort());
         try
         {
             await azurite.WaitUntilListeningAsync(TimeSpan.FromSeconds(60), cancellationToken);
@@ -70,8 +54,58 @@ public sealed class Azurite : IDisposable
         }
     }
 
-    /// <summary>Stops Azurite. SIGTERM does not always end it, so it is killed outright; its data was in memory anyway.</summary>
+    /// <summary>Kills Azurite, as an outage does, without starting it again.</summary>
+    public void Stop() => Kill();
+
+    /// <summary>Starts a stopped Azurite again on the same ports (and, with a location, the same data).</summary>
+    public async Task RestartAsync(CancellationToken cancellationToken = default)
+    {
+        Kill();
+        _process.Dispose();
+        _process = Launch();
+        await WaitUntilListeningAsync(TimeSpan.FromSeconds(60), cancellationToken);
+    }
+
+    private static string Script(string root) => Path.Combine(root, "node_modules", "azurite", "dist", "src", "azurite.js");
+
+    private Process Launch()
+    {
+        var start = new ProcessStartInfo("node")
+        {
+            ArgumentList =
+            {
+                Script(_root), "--silent", "--skipApiVersionCheck", "--disableProductStyleUrl",
+                "--blobHost", "127.0.0.1", "--blobPort", $"{BlobPort}",
+                "--queueHost", "127.0.0.1", "--queuePort", $"{QueuePort}",
+                "--tableHost", "127.0.0.1", "--tablePort", $"{_tablePort}",
+            },
+            WorkingDirectory = _root,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        if (_location is null) start.ArgumentList.Add("--inMemoryPersistence");
+        else
+        {
+            start.ArgumentList.Add("--location");
+            start.ArgumentList.Add(_location);
+        }
+        var process = Process.Start(start) ?? throw new InvalidOperationException("could not start node for Azurite");
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
+    /// <summary>Stops Azurite. SIGTERM does not always end it, so it is killed outright.</summary>
     public void Dispose()
+    {
+        Kill();
+        _process.Dispose();
+    }
+
+    private void Kill()
     {
         try
         {
@@ -81,7 +115,6 @@ public sealed class Azurite : IDisposable
         catch (InvalidOperationException)
         {
         }
-        _process.Dispose();
     }
 
     private async Task WaitUntilListeningAsync(TimeSpan timeout, CancellationToken cancellationToken)

@@ -14,6 +14,10 @@ namespace Lcm.Jobs;
 internal sealed class QueueWorker(JobProcessor processor, JobQueues queues, QueueSettings settings, TimeSpan messageLease, ILogger logger)
 {
     private static readonly TimeSpan MinPollingInterval = TimeSpan.FromMilliseconds(100);
+    private readonly ReceiveOutage _outage = new();
+
+    /// <summary>False while receiving fails (a storage outage); the worker keeps trying.</summary>
+    public bool IsReceiving => !_outage.IsActive;
 
     public async Task RunAsync(CancellationToken stoppingToken)
     {
@@ -29,14 +33,16 @@ internal sealed class QueueWorker(JobProcessor processor, JobQueues queues, Queu
                 try
                 {
                     messages = (await queues.Jobs.ReceiveMessagesAsync(Math.Min(free, Math.Min(settings.BatchSize, 32)), messageLease, stoppingToken)).Value;
-                }
-                catch (RequestFailedException e)
-                {
-                    logger.LogWarning("Receiving from {Queue} failed: {Message}", queues.Jobs.Name, e.Message);
+                    _outage.Ended(logger, queues.Jobs.Name);
                 }
                 catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
                 {
                     break;
+                }
+                catch (Exception e)
+                {
+                    // A storage outage (the SDK's retries give up with an AggregateException): ride it out and resume.
+                    idle = _outage.Failed(logger, queues.Jobs.Name, e, settings.MaxPollingInterval);
                 }
             }
             foreach (var message in messages) running.Add(HandleAsync(message, stoppingToken));
@@ -55,7 +61,7 @@ internal sealed class QueueWorker(JobProcessor processor, JobQueues queues, Queu
             {
                 break;
             }
-            if (running.Count < settings.Concurrency) idle = TimeSpan.FromTicks(Math.Min(idle.Ticks * 2, settings.MaxPollingInterval.Ticks));
+            if (running.Count < settings.Concurrency && !_outage.IsActive) idle = TimeSpan.FromTicks(Math.Min(idle.Ticks * 2, settings.MaxPollingInterval.Ticks));
         }
         await Task.WhenAll(running);
     }
@@ -74,14 +80,20 @@ internal sealed class QueueWorker(JobProcessor processor, JobQueues queues, Queu
             JobOutcome outcome;
             await using (lease.StartRenewing())
             {
+                using var run = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, lease.Lost);
                 try
                 {
-                    outcome = await processor.ProcessAsync(delivery, stoppingToken);
+                    outcome = await processor.ProcessAsync(delivery, run.Token);
                 }
                 catch (Exception e) when (e is not OutOfMemoryException)
                 {
                     outcome = new JobOutcome(JobOutcomeKind.Retry, delivery.Message.JobId, null, e.Message, e);
                 }
+            }
+            if (lease.Lost.IsCancellationRequested)
+            {
+                logger.LogWarning("Job {Id} stopped: the lease of its message was lost, so another delivery runs it", outcome.JobId);
+                return;
             }
             switch (outcome.Kind)
             {
