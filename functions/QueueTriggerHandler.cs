@@ -40,7 +40,7 @@ public sealed class QueueTriggerHandler(JobProcessor processor, JobQueues queues
         if (IsPoisonRecord(body)) return;
         // A storage event names its job by the request blob, not by its own "id" (the event's).
         var parsed = JobMessage.FromJson(body, messageId: "");
-        if ((parsed.RequestBlob is not null ? parsed.JobId : JobMessage.DeclaredId(body)) is not { } id)
+        if ((parsed.Kind == JobMessageKind.RequestBlobEvent ? parsed.JobId : JobMessage.DeclaredId(body)) is not { } id)
         {
             logger.LogWarning("A poisoned job message names no id; no status can be updated");
             return;

@@ -68,8 +68,7 @@ public class LcmJobClient
         {
             throw new LcmJobException(400, e.Code, e.Message);
         }
-        if (request.ReplyTo is { } replyTo && _options.Names.IsServiceQueue(replyTo))
-            throw new LcmJobException(400, JobErrorCodes.InvalidReplyTo, $"replyTo '{replyTo}' is one of this service's own queues; name a queue of yours");
+        if (_options.Names.ReplyToError(request.ReplyTo) is { } replyTo) throw new LcmJobException(400, replyTo.Code, replyTo.Message);
         await EnsureCreatedAsync(cancellationToken);
         if (initImage is not null)
             await _account.Blobs.GetBlobContainerClient(StorageNames.InputsContainer).GetBlobClient(request.InitImage).UploadAsync(initImage, overwrite: true, cancellationToken);

@@ -14,6 +14,12 @@ public sealed record JobMessage(string? JobId, JobRequest? Request, JobError? Er
 {
     private const string BlobCreated = "Microsoft.Storage.BlobCreated";
 
+    /// <summary>Which of the four a message is; the fields that go with it are set, the others null.</summary>
+    public JobMessageKind Kind => JobId is null ? JobMessageKind.Unusable
+        : RequestBlob is not null ? JobMessageKind.RequestBlobEvent
+        : Error is not null ? JobMessageKind.Rejected
+        : JobMessageKind.Job;
+
     /// <summary>For a message that failed validation: its replyTo queue, when that much could be read, so the producer hears back.</summary>
     public string? ReplyTo { get; init; }
 
@@ -232,4 +238,16 @@ public sealed record JobMessage(string? JobId, JobRequest? Request, JobError? Er
         new(JobErrorCodes.InvalidType, $"{name} must be {expected}, found {Abbreviate(found.GetRawText())}");
 
     private static string Abbreviate(string text) => text.Length <= 80 ? text : text[..77] + "...";
+}
+
+public enum JobMessageKind
+{
+    /// <summary>A valid request: <see cref="JobMessage.JobId"/> and <see cref="JobMessage.Request"/>.</summary>
+    Job,
+    /// <summary>A message for a job that can never run as sent: <see cref="JobMessage.JobId"/> and <see cref="JobMessage.Error"/>.</summary>
+    Rejected,
+    /// <summary>A BlobCreated event for <c>lcm-requests/{id}.json</c>: <see cref="JobMessage.JobId"/> and <see cref="JobMessage.RequestBlob"/>.</summary>
+    RequestBlobEvent,
+    /// <summary>No usable job id (poisoned with the reason): <see cref="JobMessage.Error"/> only.</summary>
+    Unusable,
 }

@@ -15,6 +15,11 @@ public sealed record StorageNames
     /// <summary>Whether <paramref name="queue"/> is one of the service's own queues, which no job may name as its replyTo.</summary>
     public bool IsServiceQueue(string queue) => queue == JobsQueue || queue == PoisonQueue || queue == ResultsQueue;
 
+    /// <summary>The refusal of a replyTo that names one of the service's own queues; null for any other.</summary>
+    public JobError? ReplyToError(string? replyTo) => replyTo is not null && IsServiceQueue(replyTo)
+        ? new JobError(JobErrorCodes.InvalidReplyTo, $"replyTo '{replyTo}' is one of this service's own queues; name a queue of yours")
+        : null;
+
     /// <summary>LCM_JOBS_QUEUE, LCM_RESULTS_QUEUE and LCM_PUBLISH_RESULTS (true|false).</summary>
     public static StorageNames FromSettings(Func<string, string?> read)
     {

@@ -105,8 +105,8 @@ public sealed class JobProcessor(
     /// </summary>
     private string? Conflict(JobStatus stored, JobMessage message)
     {
-        if (message.RequestBlob is not null) return null;
-        if (message.Error is { } error)
+        if (message.Kind == JobMessageKind.RequestBlobEvent) return null;
+        if (message is { Kind: JobMessageKind.Rejected, Error: { } error })
             return stored.IsTerminal && stored.Error == error ? null
                 : $"the message is not a valid job ({error.Code}), so it cannot be a delivery of job '{stored.Id}'";
         if (stored.Request is not { } original) return null;
@@ -119,14 +119,7 @@ public sealed class JobProcessor(
 
     /// <summary>A replyTo naming one of the service's own queues would feed completion events back to it, without end.</summary>
     private JobMessage RefuseServiceQueueAsReplyTo(JobMessage message) =>
-        message.Request?.ReplyTo is { } replyTo && queues.Names.IsServiceQueue(replyTo)
-            ? message with
-            {
-                Request = null,
-                ReplyTo = null,
-                Error = new JobError(JobErrorCodes.InvalidReplyTo, $"replyTo '{replyTo}' is one of this service's own queues; name a queue of yours"),
-            }
-            : message;
+        queues.Names.ReplyToError(message.Request?.ReplyTo) is { } error ? message with { Request = null, ReplyTo = null, Error = error } : message;
 
     /// <summary>A job that arrived as a BlobCreated event: its request is the blob <c>lcm-requests/{id}.json</c>.</summary>
     private async Task<JobMessage> ReadRequestBlobAsync(string id, string blobName, CancellationToken cancellationToken)

@@ -38,6 +38,10 @@ public class JobContractTests
         { """{"prompt":"a cat","format":"gif"}""", "invalid_format" },
         { """{"prompt":"a cat","quality":0}""", "invalid_quality" },
         { """{"prompt":"a cat","replyTo":"Bad_Queue"}""", "invalid_reply_to" },
+        // A trailing line feed is no part of a name ($ in a .NET pattern would let it through).
+        { """{"id":"job-1\n","prompt":"a cat"}""", "invalid_id" },
+        { """{"prompt":"a cat","replyTo":"my-queue\n"}""", "invalid_reply_to" },
+        { """{"prompt":"a cat","loras":[{"name":"style\n"}]}""", "invalid_loras" },
         { """{"prompt":"a cat","width":99999999999}""", "invalid_width" },
         { """{"prompt":"a cat","initImage":"job-1/init","strength":0.5}""", null },
         { """{"prompt":"a cat","initImage":"https://account.blob.core.windows.net/lcm-inputs/job-1/init"}""", null },
@@ -88,6 +92,7 @@ public class JobContractTests
     {
         var message = JobMessage.FromJson(Encoding.UTF8.GetBytes(json), "message-id");
         Assert.Equal(expectedCode, message.Error?.Code);
+        Assert.Equal(expectedCode switch { null => JobMessageKind.Job, JobErrorCodes.InvalidId => JobMessageKind.Unusable, _ => JobMessageKind.Rejected }, message.Kind);
         Assert.False(string.IsNullOrWhiteSpace(message.Error?.Message ?? "ok"));
         Assert.Equal(expectedCode is null, Validate("job-request", json));
     }
@@ -124,6 +129,7 @@ public class JobContractTests
             Assert.Equal(jobId, message.JobId);
             Assert.Equal(code, message.Error?.Code);
             Assert.Equal(jobId is null ? null : jobId + ".json", message.RequestBlob);
+            Assert.Equal(jobId is null ? JobMessageKind.Unusable : JobMessageKind.RequestBlobEvent, message.Kind);
         }
     }
 
