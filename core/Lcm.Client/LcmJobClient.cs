@@ -16,6 +16,8 @@ public class LcmJobClient
     private readonly JobQueues _queues;
     private readonly BlobUrls _urls;
     private bool _created;
+    // A job's status changes a few times in its life; a cancel that loses more races than this is retried by the caller.
+    private const int MaxCancelRaces = 20;
 
     /// <summary>For mocking.</summary>
     protected LcmJobClient()
@@ -127,20 +129,21 @@ public class LcmJobClient
     /// </summary>
     public virtual async Task<JobStatus> CancelAsync(string id, CancellationToken cancellationToken = default)
     {
-        while (true)
+        var update = await _statuses.UpdateAsync(id, stored => ValueTask.FromResult(stored switch
         {
-            var stored = await _statuses.GetAsync(id, cancellationToken)
-                ?? throw LcmJobException.NoSuchJob(id);
-            // A finished job is returned as GetStatusAsync returns it: stored URLs need the caller's SAS to be of use.
-            if (stored.Status.IsTerminal) return await WithReadUrlsAsync(stored.Status, cancellationToken);
-            var canceled = stored.Status with
+            null => throw LcmJobException.NoSuchJob(id),
+            { Status.IsTerminal: true } => null,
+            _ => stored.Status with
             {
                 Status = JobState.Canceled,
                 CompletedAt = DateTimeOffset.UtcNow,
                 Error = new JobError("canceled", "the job was canceled by a client"),
-            };
-            if (await _statuses.TryReplaceAsync(canceled, stored.ETag, cancellationToken) is { } written) return written.Status;
-        }
+            },
+        }), MaxCancelRaces, cancellationToken);
+        if (update.Written is { } written) return written.Status;
+        // A finished job is returned as GetStatusAsync returns it: stored URLs need the caller's SAS to be of use.
+        if (update.Current is { Status.IsTerminal: true } finished) return await WithReadUrlsAsync(finished.Status, cancellationToken);
+        throw new LcmJobException(409, "status_busy", $"the status of job '{id}' kept changing; try the cancel again");
     }
 
     /// <summary>Downloads one image of a finished job with this client's credentials.</summary>

@@ -8,6 +8,9 @@ namespace Lcm.Client;
 /// <summary>A status document with the ETag it was read or written with.</summary>
 public sealed record StoredStatus(JobStatus Status, ETag ETag);
 
+/// <summary>What <see cref="StatusStore.UpdateAsync"/> found last and what it wrote (null when it wrote nothing).</summary>
+public sealed record StatusUpdate(StoredStatus? Current, StoredStatus? Written);
+
 /// <summary>
 /// Job status documents in <c>lcm-status/{id}.json</c>. Every write is conditional: create only if
 /// absent, replace only if unchanged since read. A lost race returns null and the caller re-reads.
@@ -27,6 +30,26 @@ public sealed class StatusStore(BlobContainerClient container)
         {
             return null;
         }
+    }
+
+    /// <summary>
+    /// The one optimistic-concurrency loop: reads the status, asks <paramref name="change"/> what to
+    /// write (null: nothing), and writes it on the condition that nothing changed since the read
+    /// (create if absent, else If-Match). Another writer winning means a fresh read and a new question,
+    /// at most <paramref name="maxRaces"/> more times.
+    /// </summary>
+    public async Task<StatusUpdate> UpdateAsync(string id, Func<StoredStatus?, ValueTask<JobStatus?>> change, int maxRaces,
+        CancellationToken cancellationToken = default)
+    {
+        StoredStatus? current = null;
+        for (int race = 0; race <= maxRaces; race++)
+        {
+            current = await GetAsync(id, cancellationToken);
+            if (await change(current) is not { } next) return new StatusUpdate(current, null);
+            var written = current is null ? await TryCreateAsync(next, cancellationToken) : await TryReplaceAsync(next, current.ETag, cancellationToken);
+            if (written is not null) return new StatusUpdate(current, written);
+        }
+        return new StatusUpdate(current, null);
     }
 
     public Task<StoredStatus?> TryCreateAsync(JobStatus status, CancellationToken cancellationToken = default) =>

@@ -55,47 +55,46 @@ public sealed class JobProcessor(
             logger.LogWarning("Message {MessageId} has no usable id: {Reason}", delivery.MessageId, message.Error?.Message);
             return new JobOutcome(JobOutcomeKind.Poison, null, null, message.Error?.Message);
         }
-        for (int attempt = 0; ; attempt++)
+        JobOutcome? settled = null;
+        var update = await statuses.UpdateAsync(id, async stored =>
         {
-            var stored = await statuses.GetAsync(id, shutdown);
             // A message that is not this job's request (another's, or an event that landed here) must not touch it.
             if (stored is not null && Conflict(stored.Status, message) is { } conflict)
             {
                 logger.LogWarning("Message {MessageId} conflicts with job {Id}: {Reason}", delivery.MessageId, id, conflict);
-                return new JobOutcome(JobOutcomeKind.Poison, id, stored.Status.Status, $"{JobErrorCodes.IdConflict}: {conflict}");
+                settled = new JobOutcome(JobOutcomeKind.Poison, id, stored.Status.Status, $"{JobErrorCodes.IdConflict}: {conflict}");
+                return null;
             }
             if (stored?.Status.IsTerminal == true)
             {
                 // A repeated delivery of a finished job: the status stands; the event may have been lost with the crash.
                 await PublishAsync(stored.Status, shutdown);
-                return Done(stored.Status);
+                settled = Done(stored.Status);
+                return null;
             }
             // Inputs are fetched only for a job that is still to run: the request blob now, the init image after the claim.
             if (message.RequestBlob is { } requestBlob) message = await ReadRequestBlobAsync(id, requestBlob, shutdown);
             message = RefuseServiceQueueAsReplyTo(message);
-            if (message.Error is { } error)
-            {
-                var failed = Final(stored?.Status ?? NewStatus(id, delivery, message.Request), JobState.Failed, error);
-                if (await WriteFinalAsync(failed, stored, shutdown, message.ReplyTo) is { } result) return result;
-                continue;
-            }
-            var request = message.Request!;
-            long seed = request.Seed ?? stored?.Status.Request?.Seed ?? Random.Shared.NextInt64(0, RequestLimits.MaxSeed + 1);
-            var running = (stored?.Status ?? NewStatus(id, delivery, request)) with
-            {
-                Status = JobState.Running,
-                Attempts = (stored?.Status.Attempts ?? 0) + 1,
-                StartedAt = _clock.GetUtcNow(),
-                Request = JobPlan.Normalise(request, seed, generator.Kind),
-            };
-            var claimed = stored is null ? await statuses.TryCreateAsync(running, shutdown) : await statuses.TryReplaceAsync(running, stored.ETag, shutdown);
-            if (claimed is null)
-            {
-                if (attempt < _options.MaxStatusRaces) continue;
-                return new JobOutcome(JobOutcomeKind.Retry, id, null, "the status kept changing under this worker");
-            }
-            return await RunAsync(claimed, shutdown);
-        }
+            return message.Error is { } error
+                ? Final(stored?.Status ?? NewStatus(id, delivery, message.Request), JobState.Failed, error)
+                : Claim(stored, NewStatus(id, delivery, message.Request), message.Request!);
+        }, _options.MaxStatusRaces, shutdown);
+        if (settled is not null) return settled;
+        if (update.Written is not { } written) return new JobOutcome(JobOutcomeKind.Retry, id, null, "the status kept changing under this worker");
+        return written.Status.IsTerminal ? await AnnounceAsync(written.Status, shutdown, message.ReplyTo) : await RunAsync(written, shutdown);
+    }
+
+    /// <summary>The running status of an attempt: the seed fixed by the first one, every default but an init image's size filled in.</summary>
+    private JobStatus Claim(StoredStatus? stored, JobStatus queued, JobRequest request)
+    {
+        long seed = request.Seed ?? stored?.Status.Request?.Seed ?? Random.Shared.NextInt64(0, RequestLimits.MaxSeed + 1);
+        return (stored?.Status ?? queued) with
+        {
+            Status = JobState.Running,
+            Attempts = (stored?.Status.Attempts ?? 0) + 1,
+            StartedAt = _clock.GetUtcNow(),
+            Request = JobPlan.Normalise(request, seed, generator.Kind),
+        };
     }
 
     /// <summary>
@@ -144,14 +143,11 @@ public sealed class JobProcessor(
     /// <summary>Marks a job whose message went to the poison queue as failed with <c>retries_exhausted</c>.</summary>
     public async Task MarkRetriesExhaustedAsync(string jobId, string reason, CancellationToken cancellationToken)
     {
-        for (int attempt = 0; attempt <= _options.MaxStatusRaces; attempt++)
-        {
-            var stored = await statuses.GetAsync(jobId, cancellationToken);
-            if (stored?.Status.IsTerminal == true) return;
-            var status = stored?.Status ?? new JobStatus { Id = jobId, Status = JobState.Queued, CreatedAt = _clock.GetUtcNow() };
-            var failed = Final(status, JobState.Failed, new JobError(JobErrorCodes.RetriesExhausted, reason));
-            if (await WriteFinalAsync(failed, stored, cancellationToken) is not null) return;
-        }
+        var error = new JobError(JobErrorCodes.RetriesExhausted, reason);
+        var update = await statuses.UpdateAsync(jobId, stored => ValueTask.FromResult(stored?.Status.IsTerminal == true ? null
+            : Final(stored?.Status ?? new JobStatus { Id = jobId, Status = JobState.Queued, CreatedAt = _clock.GetUtcNow() }, JobState.Failed, error)),
+            _options.MaxStatusRaces, cancellationToken);
+        if (update.Written is { } written) await AnnounceAsync(written.Status, cancellationToken);
     }
 
     private async Task<JobOutcome> RunAsync(StoredStatus claimed, CancellationToken shutdown)
@@ -205,8 +201,7 @@ public sealed class JobProcessor(
             await stopWatching.CancelAsync();
             await watcher;
         }
-        return await WriteFinalAsync(final, claimed, CancellationToken.None)
-            ?? await ResolveLostFinalWriteAsync(final);
+        return await FinishAsync(final);
     }
 
     /// <summary>
@@ -240,29 +235,33 @@ public sealed class JobProcessor(
         return stored;
     }
 
-    /// <summary>The final write lost a race: a client canceled meanwhile, or another delivery finished first.</summary>
-    private async Task<JobOutcome> ResolveLostFinalWriteAsync(JobStatus final)
+    /// <summary>
+    /// Writes a run's final status over whatever is there unless the job has ended meanwhile: a
+    /// client canceled it (its images are deleted), or another delivery finished it first.
+    /// </summary>
+    private async Task<JobOutcome> FinishAsync(JobStatus final)
     {
-        for (int attempt = 0; attempt <= _options.MaxStatusRaces; attempt++)
+        JobStatus? attempted = null;
+        var update = await statuses.UpdateAsync(final.Id, current => ValueTask.FromResult(current?.Status.IsTerminal == true ? null
+            : attempted = final with { Attempts = current?.Status.Attempts ?? final.Attempts }), _options.MaxStatusRaces, CancellationToken.None);
+        if (update.Written is { } written) return await AnnounceAsync(written.Status, CancellationToken.None);
+        if (update.Current?.Status is not { IsTerminal: true } current)
+            return new JobOutcome(JobOutcomeKind.Retry, final.Id, null, "the status kept changing under this worker");
+        // The write reached storage but its answer was lost and the retry got 412: the status is this worker's own.
+        if (attempted is not null && current.ToJson().AsSpan().SequenceEqual(attempted.ToJson())) return await AnnounceAsync(current, CancellationToken.None);
+        if (current.Status == JobState.Canceled)
         {
-            var current = await statuses.GetAsync(final.Id, CancellationToken.None);
-            if (current?.Status.Status == JobState.Canceled)
-            {
-                await images.DeleteAllAsync(final.Id, CancellationToken.None);
-                // A client's cancel sends no event: the worker that finds it announces it, as when a cancel stops a run.
-                logger.LogInformation("Job {Id} canceled after its images were made; they are deleted", final.Id);
-                await PublishAsync(current.Status, CancellationToken.None);
-            }
-            if (current?.Status.IsTerminal == true) return Done(current.Status);
-            if (await WriteFinalAsync(final with { Attempts = current?.Status.Attempts ?? final.Attempts }, current, CancellationToken.None) is { } done) return done;
+            await images.DeleteAllAsync(final.Id, CancellationToken.None);
+            // A client's cancel sends no event: the worker that finds it announces it, as when a cancel stops a run.
+            logger.LogInformation("Job {Id} canceled after its images were made; they are deleted", final.Id);
+            await PublishAsync(current, CancellationToken.None);
         }
-        return new JobOutcome(JobOutcomeKind.Retry, final.Id, null, "the status kept changing under this worker");
+        return Done(current);
     }
 
-    private async Task<JobOutcome?> WriteFinalAsync(JobStatus final, StoredStatus? stored, CancellationToken cancellationToken, string? replyTo = null)
+    /// <summary>A final status this worker wrote: logged and published.</summary>
+    private async Task<JobOutcome> AnnounceAsync(JobStatus final, CancellationToken cancellationToken, string? replyTo = null)
     {
-        var written = stored is null ? await statuses.TryCreateAsync(final, cancellationToken) : await statuses.TryReplaceAsync(final, stored.ETag, cancellationToken);
-        if (written is null) return null;
         logger.LogInformation("Job {Id} {Status}{Error} attempts={Attempts} queueMs={QueueMs:F0} runMs={RunMs:F0}",
             final.Id, final.Status.ToString().ToLowerInvariant(), final.Error is { } e ? $" ({e.Code}: {e.Message})" : "",
             final.Attempts, final.Metrics?.QueueMs, final.Metrics?.RunMs);
