@@ -22,7 +22,7 @@ public sealed class QueueTriggerHandler(JobProcessor processor, JobQueues queues
         {
             case JobOutcomeKind.Poison:
                 logger.LogWarning("Message {MessageId} moved to {Queue}: {Reason}", messageId, queues.Names.PoisonQueue, outcome.Reason);
-                await queues.SendJsonAsync(queues.Names.PoisonQueue, new PoisonRecord(messageId, dequeueCount, outcome.Reason ?? "unreadable message", messageText), cancellationToken);
+                await queues.SendPoisonAsync(messageId, dequeueCount, outcome.Reason ?? "unreadable message", messageText, cancellationToken);
                 return;
             case JobOutcomeKind.Retry:
                 throw new JobRetryException($"job {outcome.JobId} will be retried: {outcome.Reason}", outcome.Exception);

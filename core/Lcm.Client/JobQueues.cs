@@ -9,13 +9,14 @@ namespace Lcm.Client;
 /// The queues of the service. Messages are sent as base64 text, as the Functions queue trigger
 /// expects, and received raw so that a message that is not base64 can be reported as such.
 /// </summary>
-public sealed class JobQueues(QueueServiceClient service, StorageNames names)
+public sealed class JobQueues(StorageAccount account, StorageNames names)
 {
-    public StorageNames Names { get; } = names;
-    public QueueClient Jobs { get; } = service.GetQueueClient(names.JobsQueue);
-    public QueueClient Poison { get; } = service.GetQueueClient(names.PoisonQueue);
 
-    public QueueClient Queue(string name) => service.GetQueueClient(name);
+    public StorageNames Names { get; } = names;
+    public QueueClient Jobs { get; } = account.Queues.GetQueueClient(names.JobsQueue);
+    public QueueClient Poison { get; } = account.Queues.GetQueueClient(names.PoisonQueue);
+
+    public QueueClient Queue(string name) => account.Queues.GetQueueClient(name);
 
     public Task SendJobAsync(JobRequest request, CancellationToken cancellationToken = default) =>
         Jobs.SendMessageAsync(JobMessage.ToBase64(request), cancellationToken);
@@ -39,7 +40,21 @@ public sealed class JobQueues(QueueServiceClient service, StorageNames names)
     /// <summary>Moves a message to the poison queue with the reason, as the Functions host would (plus the reason).</summary>
     public async Task MoveToPoisonAsync(QueueMessage message, string popReceipt, string reason, CancellationToken cancellationToken = default)
     {
-        await SendJsonAsync(Names.PoisonQueue, new PoisonRecord(message.MessageId, message.DequeueCount, reason, message.MessageText), cancellationToken);
+        await SendPoisonAsync(message.MessageId, message.DequeueCount, reason, message.MessageText, cancellationToken);
         await Jobs.DeleteMessageAsync(message.MessageId, popReceipt, cancellationToken);
+    }
+
+    /// <summary>Writes the poison record of a message; a large original goes to a blob first, so the record always fits a queue message.</summary>
+    public async Task SendPoisonAsync(string messageId, long dequeueCount, string reason, string original, CancellationToken cancellationToken = default)
+    {
+        var record = new PoisonRecord(messageId, dequeueCount, reason, original);
+        if (original.Length > PoisonRecord.MaxInlineOriginal)
+        {
+            string blob = PoisonRecord.BlobName(messageId);
+            await account.Blobs.GetBlobContainerClient(StorageNames.StatusContainer).GetBlobClient(blob)
+                .UploadAsync(new BinaryData(original), overwrite: true, cancellationToken);
+            record = record with { OriginalMessage = null, OriginalBlob = blob };
+        }
+        await SendJsonAsync(Names.PoisonQueue, record, cancellationToken);
     }
 }

@@ -39,7 +39,7 @@ public class LcmJobClient
         _account = account;
         _options = options ?? new LcmJobClientOptions();
         _statuses = new StatusStore(account.Blobs.GetBlobContainerClient(StorageNames.StatusContainer));
-        _queues = new JobQueues(account.Queues, _options.Names);
+        _queues = new JobQueues(account, _options.Names);
         _urls = new BlobUrls(account.Blobs, _options.SasLifetime);
     }
 

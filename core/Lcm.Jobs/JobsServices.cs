@@ -32,7 +32,7 @@ public static class JobsServices
             return engine;
         });
         services.AddSingleton<IImageGenerator>(sp => new JobGenerator(sp.GetRequiredService<LcmEngine>(), settings, sp.Logger(EngineCategory)));
-        services.AddSingleton(sp => new JobQueues(sp.GetRequiredService<StorageAccount>().Queues, settings.Names));
+        services.AddSingleton(sp => new JobQueues(sp.GetRequiredService<StorageAccount>(), settings.Names));
         services.AddSingleton(sp => JobProcessor.Create(sp.GetRequiredService<StorageAccount>(), settings.Names,
             sp.GetRequiredService<IImageGenerator>(), sp.Logger(JobsCategory), settings.Processor));
         return services;

@@ -40,7 +40,7 @@ public sealed class JobProcessor(
         return new JobProcessor(generator,
             new StatusStore(account.Blobs.GetBlobContainerClient(StorageNames.StatusContainer)),
             new ImageStore(account.Blobs.GetBlobContainerClient(StorageNames.ImagesContainer)),
-            new JobQueues(account.Queues, names),
+            new JobQueues(account, names),
             new BlobUrls(account.Blobs, options.SasLifetime),
             new InputImages(account.Blobs, options.InputLimits),
             account.Blobs.GetBlobContainerClient(StorageNames.RequestsContainer),

@@ -142,6 +142,27 @@ public sealed class BadInputTests(AzuriteFixture fixture, ITestOutputHelper outp
     }
 
     [Fact]
+    public async Task A_large_message_is_poisoned_with_a_small_record_and_its_original_in_a_blob()
+    {
+        var names = fixture.NewNames();
+        await using var worker = await TestWorker.StartAsync(fixture, names, output);
+        // 40 KB of JSON is about 54 KB as base64: the queue takes it, but a record holding it inline would not fit.
+        string json = $$"""{"id":"bad id!","prompt":"{{new string('a', 40 * 1024)}}"}""";
+        string text = ServiceStorage.Base64(json);
+
+        string messageId = await fixture.SendRawAsync(names.JobsQueue, text);
+        var record = Assert.Single(await fixture.ReceiveJsonAsync(names.PoisonQueue, 1));
+        await fixture.WaitUntilEmptyAsync(names.JobsQueue);
+
+        Assert.True(record.GetRawText().Length < 2048, $"{record.GetRawText().Length} characters");
+        Assert.Equal(JsonValueKind.Null, record.GetProperty("originalMessage").ValueKind);
+        string blob = record.GetProperty("originalBlob").GetString()!;
+        Assert.Equal(PoisonRecord.BlobName(messageId), blob);
+        var original = await fixture.Account.Blobs.GetBlobContainerClient(StorageNames.StatusContainer).GetBlobClient(blob).DownloadContentAsync();
+        Assert.Equal(text, original.Value.Content.ToString());
+    }
+
+    [Fact]
     public async Task Message_over_the_queue_limit_is_refused_by_the_queue_and_by_the_parser()
     {
         var names = fixture.NewNames();

@@ -90,7 +90,7 @@ public sealed class RequestBlobTests(AzuriteFixture fixture, ITestOutputHelper o
         var names = fixture.NewNames();
         await using var worker = await TestWorker.StartAsync(fixture, names, output);
         var requests = fixture.Account.Blobs.GetBlobContainerClient(StorageNames.RequestsContainer);
-        var poller = new RequestBlobPoller(requests, new JobQueues(fixture.Account.Queues, names), new TestLog("poller", output));
+        var poller = new RequestBlobPoller(requests, new JobQueues(fixture.Account, names), new TestLog("poller", output));
         // Earlier tests left request blobs behind: mark them, so this test counts its own.
         await poller.PollOnceAsync(CancellationToken.None);
         await fixture.Queue(names.JobsQueue).ClearMessagesAsync();
