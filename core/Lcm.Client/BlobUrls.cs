@@ -22,10 +22,16 @@ public sealed class BlobUrls(BlobServiceClient service, TimeSpan lifetime, TimeP
         var blob = service.GetBlobContainerClient(container).GetBlobClient(blobName);
         DateTimeOffset expires = _clock.GetUtcNow() + Lifetime;
         if (blob.CanGenerateSasUri) return blob.GenerateSasUri(BlobSasPermissions.Read, expires).ToString();
-        if (await DelegationKeyAsync(expires, cancellationToken) is not { } key) return blob.Uri.ToString();
+        if (await DelegationKeyAsync(expires, cancellationToken) is not { } key) return PlainUrl(blob);
         var sas = new BlobSasBuilder(BlobSasPermissions.Read, expires) { BlobContainerName = container, BlobName = blobName, Resource = "b" };
         return new BlobUriBuilder(blob.Uri) { Sas = sas.ToSasQueryParameters(key, service.AccountName) }.ToUri().ToString();
     }
+
+    /// <summary>
+    /// The blob's URL without a query: a client built from a SAS connection string carries that SAS in
+    /// every URL, and this process's own SAS must never reach a status document or an event.
+    /// </summary>
+    public static string PlainUrl(BlobClient blob) => new BlobUriBuilder(blob.Uri) { Sas = null }.ToUri().ToString();
 
     private async Task<UserDelegationKey?> DelegationKeyAsync(DateTimeOffset needed, CancellationToken cancellationToken)
     {

@@ -230,7 +230,7 @@ public sealed class JobProcessor(
             var image = result.Images[i];
             byte[] bytes = ImageEncoder.Encode(image, plan.Format, plan.Quality);
             string blob = await images.UploadAsync(id, i, plan.Format, bytes, cancellationToken);
-            stored.Add(new JobImage(blob, images.Container.GetBlobClient(blob).Uri.ToString(), image.Width, image.Height, image.Seed, plan.Format.ContentType()));
+            stored.Add(new JobImage(blob, BlobUrls.PlainUrl(images.Container.GetBlobClient(blob)), image.Width, image.Height, image.Seed, plan.Format.ContentType()));
         }
         return stored;
     }
