@@ -12,6 +12,12 @@ public sealed record ApiResult(int StatusCode, object Body, string? Location = n
 /// </summary>
 public sealed class JobApi(LcmJobClient client)
 {
+    /// <summary>As the bytes overload, reading the body only up to the contract's limit: 413 for a larger one.</summary>
+    public async Task<ApiResult> SubmitAsync(Stream body, Func<string, string> statusUrl, CancellationToken cancellationToken) =>
+        await BoundedRead.ReadAsync(body, JobRequest.MaxMessageBytes, cancellationToken) is { } bytes
+            ? await SubmitAsync(bytes, statusUrl, cancellationToken)
+            : new ApiResult(413, new { error = new JobError(JobErrorCodes.MessageTooLarge, $"the request body is over {JobRequest.MaxMessageBytes} bytes; at most {JobRequest.MaxMessageBytes} are accepted") });
+
     /// <summary>202 with the id and where to poll (<paramref name="statusUrl"/> of the id), 400 for a bad request, 409 for a taken id.</summary>
     public async Task<ApiResult> SubmitAsync(ReadOnlyMemory<byte> body, Func<string, string> statusUrl, CancellationToken cancellationToken)
     {

@@ -12,9 +12,7 @@ public sealed class JobsHttp(JobApi api)
     [Function("SubmitJob")]
     public async Task<HttpResponseData> Submit([HttpTrigger(AuthorizationLevel.Function, "post", Route = "jobs")] HttpRequestData request, CancellationToken cancellationToken)
     {
-        using var body = new MemoryStream();
-        await request.Body.CopyToAsync(body, cancellationToken);
-        var result = await api.SubmitAsync(body.ToArray(), id => new Uri(request.Url, $"/api/jobs/{id}").ToString(), cancellationToken);
+        var result = await api.SubmitAsync(request.Body, id => new Uri(request.Url, $"/api/jobs/{id}").ToString(), cancellationToken);
         return await WriteAsync(request, result, cancellationToken);
     }
 

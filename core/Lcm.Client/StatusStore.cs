@@ -23,8 +23,12 @@ public sealed class StatusStore(BlobContainerClient container)
     {
         try
         {
-            var download = await Blob(id).DownloadContentAsync(cancellationToken);
-            return new StoredStatus(JobStatus.FromJson(download.Value.Content.ToMemory().Span), download.Value.Details.ETag);
+            var download = await Blob(id).DownloadStreamingAsync(cancellationToken: cancellationToken);
+            await using var content = download.Value.Content;
+            byte[] json = download.Value.Details.ContentLength <= MaxDocumentBytes
+                ? await BoundedRead.ReadAsync(content, MaxDocumentBytes, cancellationToken) ?? throw TooLarge(id)
+                : throw TooLarge(id);
+            return new StoredStatus(JobStatus.FromJson(json), download.Value.Details.ETag);
         }
         catch (RequestFailedException e) when (e.Status == 404)
         {
@@ -74,6 +78,12 @@ public sealed class StatusStore(BlobContainerClient container)
             return null;
         }
     }
+
+    /// <summary>A status holds a request (48 KB at most), a few images' URLs and warnings: a megabyte is far more than any needs.</summary>
+    public const int MaxDocumentBytes = 1024 * 1024;
+
+    private static InvalidDataException TooLarge(string id) =>
+        new($"the status document of job '{id}' is over {MaxDocumentBytes} bytes; it was not written by this service");
 
     private BlobClient Blob(string id) => Container.GetBlobClient($"{id}.json");
 }

@@ -126,10 +126,9 @@ public sealed class JobProcessor(
         var blob = requests.GetBlobClient(blobName);
         try
         {
-            var properties = await blob.GetPropertiesAsync(cancellationToken: cancellationToken);
-            if (properties.Value.ContentLength > JobRequest.MaxMessageBytes)
-                return new JobMessage(id, null, new JobError(JobErrorCodes.MessageTooLarge, $"request blob '{blobName}' is {properties.Value.ContentLength} bytes; at most {JobRequest.MaxMessageBytes} are accepted"));
-            var parsed = JobMessage.FromJson((await blob.DownloadContentAsync(cancellationToken)).Value.Content.ToMemory().Span, id);
+            if (await BoundedRead.ReadAsync(blob, JobRequest.MaxMessageBytes, cancellationToken) is not { } body)
+                return new JobMessage(id, null, new JobError(JobErrorCodes.MessageTooLarge, $"request blob '{blobName}' is over {JobRequest.MaxMessageBytes} bytes; at most {JobRequest.MaxMessageBytes} are accepted"));
+            var parsed = JobMessage.FromJson(body, id);
             if (parsed.JobId is not null && parsed.JobId != id)
                 return new JobMessage(id, null, new JobError(JobErrorCodes.InvalidId, $"request blob '{blobName}' names the id '{parsed.JobId}'; leave id out or use '{id}'"));
             return parsed with { JobId = id };

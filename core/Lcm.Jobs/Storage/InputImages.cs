@@ -1,5 +1,6 @@
 using Azure;
 using Azure.Storage.Blobs;
+using Lcm.Client;
 using Lcm.Contracts;
 using Lcm.Engine;
 using Lcm.Engine.Imaging;
@@ -22,10 +23,8 @@ public sealed class InputImages(BlobServiceClient service, ImageInputLimits limi
         var blob = service.GetBlobContainerClient(StorageNames.InputsContainer).GetBlobClient(ResolveName(reference));
         try
         {
-            var properties = await blob.GetPropertiesAsync(cancellationToken: cancellationToken);
-            if (properties.Value.ContentLength > Limits.MaxBytes)
-                throw new InvalidRequestException("image_too_large", $"the init image is {properties.Value.ContentLength} bytes; at most {Limits.MaxBytes} are accepted");
-            return (await blob.DownloadContentAsync(cancellationToken)).Value.Content.ToArray();
+            return await BoundedRead.ReadAsync(blob, Limits.MaxBytes, cancellationToken)
+                ?? throw new InvalidRequestException("image_too_large", $"the init image is over {Limits.MaxBytes} bytes; at most {Limits.MaxBytes} are accepted");
         }
         catch (RequestFailedException e) when (e.Status == 404)
         {

@@ -122,6 +122,10 @@ public sealed class FunctionTriggerTests(AzuriteFixture fixture, ITestOutputHelp
 
         var bad = await api.SubmitAsync(Encoding.UTF8.GetBytes("""{"prompt":"a boat","stepz":1}"""), StatusUrl, CancellationToken.None);
         Assert.Equal(400, bad.StatusCode);
+        // A body is read only up to the contract's limit, however much the caller sends.
+        var huge = await api.SubmitAsync(new MemoryStream(new byte[10 * 1024 * 1024]), StatusUrl, CancellationToken.None);
+        Assert.Equal(413, huge.StatusCode);
+        Assert.Equal(JobErrorCodes.MessageTooLarge, System.Text.Json.JsonSerializer.SerializeToElement(huge.Body, JobJson.Options).GetProperty("error").GetProperty("code").GetString());
         var accepted = await api.SubmitAsync(Encoding.UTF8.GetBytes("""{"prompt":"a boat","id":"http-job-1"}"""), StatusUrl, CancellationToken.None);
         Assert.Equal(202, accepted.StatusCode);
         Assert.Equal("https://app.example.net/api/jobs/http-job-1", accepted.Location);

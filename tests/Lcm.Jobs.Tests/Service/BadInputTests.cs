@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using Lcm.Client;
 using Lcm.Contracts;
 using Xunit.Abstractions;
 
@@ -139,6 +140,18 @@ public sealed class BadInputTests(AzuriteFixture fixture, ITestOutputHelper outp
             Assert.Null(await fixture.Statuses.GetAsync(named));
         Assert.Equal(0, await fixture.MessageCountAsync(names.ResultsQueue!));
         Assert.True(worker.IsRunning);
+    }
+
+    [Fact]
+    public async Task A_status_document_over_its_cap_is_refused_without_being_read_whole()
+    {
+        var names = fixture.NewNames();
+        string id = "big-" + Guid.NewGuid().ToString("N")[..8];
+        await fixture.Statuses.Container.GetBlobClient($"{id}.json").UploadAsync(new BinaryData(new byte[StatusStore.MaxDocumentBytes + 1]));
+        var client = new LcmJobClient(fixture.Account, new LcmJobClientOptions { Names = names });
+
+        var refused = await Assert.ThrowsAsync<InvalidDataException>(() => client.GetStatusAsync(id));
+        Assert.Contains($"over {StatusStore.MaxDocumentBytes} bytes", refused.Message);
     }
 
     [Fact]
