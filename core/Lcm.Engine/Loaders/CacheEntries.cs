@@ -7,17 +7,69 @@ namespace Lcm.Engine.Loaders;
 /// Folders of a cache directory that appear whole or not at all. An entry is written to a temporary
 /// folder with a manifest of its files' lengths and renamed into place, so two processes writing at
 /// once never see half an entry; an entry whose manifest or file lengths do not match is deleted and
-/// rebuilt, never used.
+/// rebuilt, never used. With <c>maxBytes</c> the entries are bounded by size: the least recently used
+/// go first (a process that still maps a deleted entry's files keeps them until it unmaps them).
 /// </summary>
-public sealed class CacheEntries(string directory, ILogger logger)
+public sealed class CacheEntries
 {
     private const int FormatVersion = 2;
     private const string ManifestFile = "manifest.json";
+    // A temporary or doomed folder this old was left by a process that crashed: no writer is that slow.
+    private static readonly TimeSpan LeftoverAge = TimeSpan.FromHours(1);
+    private readonly ILogger logger;
+    private readonly long? _maxBytes;
 
-    public string Directory { get; } = directory;
+    public CacheEntries(string directory, ILogger logger, long? maxBytes = null)
+    {
+        (Directory, this.logger, _maxBytes) = (directory, logger, maxBytes);
+        RemoveLeftovers();
+    }
+
+    public string Directory { get; }
 
     /// <summary>The entry folder for a key, first written by <paramref name="write"/> (into an empty folder) when missing or invalid.</summary>
-    public string GetOrCreate(string key, Action<string> write) => TryGet(key) ?? Create(key, write);
+    public string GetOrCreate(string key, Action<string> write)
+    {
+        string entry = TryGet(key) ?? Create(key, write);
+        System.IO.Directory.SetLastWriteTimeUtc(entry, DateTime.UtcNow);
+        Trim(keep: entry);
+        return entry;
+    }
+
+    /// <summary>Deletes the least recently used entries, never <paramref name="keep"/>, until the rest fit the size bound.</summary>
+    private void Trim(string keep)
+    {
+        if (_maxBytes is not long max) return;
+        var entries = new DirectoryInfo(Directory).GetDirectories().Where(d => !d.Name.Contains(".tmp-") && !d.Name.Contains(".old-"))
+            .Select(d => (Folder: d, Bytes: d.GetFiles("*", SearchOption.AllDirectories).Sum(f => f.Length)))
+            .OrderBy(e => e.Folder.LastWriteTimeUtc).ToList();
+        long total = entries.Sum(e => e.Bytes);
+        foreach (var (folder, bytes) in entries)
+        {
+            if (total <= max) break;
+            if (folder.FullName == Path.GetFullPath(keep)) continue;
+            logger.LogInformation("Cache entry {Entry} ({Mb:F0} MB) evicted: the cache is over {MaxMb} MB", folder.FullName, bytes / 1048576.0, max / 1048576);
+            Remove(folder.FullName);
+            total -= bytes;
+        }
+    }
+
+    private void RemoveLeftovers()
+    {
+        if (!System.IO.Directory.Exists(Directory)) return;
+        foreach (var folder in new DirectoryInfo(Directory).GetDirectories())
+            if ((folder.Name.Contains(".tmp-") || folder.Name.Contains(".old-")) && DateTime.UtcNow - folder.LastWriteTimeUtc > LeftoverAge)
+            {
+                logger.LogInformation("Removing {Folder}, left by a process that stopped while writing the cache", folder.FullName);
+                try
+                {
+                    System.IO.Directory.Delete(folder.FullName, recursive: true);
+                }
+                catch (IOException)
+                {
+                }
+            }
+    }
 
     /// <summary>The entry folder for a key when it is complete; a stale or incomplete one is deleted.</summary>
     public string? TryGet(string key)

@@ -13,6 +13,8 @@ public sealed record EngineOptions
     public string? PreparedCacheDirectory { get; init; }
     /// <summary>Where LoRA-merged graphs are kept between starts (<see cref="Lora.MergedModels"/>); needed only to merge LoRAs.</summary>
     public string? MergedModelDirectory { get; init; }
+    /// <summary>How much disk the merged graphs may take (LCM_LORA_CACHE_MB); the least recently used go first. Null: no bound.</summary>
+    public long? MergedModelMaxBytes { get; init; } = 20L * 1024 * 1024 * 1024;
     /// <summary>Largest width or height accepted (a multiple of 8).</summary>
     public int MaxImageSize { get; init; } = RequestLimits.MaxImageSize;
     /// <summary>cuDNN convolution algorithm search: HEURISTIC (default; EXHAUSTIVE adds seconds to each shape's first run), EXHAUSTIVE or DEFAULT.</summary>

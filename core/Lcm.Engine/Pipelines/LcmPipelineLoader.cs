@@ -49,6 +49,6 @@ internal static class LcmPipelineLoader
 
     private static GraphPaths GraphFiles(ModelFolder model, EngineOptions options, ILogger logger, IReadOnlyList<LoraFile> loras) =>
         loras.Count == 0 ? new GraphPaths(model.TextEncoderPath, model.UnetPath)
-            : new MergedModels(options.MergedModelDirectory ?? throw new InvalidOperationException("EngineOptions.MergedModelDirectory must be set to merge LoRAs"), logger)
+            : new MergedModels(options.MergedModelDirectory ?? throw new InvalidOperationException("EngineOptions.MergedModelDirectory must be set to merge LoRAs"), logger, options.MergedModelMaxBytes)
                 .GetOrMerge(model, loras);
 }

@@ -25,11 +25,17 @@ internal sealed record JobPlan(JobRequest Request, GenerationRequest Generation,
         Height = request.Height ?? (request.InitImage is null ? RequestLimits.DefaultSize : null),
         Seed = seed,
         Count = request.Count ?? 1,
-        Loras = request.Loras ?? [],
+        Loras = (request.Loras ?? []).Select(l => l with { Scale = QuantisedScale(l.Scale) }).ToArray(),
         Format = (OutputFormats.Parse(request.Format) ?? OutputFormat.Png).ToString().ToLowerInvariant(),
         Quality = request.Quality ?? RequestLimits.DefaultQuality,
         Strength = request.InitImage is null ? null : request.Strength ?? RequestLimits.DefaultStrength,
     };
+
+    /// <summary>
+    /// LoRA scales in steps of 0.05: each distinct scale is a merged copy of the UNet on disk, and finer
+    /// steps change nothing a person can see. The status records the scale applied.
+    /// </summary>
+    public static double QuantisedScale(double scale) => Math.Round(Math.Round(scale * 20, MidpointRounding.AwayFromZero) / 20, 2);
 
     /// <summary>
     /// The plan of a normalised request. <paramref name="initImageSize"/> is the size an image-to-image

@@ -87,6 +87,17 @@ public class JobContractTests
     }
 
     [Theory]
+    [InlineData(0.73, 0.75)]
+    [InlineData(0.72, 0.7)]
+    [InlineData(1.0, 1.0)]
+    [InlineData(-0.125, -0.15)]
+    public void Lora_scales_are_applied_in_steps_of_five_hundredths(double asked, double applied)
+    {
+        var request = new JobRequest { Prompt = "a cat", Loras = [new JobLora("style", asked)] };
+        Assert.Equal(applied, JobPlan.Normalise(request, seed: 1, ModelKind.LcmLora).Loras![0].Scale);
+    }
+
+    [Theory]
     [MemberData(nameof(Messages))]
     public void Parser_and_schema_agree_on_each_message(string json, string? expectedCode)
     {

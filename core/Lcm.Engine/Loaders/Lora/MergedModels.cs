@@ -19,10 +19,10 @@ public sealed record GraphPaths(string TextEncoder, string Unet);
 /// byte range in a copy of the data file; in-graph weights are replaced in a rewritten graph. The
 /// engine then loads the merged graph like any other (through the prepared-model cache when on).
 /// </summary>
-public sealed class MergedModels(string cacheDirectory, ILogger logger)
+public sealed class MergedModels(string cacheDirectory, ILogger logger, long? maxBytes = null)
 {
     private const int FormatVersion = 1;
-    private readonly CacheEntries _entries = new(cacheDirectory, logger);
+    private readonly CacheEntries _entries = new(cacheDirectory, logger, maxBytes);
 
     public GraphPaths GetOrMerge(ModelFolder model, IReadOnlyList<LoraFile> loras) => WithOpened(loras, opened =>
     {
