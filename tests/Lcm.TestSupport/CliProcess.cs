@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text;
+using Lcm.Contracts;
 using Xunit.Abstractions;
 
 namespace Lcm.Tests.Service;
@@ -61,6 +62,16 @@ public sealed class CliProcess : IDisposable
         process.BeginErrorReadLine();
         return cli;
     }
+
+    /// <summary><c>lcm worker</c> on the given connection and queues, with the model and host.json the tests use.</summary>
+    public static CliProcess StartWorker(string connection, StorageNames names, string modelPath, ITestOutputHelper? output) =>
+        Start(["worker", "--connection", connection], new Dictionary<string, string>
+        {
+            ["LCM_MODEL_PATH"] = modelPath,
+            ["LCM_JOBS_QUEUE"] = names.JobsQueue,
+            ["LCM_RESULTS_QUEUE"] = names.ResultsQueue!,
+            ["LCM_HOST_JSON"] = Path.Combine(AppContext.BaseDirectory, "host.json"),
+        }, output: output);
 
     /// <summary>Runs to the end; the timeout only stops a hung process from hanging the test.</summary>
     public static async Task<CliProcess> RunAsync(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null,

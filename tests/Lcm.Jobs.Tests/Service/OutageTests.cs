@@ -18,13 +18,7 @@ public sealed class OutageTests(AzuriteFixture fixture, ITestOutputHelper output
         var account = StorageAccount.FromConnectionString(azurite.ConnectionString);
         var names = fixture.NewNames();
         var client = new LcmJobClient(account, new LcmJobClientOptions { Names = names, PollInterval = TimeSpan.FromMilliseconds(200) });
-        using var worker = CliProcess.Start(["worker", "--connection", azurite.ConnectionString], new Dictionary<string, string>
-        {
-            ["LCM_MODEL_PATH"] = fixture.ModelPath,
-            ["LCM_JOBS_QUEUE"] = names.JobsQueue,
-            ["LCM_RESULTS_QUEUE"] = names.ResultsQueue!,
-            ["LCM_HOST_JSON"] = Path.Combine(AppContext.BaseDirectory, "host.json"),
-        }, output: output);
+        using var worker = CliProcess.StartWorker(azurite.ConnectionString, names, fixture.ModelPath, output);
         try
         {
             var before = await client.SubmitAsync(new JobRequest { Prompt = "before the outage", Width = 64, Height = 64, Steps = 1 });

@@ -19,13 +19,7 @@ public sealed class SasConnectionTests(AzuriteFixture fixture, ITestOutputHelper
             .ToSasQueryParameters(new StorageSharedKeyCredential(Azurite.AccountName, Azurite.AccountKey)).ToString();
         var account = fixture.Account;
         string connection = $"BlobEndpoint={account.Blobs.Uri};QueueEndpoint={account.Queues.Uri};SharedAccessSignature={sas}";
-        using var worker = CliProcess.Start(["worker", "--connection", connection], new Dictionary<string, string>
-        {
-            ["LCM_MODEL_PATH"] = fixture.ModelPath,
-            ["LCM_JOBS_QUEUE"] = names.JobsQueue,
-            ["LCM_RESULTS_QUEUE"] = names.ResultsQueue!,
-            ["LCM_HOST_JSON"] = Path.Combine(AppContext.BaseDirectory, "host.json"),
-        }, output: output);
+        using var worker = CliProcess.StartWorker(connection, names, fixture.ModelPath, output);
         try
         {
             var client = new LcmJobClient(account, new LcmJobClientOptions { Names = names });
