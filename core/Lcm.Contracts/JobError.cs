@@ -9,7 +9,7 @@ public sealed class JobRejectedException(string code, string message) : Exceptio
     public string Code { get; } = code;
 }
 
-/// <summary>The stable error codes of the job contract (the engine's validation codes come from the request).</summary>
+/// <summary>Every stable error code a job or a request can end with, in one place.</summary>
 public static class JobErrorCodes
 {
     public const string InvalidEncoding = "invalid_encoding";
@@ -28,4 +28,21 @@ public static class JobErrorCodes
     public const string UnsupportedEvent = "unsupported_event";
     /// <summary>A message names the id of a job it is not the request of; it goes to the poison queue, the job is untouched.</summary>
     public const string IdConflict = "id_conflict";
+    public const string InvalidLoras = "invalid_loras";
+    public const string InvalidPrompt = "invalid_prompt";
+    public const string ImageTooLarge = "image_too_large";
+    public const string UnsupportedImage = "unsupported_image";
+    public const string InvalidStrength = "invalid_strength";
+    public const string UnknownLora = "unknown_lora";
+    public const string LoraMismatch = "lora_mismatch";
+    public const string InvalidWidth = "invalid_width";
+    public const string InvalidSteps = "invalid_steps";
+    public const string InvalidSeed = "invalid_seed";
+    public const string InvalidNegativePrompt = "invalid_negative_prompt";
+    public const string InvalidLora = "invalid_lora";
+    public const string InvalidHeight = "invalid_height";
+    public const string InvalidGuidanceScale = "invalid_guidance_scale";
+    public const string InvalidCount = "invalid_count";
+    public const string ImageToImageUnsupported = "image_to_image_unsupported";
+    public const string ImageCorrupt = "image_corrupt";
 }

@@ -159,7 +159,7 @@ public sealed record JobMessage(string? JobId, JobRequest? Request, JobError? Er
         return new JobRequest
         {
             Id = String(root, "id"),
-            Prompt = String(root, "prompt") ?? throw new JobRejectedException("invalid_prompt", "prompt is required"),
+            Prompt = String(root, "prompt") ?? throw new JobRejectedException(JobErrorCodes.InvalidPrompt, "prompt is required"),
             Steps = Integer(root, "steps", int.MinValue, int.MaxValue) is long steps ? (int)steps : null,
             GuidanceScale = Number(root, "guidanceScale"),
             Width = Integer(root, "width", int.MinValue, int.MaxValue) is long width ? (int)width : null,
@@ -190,7 +190,7 @@ public sealed record JobMessage(string? JobId, JobRequest? Request, JobError? Er
                 if (!LoraFields.Contains(property.Name))
                     throw new JobRejectedException(JobErrorCodes.UnknownField, $"unknown field '{Abbreviate(property.Name)}' in {field}; the fields are name and scale");
             loras.Add(new JobLora(
-                String(item, "name", $"{field}.name") ?? throw new JobRejectedException("invalid_loras", $"{field} needs a name"),
+                String(item, "name", $"{field}.name") ?? throw new JobRejectedException(JobErrorCodes.InvalidLoras, $"{field} needs a name"),
                 Number(item, "scale", $"{field}.scale") ?? 1.0));
         }
         return [.. loras];

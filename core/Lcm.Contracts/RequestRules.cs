@@ -7,9 +7,9 @@ namespace Lcm.Contracts;
 public static class RequestRules
 {
     public static JobError? Prompt(string? prompt) =>
-        string.IsNullOrWhiteSpace(prompt) ? new JobError("invalid_prompt", "prompt is required and must contain text") : Text("prompt", "invalid_prompt", prompt);
+        string.IsNullOrWhiteSpace(prompt) ? new JobError(JobErrorCodes.InvalidPrompt, "prompt is required and must contain text") : Text("prompt", JobErrorCodes.InvalidPrompt, prompt);
 
-    public static JobError? NegativePrompt(string? text) => text is null ? null : Text("negativePrompt", "invalid_negative_prompt", text);
+    public static JobError? NegativePrompt(string? text) => text is null ? null : Text("negativePrompt", JobErrorCodes.InvalidNegativePrompt, text);
 
     /// <summary>A width or height: a multiple of 8 in 64..<paramref name="max"/> (a model may allow less than the contract).</summary>
     public static JobError? Size(string name, int value, int max = RequestLimits.MaxImageSize) =>
@@ -18,37 +18,37 @@ public static class RequestRules
 
     public static JobError? Steps(int steps, int max = RequestLimits.MaxSteps) =>
         steps < 1 || steps > Math.Min(max, RequestLimits.MaxSteps)
-            ? new JobError("invalid_steps", $"steps must be in 1..{Math.Min(max, RequestLimits.MaxSteps)}, found {steps}") : null;
+            ? new JobError(JobErrorCodes.InvalidSteps, $"steps must be in 1..{Math.Min(max, RequestLimits.MaxSteps)}, found {steps}") : null;
 
     public static JobError? GuidanceScale(double? guidance, double max = RequestLimits.MaxGuidanceScale) =>
         guidance is double g && (!double.IsFinite(g) || g < 0 || g > max)
-            ? new JobError("invalid_guidance_scale", $"guidanceScale must be in 0..{max}{(max < RequestLimits.MaxGuidanceScale ? " for this model" : "")}, found {g}") : null;
+            ? new JobError(JobErrorCodes.InvalidGuidanceScale, $"guidanceScale must be in 0..{max}{(max < RequestLimits.MaxGuidanceScale ? " for this model" : "")}, found {g}") : null;
 
     public static JobError? Count(int count) =>
-        count is < 1 or > RequestLimits.MaxCount ? new JobError("invalid_count", $"count must be in 1..{RequestLimits.MaxCount}, found {count}") : null;
+        count is < 1 or > RequestLimits.MaxCount ? new JobError(JobErrorCodes.InvalidCount, $"count must be in 1..{RequestLimits.MaxCount}, found {count}") : null;
 
     public static JobError? Seed(long? seed) =>
-        seed is < 0 or > RequestLimits.MaxSeed ? new JobError("invalid_seed", $"seed must be in 0..{RequestLimits.MaxSeed}, found {seed}") : null;
+        seed is < 0 or > RequestLimits.MaxSeed ? new JobError(JobErrorCodes.InvalidSeed, $"seed must be in 0..{RequestLimits.MaxSeed}, found {seed}") : null;
 
     /// <summary>Strength is image-to-image's only, in (0, 1].</summary>
     public static JobError? Strength(double? strength, bool hasInitImage) =>
         strength is { } s && (!hasInitImage || !double.IsFinite(s) || s <= 0 || s > 1)
-            ? new JobError("invalid_strength", hasInitImage ? $"strength must be in (0, 1], found {s}"
+            ? new JobError(JobErrorCodes.InvalidStrength, hasInitImage ? $"strength must be in (0, 1], found {s}"
                 : "strength applies to image-to-image only: give an init image (initImage) or leave strength out") : null;
 
     public static JobError? Loras(IReadOnlyList<(string Name, double Scale)> loras)
     {
         if (loras.Count > RequestLimits.MaxLoras)
-            return new JobError("invalid_loras", $"at most {RequestLimits.MaxLoras} loras are accepted, found {loras.Count}");
+            return new JobError(JobErrorCodes.InvalidLoras, $"at most {RequestLimits.MaxLoras} loras are accepted, found {loras.Count}");
         foreach (var (name, scale) in loras)
         {
             if (!Names.IsValidLoraName(name))
-                return new JobError("invalid_loras", $"lora name must be 1-100 of A-Z, a-z, 0-9, '_', '-' and '.' (a name in the worker's LoRA folder, not a path), found '{name}'");
+                return new JobError(JobErrorCodes.InvalidLoras, $"lora name must be 1-100 of A-Z, a-z, 0-9, '_', '-' and '.' (a name in the worker's LoRA folder, not a path), found '{name}'");
             if (!double.IsFinite(scale) || Math.Abs(scale) > RequestLimits.MaxLoraScale)
-                return new JobError("invalid_loras", $"lora '{name}' scale must be in -{RequestLimits.MaxLoraScale}..{RequestLimits.MaxLoraScale}, found {scale}");
+                return new JobError(JobErrorCodes.InvalidLoras, $"lora '{name}' scale must be in -{RequestLimits.MaxLoraScale}..{RequestLimits.MaxLoraScale}, found {scale}");
         }
         return loras.GroupBy(l => l.Name, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1) is { } twice
-            ? new JobError("invalid_loras", $"lora '{twice.Key}' is named twice; give it once with the sum of the scales") : null;
+            ? new JobError(JobErrorCodes.InvalidLoras, $"lora '{twice.Key}' is named twice; give it once with the sum of the scales") : null;
     }
 
     private static JobError? Text(string name, string code, string text)

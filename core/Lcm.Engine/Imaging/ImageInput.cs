@@ -48,7 +48,7 @@ public static class ImageInput
         }
         if (info is null || info.Width <= 0 || info.Height <= 0) throw Corrupt("its header could not be read");
         if (info.Width > limits.MaxDimension || info.Height > limits.MaxDimension)
-            throw new InvalidRequestException("image_too_large", $"the image is {info.Width}x{info.Height} pixels; at most {limits.MaxDimension}x{limits.MaxDimension} are accepted");
+            throw new InvalidRequestException(JobErrorCodes.ImageTooLarge, $"the image is {info.Width}x{info.Height} pixels; at most {limits.MaxDimension}x{limits.MaxDimension} are accepted");
         // ImageSharp reports the stored size, but Decode turns the picture upright (AutoOrient): for
         // orientations 5 to 8 (a quarter turn) the size callers plan with, such as the CLI's default, swaps.
         if (info.Metadata.ExifProfile?.GetValue(ExifTag.Orientation)?.Value is >= 5 and <= 8) return (info.Height, info.Width);
@@ -108,20 +108,20 @@ public static class ImageInput
     public static void CheckLength(long length, ImageInputLimits limits)
     {
         if (length > limits.MaxBytes)
-            throw new InvalidRequestException("image_too_large", $"the image is {length} bytes; at most {limits.MaxBytes} are accepted");
+            throw new InvalidRequestException(JobErrorCodes.ImageTooLarge, $"the image is {length} bytes; at most {limits.MaxBytes} are accepted");
     }
 
     private static byte OnWhite(byte channel, byte alpha) => (byte)((channel * alpha + 255 * (255 - alpha) + 127) / 255);
 
     private static void CheckFormatAndSize(ReadOnlySpan<byte> bytes, ImageInputLimits limits)
     {
-        if (bytes.Length == 0) throw new InvalidRequestException("unsupported_image", "the image is empty (0 bytes)");
+        if (bytes.Length == 0) throw new InvalidRequestException(JobErrorCodes.UnsupportedImage, "the image is empty (0 bytes)");
         CheckLength(bytes.Length, limits);
         bool png = bytes.StartsWith(new byte[] { 0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A });
         bool jpeg = bytes.StartsWith(new byte[] { 0xFF, 0xD8, 0xFF });
         bool webp = bytes.Length >= 12 && bytes[..4].SequenceEqual("RIFF"u8) && bytes[8..12].SequenceEqual("WEBP"u8);
         if (!png && !jpeg && !webp)
-            throw new InvalidRequestException("unsupported_image", "the image is not a PNG, JPEG or WebP file (detected from its content)");
+            throw new InvalidRequestException(JobErrorCodes.UnsupportedImage, "the image is not a PNG, JPEG or WebP file (detected from its content)");
         // ImageSharp's Identify skips the pixel data and its decoder accepts a PNG cut after its last
         // IDAT chunk, so a truncated PNG would pass as whole: its chunks must lead to IEND.
         if (png && !PngReachesEnd(bytes)) throw Corrupt("the PNG file is truncated (its chunks end before IEND)");
@@ -141,5 +141,5 @@ public static class ImageInput
     }
 
     private static InvalidRequestException Corrupt(string detail) =>
-        new("image_corrupt", $"the image could not be decoded: {detail}");
+        new(JobErrorCodes.ImageCorrupt, $"the image could not be decoded: {detail}");
 }

@@ -49,6 +49,6 @@ public sealed record GenerationRequest
             ?? RequestRules.Loras(Loras.Select(l => (l.Name, l.Scale)).ToArray());
         if (error is not null) throw new InvalidRequestException(error.Code, error.Message);
         if (InitImage is { } init && (init.Width != Width || init.Height != Height || init.Rgb.Length != Width * Height * 3))
-            throw new InvalidRequestException("invalid_init_image", $"the init image is {init.Width}x{init.Height}; it must be resized to the requested {Width}x{Height}");
+            throw new InvalidRequestException(JobErrorCodes.InvalidInitImage, $"the init image is {init.Width}x{init.Height}; it must be resized to the requested {Width}x{Height}");
     }
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Lcm.Contracts;
+using Lcm.Engine.Guidance;
 using Lcm.Engine.Imaging;
 using Lcm.Engine.Loaders;
 using Lcm.Engine.Loaders.Lora;
@@ -100,21 +101,21 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
         var can = Capabilities;
         request.Validate(can.MaxImageSize, can.MaxSteps, can.Guidance.Max);
         if (!request.Loras.SequenceEqual(Loras.Select(l => l.Reference)))
-            throw new InvalidRequestException("invalid_loras",
+            throw new InvalidRequestException(JobErrorCodes.InvalidLoras,
                 $"this engine has {Describe(Loras.Select(l => l.Reference))} merged; the request asks for {Describe(request.Loras)}");
         if (can.FixedHeight is int height && request.Height != height)
-            throw new InvalidRequestException("invalid_height", $"this model only generates images {height} pixels high, found {request.Height}");
+            throw new InvalidRequestException(JobErrorCodes.InvalidHeight, $"this model only generates images {height} pixels high, found {request.Height}");
         if (can.FixedWidth is int width && request.Width != width)
-            throw new InvalidRequestException("invalid_width", $"this model only generates images {width} pixels wide, found {request.Width}");
+            throw new InvalidRequestException(JobErrorCodes.InvalidWidth, $"this model only generates images {width} pixels wide, found {request.Width}");
         if (request.InitImage is not null && !can.SupportsImageToImage)
-            throw new InvalidRequestException("image_to_image_unsupported", $"model folder '{Model.Root}' has no vae_encoder/model.onnx, which image-to-image needs");
+            throw new InvalidRequestException(JobErrorCodes.ImageToImageUnsupported, $"model folder '{Model.Root}' has no vae_encoder/model.onnx, which image-to-image needs");
         try
         {
             Scheduler.Timesteps(request.Steps, request.EffectiveStrength);
         }
         catch (ArgumentOutOfRangeException e)
         {
-            throw new InvalidRequestException("invalid_strength", e.Message.Split(" (Parameter")[0]);
+            throw new InvalidRequestException(JobErrorCodes.InvalidStrength, e.Message.Split(" (Parameter")[0]);
         }
     }
 

@@ -1,3 +1,4 @@
+using Lcm.Engine.Guidance;
 using Lcm.Engine.Loaders;
 using Lcm.Engine.Loaders.Lora;
 using Lcm.Engine.Models;

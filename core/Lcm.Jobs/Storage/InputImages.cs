@@ -24,7 +24,7 @@ public sealed class InputImages(BlobServiceClient service, ImageInputLimits limi
         try
         {
             return await BoundedRead.ReadAsync(blob, Limits.MaxBytes, cancellationToken)
-                ?? throw new InvalidRequestException("image_too_large", $"the init image is over {Limits.MaxBytes} bytes; at most {Limits.MaxBytes} are accepted");
+                ?? throw new InvalidRequestException(JobErrorCodes.ImageTooLarge, $"the init image is over {Limits.MaxBytes} bytes; at most {Limits.MaxBytes} are accepted");
         }
         catch (RequestFailedException e) when (e.Status == 404)
         {

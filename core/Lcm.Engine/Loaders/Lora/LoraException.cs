@@ -1,3 +1,5 @@
+using Lcm.Contracts;
+
 namespace Lcm.Engine.Loaders.Lora;
 
 /// <summary>
@@ -7,13 +9,13 @@ namespace Lcm.Engine.Loaders.Lora;
 public sealed class LoraException(string code, string message, Exception? inner = null) : Exception(message, inner)
 {
     /// <summary>The file is not a well-formed safetensors LoRA.</summary>
-    public const string InvalidFile = "invalid_lora";
+    public const string InvalidFile = JobErrorCodes.InvalidLora;
 
     /// <summary>The file's keys or shapes do not match the model's graphs.</summary>
-    public const string Mismatch = "lora_mismatch";
+    public const string Mismatch = JobErrorCodes.LoraMismatch;
 
     /// <summary>No LoRA of that name in the configured folder.</summary>
-    public const string Unknown = "unknown_lora";
+    public const string Unknown = JobErrorCodes.UnknownLora;
 
     public string Code { get; } = code;
 }

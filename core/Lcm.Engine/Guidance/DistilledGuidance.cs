@@ -2,7 +2,7 @@ using Lcm.Engine.Models;
 using Lcm.Engine.Schedulers;
 using Microsoft.ML.OnnxRuntime;
 
-namespace Lcm.Engine.Pipelines;
+namespace Lcm.Engine.Guidance;
 
 /// <summary>A distilled LCM: the scale goes in as the <c>timestep_cond</c> embedding of (scale - 1), one UNet pass per step.</summary>
 internal sealed class DistilledGuidance(Unet unet, int embeddingDimension) : IGuidance

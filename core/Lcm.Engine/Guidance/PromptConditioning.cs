@@ -1,4 +1,4 @@
-namespace Lcm.Engine.Pipelines;
+namespace Lcm.Engine.Guidance;
 
 /// <summary>
 /// What the encode-prompt phase gives the denoiser, one entry per request (or per image, after

@@ -1,7 +1,7 @@
 using Lcm.Engine.Models;
 using Microsoft.ML.OnnxRuntime;
 
-namespace Lcm.Engine.Pipelines;
+namespace Lcm.Engine.Guidance;
 
 /// <summary>
 /// How the guidance scale steers one kind of UNet, chosen once when the engine loads: whether the

@@ -1,7 +1,7 @@
 using Lcm.Engine.Models;
 using Microsoft.ML.OnnxRuntime;
 
-namespace Lcm.Engine.Pipelines;
+namespace Lcm.Engine.Guidance;
 
 /// <summary>
 /// An SD 1.5 UNet with LCM-LoRA merged, as in diffusers: above scale 1 an unconditional and a
