@@ -110,9 +110,11 @@ public sealed class JobProcessor(
                 : $"the message is not a valid job ({error.Code}), so it cannot be a delivery of job '{stored.Id}'";
         if (stored.Request is not { } original) return null;
         long seed = original.Seed ?? message.Request!.Seed ?? 0;
-        string Canonical(JobRequest request) => JsonSerializer.Serialize(JobPlan.Normalise(request with { Id = null }, seed, generator.Kind)
-            with { Width = request.Width, Height = request.Height }, JobJson.Options);
-        return Canonical(original) == Canonical(message.Request!) ? null
+        var incoming = JobPlan.Normalise(message.Request! with { Id = null }, seed, generator.Kind);
+        var recorded = JobPlan.Normalise(original with { Id = null }, seed, generator.Kind);
+        // An image-to-image job without a size takes its image's, which the stored request records once known.
+        recorded = recorded with { Width = incoming.Width is null ? null : recorded.Width, Height = incoming.Height is null ? null : recorded.Height };
+        return JsonSerializer.Serialize(incoming, JobJson.Options) == JsonSerializer.Serialize(recorded, JobJson.Options) ? null
             : $"job '{stored.Id}' exists with another request; give a new job another id";
     }
 

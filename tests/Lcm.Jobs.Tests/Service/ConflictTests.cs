@@ -65,6 +65,24 @@ public sealed class ConflictTests(AzuriteFixture fixture, ITestOutputHelper outp
         Assert.Equal(JobState.Succeeded, (await fixture.WaitForTerminalAsync(id)).Status);
     }
 
+    [Fact]
+    public async Task A_redelivery_of_a_job_that_left_its_size_to_the_defaults_is_no_conflict()
+    {
+        var names = fixture.NewNames();
+        var client = new LcmJobClient(fixture.Account, new LcmJobClientOptions { Names = names, PollInterval = TimeSpan.FromMilliseconds(100) });
+        var queued = await client.SubmitAsync(new JobRequest { Prompt = "default size", Steps = 1, Seed = 2 });
+        await using var worker = await TestWorker.StartAsync(fixture, names, output);
+        var done = await client.WaitForCompletionAsync(queued.Id, ServiceStorage.Timeout);
+
+        // The stored request now records width and height; the message left them out.
+        await fixture.SendRawAsync(names.JobsQueue, JobMessage.ToBase64(queued.Request!));
+        await fixture.WaitUntilEmptyAsync(names.JobsQueue);
+        await Task.Delay(500);
+
+        Assert.Equal((JobState.Succeeded, 512), (done.Status, done.Request!.Width));
+        Assert.Equal(0, await fixture.MessageCountAsync(names.PoisonQueue));
+    }
+
     [Theory]
     [InlineData("""{"id":"ID","prompt":"someone else's prompt","width":64,"height":64,"steps":1}""")]
     [InlineData("""{"id":"ID","prompt":"a taken id","stepz":1}""")]
