@@ -21,7 +21,6 @@ internal sealed class JobGenerator : IImageGenerator, IAsyncDisposable
             new MergedEngineCache(settings.Lora.CacheSize, loras => LcmEngine.Load(engine.Model.Root, settings.Engine, logger, loras)), logger);
     }
 
-    public ModelKind Kind => _generator.Kind;
     public EngineCapabilities Capabilities => _generator.Capabilities;
 
     public void Validate(GenerationRequest request) => _generator.Validate(request);

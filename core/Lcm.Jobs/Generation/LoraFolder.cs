@@ -27,8 +27,7 @@ public sealed class LoraFolder(string? directory)
         return new LoraFile(lora.Name, path, lora.Scale);
     }
 
-    /// <summary>The names of the LoRAs in the folder, in ordinal order; none when there is no folder.</summary>
-    public IReadOnlyList<string> LoraNames() =>
+    private IReadOnlyList<string> LoraNames() =>
         System.IO.Directory.Exists(Directory)
             ? System.IO.Directory.EnumerateFiles(Directory, "*" + Extension).Select(f => Path.GetFileNameWithoutExtension(f)!)
                 .Where(Names.IsValidLoraName).Order(StringComparer.Ordinal).ToArray()
@@ -40,5 +39,4 @@ public sealed class LoraFolder(string? directory)
         var names = LoraNames();
         return names.Count == 0 ? "none" : LoraText.List(names, 20);
     }
-
 }

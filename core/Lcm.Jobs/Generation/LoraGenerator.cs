@@ -14,11 +14,8 @@ namespace Lcm.Jobs;
 /// </summary>
 internal sealed class LoraGenerator(IImageGenerator baseGenerator, LoraFolder folder, MergedEngineCache engines, ILogger logger) : IImageGenerator, IDisposable
 {
-    /// <summary>A merged variant has the base model's graphs and limits; its LoRAs are any in the folder.</summary>
-    public EngineCapabilities Capabilities => baseGenerator.Capabilities with { LoraNames = folder.LoraNames() };
-
-    // Not through Capabilities: the job processor asks for every job, and that would scan the LoRA folder each time.
-    public ModelKind Kind => baseGenerator.Kind;
+    /// <summary>A merged variant has the base model's graphs and limits; which LoRAs exist is the folder's, asked per request.</summary>
+    public EngineCapabilities Capabilities => baseGenerator.Capabilities;
 
     public void Validate(GenerationRequest request)
     {

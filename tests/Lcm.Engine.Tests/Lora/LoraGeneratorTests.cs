@@ -73,7 +73,7 @@ public sealed class LoraGeneratorTests(LoraFixture fixture) : IClassFixture<Lora
 
         Assert.Equal(expected.Generate(Request(file.Reference)).Images[0].Rgb, merged.Images[0].Rgb);
         Assert.Equal(plain.Generate(Request()).Images[0].Rgb, unmerged.Images[0].Rgb);
-        Assert.Equal(ModelKind.LcmLora, generator.Kind);
+        Assert.Equal(ModelKind.LcmLora, generator.Capabilities.Kind);
     }
 
     [Fact]
