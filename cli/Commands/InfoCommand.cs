@@ -40,6 +40,8 @@ internal static class InfoCommand
         foreach (var report in MergedModels.Check(engine.Model, loras))
             Console.WriteLine($"lora {report.Name}: {report.Tensors} keys matched: {report.UnetModules} UNet and {report.TextEncoderModules} text encoder modules");
         Console.WriteLine($"defaults: steps={RequestLimits.DefaultSteps} guidance={engine.Capabilities.Guidance.Default} (0..{engine.Capabilities.Guidance.Max}) size={RequestLimits.DefaultSize}x{RequestLimits.DefaultSize}; max size {engine.Options.MaxImageSize}");
+        var memory = engine.Capabilities.Memory;
+        Console.WriteLine($"memory budget: {memory.Bytes / (1024 * 1024)} MB ({memory.Source}); a {RequestLimits.DefaultSize}x{RequestLimits.DefaultSize} image needs about {memory.Estimate.PeakBytes(RequestLimits.DefaultSize, RequestLimits.DefaultSize, 1) / (1024 * 1024)} MB");
         return 0;
     }
 

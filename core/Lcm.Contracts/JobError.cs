@@ -45,4 +45,8 @@ public static class JobErrorCodes
     public const string InvalidCount = "invalid_count";
     public const string ImageToImageUnsupported = "image_to_image_unsupported";
     public const string ImageCorrupt = "image_corrupt";
+    /// <summary>The request's estimated peak memory is over the worker's budget (LCM_MEMORY_BUDGET_MB); the message gives the largest size that fits.</summary>
+    public const string RequestTooLarge = "request_too_large";
+    /// <summary>A run ran out of memory although the estimate admitted it; not retried, since it would again.</summary>
+    public const string OutOfMemory = "out_of_memory";
 }

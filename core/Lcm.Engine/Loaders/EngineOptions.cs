@@ -26,4 +26,6 @@ public sealed record EngineOptions
     /// <summary>One generation at <see cref="WarmUpSize"/> when the engine loads; null means on CUDA only (first-run kernel set-up moves to start-up).</summary>
     public bool? WarmUp { get; init; }
     public int WarmUpSize { get; init; } = RequestLimits.DefaultSize;
+    /// <summary>Memory a run may take (LCM_MEMORY_BUDGET_MB); null: <see cref="Memory.MemoryBudget.DefaultShare"/> of the device's or host's, less the weights.</summary>
+    public long? MemoryBudgetBytes { get; init; }
 }

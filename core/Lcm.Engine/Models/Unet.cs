@@ -45,6 +45,8 @@ public sealed class Unet : IDisposable
     }
 
     public int? FixedBatch { get; }
+    /// <summary>Bytes of one element of the graph's activations: 2 for a float16 UNet.</summary>
+    public int ElementBytes => _sampleType == TensorElementType.Float16 ? 2 : 4;
     public int? FixedLatentHeight { get; }
     public int? FixedLatentWidth { get; }
     public int? HiddenSize { get; }

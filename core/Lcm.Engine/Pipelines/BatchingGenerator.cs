@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using Lcm.Contracts;
 using Lcm.Engine.Models;
 using Microsoft.Extensions.Logging;
 
@@ -85,6 +86,8 @@ public sealed class BatchingGenerator : IImageGenerator, IAsyncDisposable
             var r = pending.Request;
             if (batch.Contains(pending) || r.BatchKey != first.BatchKey) continue;
             if (images + r.Count > _options.MaxImages) break;
+            // Each request fits alone (Validate); together they may not, and then they run apart.
+            if (!_engine.FitsAsOneBatch([.. batch.Select(b => b.Request), r])) continue;
             batch.Add(pending);
             images += r.Count;
         }
@@ -114,6 +117,11 @@ public sealed class BatchingGenerator : IImageGenerator, IAsyncDisposable
                 if (batch[i].CancellationToken.IsCancellationRequested) batch[i].Result.TrySetCanceled(batch[i].CancellationToken);
                 else batch[i].Result.TrySetResult(results[i]);
             }
+        }
+        catch (InvalidRequestException e) when (e.Code == JobErrorCodes.OutOfMemory && batch.Count > 1)
+        {
+            _logger.LogWarning("A batch of {Jobs} jobs ran out of memory; running them one by one", batch.Count);
+            foreach (var pending in batch) Run([pending]);
         }
         catch (Exception e)
         {

@@ -20,6 +20,8 @@ public sealed record EngineCapabilities
     public required int OriginalSteps { get; init; }
     /// <summary>Most steps a request may ask for: <see cref="RequestLimits.MaxSteps"/> or <see cref="OriginalSteps"/>, the smaller.</summary>
     public required int MaxSteps { get; init; }
+    /// <summary>The memory a run may take, against which each request's estimated peak is checked.</summary>
+    public required Memory.MemoryBudget Memory { get; init; }
     /// <summary>The LoRAs merged into the engine ([] for none); for the LoRA router, those in its folder.</summary>
     public required IReadOnlyList<string> LoraNames { get; init; }
 }

@@ -4,6 +4,7 @@ using Lcm.Engine.Guidance;
 using Lcm.Engine.Imaging;
 using Lcm.Engine.Loaders;
 using Lcm.Engine.Loaders.Lora;
+using Lcm.Engine.Memory;
 using Lcm.Engine.Models;
 using Lcm.Engine.Noise;
 using Lcm.Engine.Schedulers;
@@ -34,7 +35,7 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
     private readonly SemaphoreSlim _deviceLock = new(1, 1);
 
     internal LcmEngine(ModelFolder model, EngineOptions options, SessionFactory sessions, IReadOnlyList<LoraFile> loras,
-        ClipTokenizer tokenizer, TextEncoder textEncoder, Unet unet, IGuidance guidance, VaeDecoder vaeDecoder)
+        ClipTokenizer tokenizer, TextEncoder textEncoder, Unet unet, IGuidance guidance, VaeDecoder vaeDecoder, MemoryBudget memory)
     {
         (Model, Options, ExecutionProvider, ExecutionProviderFallbackReason, Loras) = (model, options, sessions.ActiveProvider, sessions.FallbackReason, loras);
         (_tokenizer, _textEncoder, _unet, _guidance, _vaeDecoder) = (tokenizer, textEncoder, unet, guidance, vaeDecoder);
@@ -51,6 +52,7 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
             OriginalSteps = model.Scheduler.OriginalInferenceSteps,
             MaxSteps = Math.Min(RequestLimits.MaxSteps, model.Scheduler.OriginalInferenceSteps),
             LoraNames = loras.Select(l => l.Name).ToArray(),
+            Memory = memory,
         };
     }
 
@@ -107,6 +109,7 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
             throw new InvalidRequestException(JobErrorCodes.InvalidHeight, $"this model only generates images {height} pixels high, found {request.Height}");
         if (can.FixedWidth is int width && request.Width != width)
             throw new InvalidRequestException(JobErrorCodes.InvalidWidth, $"this model only generates images {width} pixels wide, found {request.Width}");
+        can.Memory.Check(request.Width, request.Height, request.Count, count => UnetBatch(count, _guidance.NeedsNegativePrompts([request.GuidanceScale ?? can.Guidance.Default])));
         if (request.InitImage is not null && !can.SupportsImageToImage)
             throw new InvalidRequestException(JobErrorCodes.ImageToImageUnsupported, $"model folder '{Model.Root}' has no vae_encoder/model.onnx, which image-to-image needs");
         try
@@ -117,6 +120,20 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
         {
             throw new InvalidRequestException(JobErrorCodes.InvalidStrength, e.Message.Split(" (Parameter")[0]);
         }
+    }
+
+    /// <summary>Whether requests that passed <see cref="Validate"/> alone also fit in memory as one batch.</summary>
+    internal bool FitsAsOneBatch(IReadOnlyList<GenerationRequest> requests)
+    {
+        bool unconditional = _guidance.NeedsNegativePrompts(requests.Select(r => r.GuidanceScale ?? Capabilities.Guidance.Default));
+        return Capabilities.Memory.Fits(requests[0].Width, requests[0].Height, UnetBatch(requests.Sum(r => r.Count), unconditional));
+    }
+
+    /// <summary>Latents in one UNet run for <paramref name="images"/> images: one chunk, doubled by an unconditional pass, in the graph's fixed batch.</summary>
+    private int UnetBatch(int images, bool unconditional)
+    {
+        int latents = Math.Min(images, _unet.FixedBatch ?? MaxUnetBatch) * (unconditional ? 2 : 1);
+        return Math.Min(latents, _unet.FixedBatch ?? latents);
     }
 
     public GenerationResult Generate(GenerationRequest request, IProgress<StepProgress>? progress = null, CancellationToken cancellationToken = default) =>
@@ -157,6 +174,12 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
         catch (OnnxRuntimeException) when (cancellationToken.IsCancellationRequested)
         {
             throw new OperationCanceledException(cancellationToken);
+        }
+        catch (Exception e) when (OutOfMemorySign(e) is { } sign)
+        {
+            throw new InvalidRequestException(JobErrorCodes.OutOfMemory,
+                $"the run of {requests.Sum(r => r.Count)} images at {requests[0].Width}x{requests[0].Height} ran out of memory ({sign}); " +
+                "ask for a smaller size or count, or lower LCM_MEMORY_BUDGET_MB so that such requests are refused before they run");
         }
         finally
         {
@@ -290,6 +313,19 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
             float[] latents = Array.ConvertAll(pending.Denoised, v => (float)(v / Model.VaeScalingFactor));
             pending.Rgb = run.Ort(ref run.VaeDecoderMs, () => _vaeDecoder.Decode(latents, image, run.Options));
         }
+    }
+
+    /// <summary>
+    /// The words of an allocation that failed, or null: .NET's, or ONNX Runtime's on the CPU (its arena's
+    /// "Failed to allocate memory", bad_alloc) or on CUDA (out of memory, cuDNN's or cuBLAS's ALLOC_FAILED).
+    /// </summary>
+    private static string? OutOfMemorySign(Exception e)
+    {
+        if (e is OutOfMemoryException) return e.Message;
+        if (e is not OnnxRuntimeException) return null;
+        int at = new[] { "Failed to allocate", "bad_alloc", "bad allocation", "out of memory", "ALLOC_FAILED" }
+            .Select(sign => e.Message.IndexOf(sign, StringComparison.OrdinalIgnoreCase)).Where(i => i >= 0).DefaultIfEmpty(-1).Min();
+        return at < 0 ? null : e.Message[at..].Split('\n')[0];
     }
 
     private string[] Warnings(GenerationRequest request, double guidance, TokenizedPrompt prompt, TokenizedPrompt? negative)

@@ -1,6 +1,7 @@
 using Lcm.Engine.Guidance;
 using Lcm.Engine.Loaders;
 using Lcm.Engine.Loaders.Lora;
+using Lcm.Engine.Memory;
 using Lcm.Engine.Models;
 using Lcm.Engine.Text;
 using Microsoft.Extensions.Logging;
@@ -39,7 +40,9 @@ internal static class LcmPipelineLoader
             if (textEncoder.HiddenSize is int te && unet.HiddenSize is int un && te != un)
                 throw new ModelFormatException($"'{model.TextEncoderPath}' gives hidden states of width {te} but '{model.UnetPath}' input 'encoder_hidden_states' expects {un}");
             logger.LogInformation("Loaded LCM model {Model} on {Provider}", model.Root, sessions.ActiveProvider);
-            return new LcmEngine(model, options, sessions, loras, tokenizer, textEncoder, unet, IGuidance.For(unet), vaeDecoder);
+            var memory = MemoryBudget.Resolve(RunMemoryEstimate.For(model.Root, unet.ElementBytes), options.MemoryBudgetBytes, sessions.ActiveProvider,
+                options.CudaDeviceId, WeightBytes(paths.TextEncoder, paths.Unet, model.VaeDecoderPath), logger);
+            return new LcmEngine(model, options, sessions, loras, tokenizer, textEncoder, unet, IGuidance.For(unet), vaeDecoder, memory);
         }
         catch
         {
@@ -47,6 +50,10 @@ internal static class LcmPipelineLoader
             throw;
         }
     }
+
+    /// <summary>The graphs' files with their external data (model.onnx_data), which stay in memory while the engine lives.</summary>
+    private static long WeightBytes(params string[] graphs) =>
+        graphs.Sum(graph => new DirectoryInfo(Path.GetDirectoryName(graph)!).EnumerateFiles(Path.GetFileName(graph) + "*").Sum(f => f.Length));
 
     private static GraphPaths GraphFiles(ModelFolder model, EngineOptions options, ILogger logger, IReadOnlyList<LoraFile> loras) =>
         loras.Count == 0 ? new GraphPaths(model.TextEncoderPath, model.UnetPath)

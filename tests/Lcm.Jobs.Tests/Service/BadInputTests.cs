@@ -42,6 +42,8 @@ public sealed class BadInputTests(AzuriteFixture fixture, ITestOutputHelper outp
         ["replyTo Bad_Queue"] = (ServiceStorage.Base64("""{"prompt":"a cat","replyTo":"Bad_Queue"}"""), "invalid_reply_to", "replyTo must be a storage queue name"),
         ["replyTo ab"] = (ServiceStorage.Base64("""{"prompt":"a cat","replyTo":"ab"}"""), "invalid_reply_to", "found 'ab'"),
         ["control character"] = (ServiceStorage.Base64("{\"prompt\":\"a \\u0007cat\"}"), "invalid_prompt", "control character U+0007 at position 2"),
+        // Far over any host's memory with unfused attention: refused up front, never run.
+        ["2048x2048 count 8"] = (ServiceStorage.Base64("""{"prompt":"a cat","width":2048,"height":2048,"count":8}"""), "request_too_large", "the largest that fits with count 8 is"),
         ["empty message"] = ("", "invalid_json", "does not contain any JSON"),
         // JSON whose text is not UTF-8 (here a Latin-1 'é'), and an escape of half a surrogate pair: neither is text .NET can read.
         ["invalid UTF-8"] = (Convert.ToBase64String([.. "{\"prompt\":\"caf"u8, 0xE9, .. "\"}"u8]), "invalid_encoding", "not UTF-8 text"),
