@@ -1,5 +1,7 @@
 using Lcm.Client;
 using Lcm.Contracts;
+using Lcm.Engine;
+using Lcm.Engine.Imaging;
 
 namespace Lcm.Functions;
 
@@ -8,24 +10,33 @@ public sealed record ApiResult(int StatusCode, object Body, string? Location = n
 
 /// <summary>
 /// The HTTP API for clients that hold no storage credentials: submit, status (with fresh image
-/// URLs) and cancel. The function app maps routes onto it; the logic is testable without a host.
+/// URLs), cancel and input uploads. Each caller is known by <see cref="CallerIdentity"/>; with an
+/// identity, a caller sees and cancels only their own jobs (others' are 404, as if absent) and their
+/// jobs use only their own uploads. The function app maps routes onto it; the logic is testable without a host.
 /// </summary>
-public sealed class JobApi(LcmJobClient client)
+public sealed class JobApi(LcmJobClient client, CallerIdentity identity, ImageInputLimits inputLimits)
 {
-    /// <summary>As the bytes overload, reading the body only up to the contract's limit: 413 for a larger one.</summary>
-    public async Task<ApiResult> SubmitAsync(Stream body, Func<string, string> statusUrl, CancellationToken cancellationToken) =>
-        await BoundedRead.ReadAsync(body, JobRequest.MaxMessageBytes, cancellationToken) is { } bytes
-            ? await SubmitAsync(bytes, statusUrl, cancellationToken)
-            : new ApiResult(413, new { error = new JobError(JobErrorCodes.MessageTooLarge, $"the request body is over {JobRequest.MaxMessageBytes} bytes; at most {JobRequest.MaxMessageBytes} are accepted") });
-
-    /// <summary>202 with the id and where to poll (<paramref name="statusUrl"/> of the id), 400 for a bad request, 409 for a taken id.</summary>
-    public async Task<ApiResult> SubmitAsync(ReadOnlyMemory<byte> body, Func<string, string> statusUrl, CancellationToken cancellationToken)
+    /// <summary>202 with the id and where to poll (<paramref name="statusUrl"/> of the id), 400 for a bad request, 409 for a taken id, 413 over the size limit.</summary>
+    public async Task<ApiResult> SubmitAsync(Stream body, Func<string, string?> headers, Func<string, string> statusUrl, CancellationToken cancellationToken)
     {
-        var message = JobMessage.FromJson(body.Span, Guid.NewGuid().ToString("N"));
+        var (owner, refusal) = identity.Resolve(headers);
+        if (refusal is not null) return new ApiResult(401, new { error = refusal });
+        if (await BoundedRead.ReadAsync(body, JobRequest.MaxMessageBytes, cancellationToken) is not { } bytes)
+            return TooLarge($"the request body is over {JobRequest.MaxMessageBytes} bytes; at most {JobRequest.MaxMessageBytes} are accepted");
+        var message = JobMessage.FromJson(bytes, Guid.NewGuid().ToString("N"));
         if (message.Error is { } error) return new ApiResult(400, new { error });
+        var request = message.Request! with { Id = message.JobId };
+        if (owner is not null)
+        {
+            if (request.Owner is not null && request.Owner != owner)
+                return BadRequest(JobErrorCodes.InvalidOwner, $"owner is set from your credentials ('{owner}'); leave it out");
+            request = request with { Owner = owner };
+            if (request.InitImage is { } init && !init.StartsWith(Names.InputFolder(owner) + "/", StringComparison.Ordinal))
+                return BadRequest(JobErrorCodes.InvalidInitImage, $"initImage must be one of your uploads (POST /api/inputs returns its name); '{init}' is not");
+        }
         try
         {
-            var status = await client.SubmitAsync(message.Request! with { Id = message.JobId }, cancellationToken);
+            var status = await client.SubmitAsync(request, cancellationToken);
             string url = statusUrl(status.Id);
             return new ApiResult(202, new { id = status.Id, status = status.Status, statusUrl = url }, url);
         }
@@ -35,18 +46,24 @@ public sealed class JobApi(LcmJobClient client)
         }
     }
 
-    public async Task<ApiResult> GetAsync(string id, CancellationToken cancellationToken)
+    public async Task<ApiResult> GetAsync(string id, Func<string, string?> headers, CancellationToken cancellationToken)
     {
-        if (!Names.IsValidId(id)) return new ApiResult(400, new { error = new JobError(JobErrorCodes.InvalidId, $"'{id}' is not a job id") });
+        var (owner, refusal) = identity.Resolve(headers);
+        if (refusal is not null) return new ApiResult(401, new { error = refusal });
+        if (!Names.IsValidId(id)) return BadRequest(JobErrorCodes.InvalidId, $"'{id}' is not a job id");
         var status = await client.GetStatusAsync(id, cancellationToken);
-        return status is null ? NotFound(id) : new ApiResult(200, status);
+        return status is not null && Visible(status, owner) ? new ApiResult(200, status) : NotFound(id);
     }
 
-    public async Task<ApiResult> CancelAsync(string id, CancellationToken cancellationToken)
+    public async Task<ApiResult> CancelAsync(string id, Func<string, string?> headers, CancellationToken cancellationToken)
     {
-        if (!Names.IsValidId(id)) return new ApiResult(400, new { error = new JobError(JobErrorCodes.InvalidId, $"'{id}' is not a job id") });
+        var (owner, refusal) = identity.Resolve(headers);
+        if (refusal is not null) return new ApiResult(401, new { error = refusal });
+        if (!Names.IsValidId(id)) return BadRequest(JobErrorCodes.InvalidId, $"'{id}' is not a job id");
         try
         {
+            // A job's owner never changes, so checking it before the cancel's own conditional write is safe.
+            if (owner is not null && await client.GetStatusAsync(id, cancellationToken) is { } status && !Visible(status, owner)) return NotFound(id);
             return new ApiResult(200, await client.CancelAsync(id, cancellationToken));
         }
         catch (LcmJobException e)
@@ -54,6 +71,31 @@ public sealed class JobApi(LcmJobClient client)
             return Failure(e);
         }
     }
+
+    /// <summary>201 with the blob name for <c>initImage</c>: a PNG, JPEG or WebP within LCM_MAX_INPUT_BYTES and LCM_MAX_INPUT_PIXELS, stored under the caller's folder.</summary>
+    public async Task<ApiResult> UploadInputAsync(Stream body, Func<string, string?> headers, CancellationToken cancellationToken)
+    {
+        var (owner, refusal) = identity.Resolve(headers);
+        if (refusal is not null) return new ApiResult(401, new { error = refusal });
+        if (await BoundedRead.ReadAsync(body, inputLimits.MaxBytes, cancellationToken) is not { } bytes)
+            return TooLarge($"the image is over {inputLimits.MaxBytes} bytes (LCM_MAX_INPUT_BYTES); send a smaller one");
+        try
+        {
+            ImageInput.Identify(bytes, inputLimits);
+        }
+        catch (InvalidRequestException e)
+        {
+            return BadRequest(e.Code, e.Message);
+        }
+        string name = await client.UploadInputAsync(new MemoryStream(bytes), owner, cancellationToken);
+        return new ApiResult(201, new { initImage = name });
+    }
+
+    private static bool Visible(JobStatus status, string? owner) => owner is null || status.Request?.Owner == owner;
+
+    private static ApiResult BadRequest(string code, string message) => new(400, new { error = new JobError(code, message) });
+
+    private static ApiResult TooLarge(string message) => new(413, new { error = new JobError(JobErrorCodes.MessageTooLarge, message) });
 
     private static ApiResult NotFound(string id) => new(404, new { error = new JobError(LcmJobException.NotFound, $"there is no job with id '{id}'") });
 

@@ -81,6 +81,20 @@ public class LcmJobClient
         return queued;
     }
 
+    /// <summary>
+    /// Uploads a picture for later image-to-image jobs of <paramref name="owner"/> to
+    /// <c>lcm-inputs/{Names.InputFolder(owner)}/{new id}</c> and returns that name, the value for
+    /// <see cref="JobRequest.InitImage"/>. The HTTP API lets an owner's jobs use only the owner's uploads.
+    /// </summary>
+    public virtual async Task<string> UploadInputAsync(Stream image, string? owner = null, CancellationToken cancellationToken = default)
+    {
+        if (owner is not null && !Names.IsValidOwner(owner)) throw new LcmJobException(400, JobErrorCodes.InvalidOwner, $"'{owner}' is not an owner id");
+        await EnsureCreatedAsync(cancellationToken);
+        string name = $"{Names.InputFolder(owner)}/{Guid.NewGuid():N}";
+        await _account.Blobs.GetBlobContainerClient(StorageNames.InputsContainer).GetBlobClient(name).UploadAsync(image, overwrite: false, cancellationToken);
+        return name;
+    }
+
     /// <summary>The job's status with image URLs that carry a fresh read SAS; null when there is no such job.</summary>
     public virtual async Task<JobStatus?> GetStatusAsync(string id, CancellationToken cancellationToken = default)
     {

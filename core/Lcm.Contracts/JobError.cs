@@ -20,6 +20,7 @@ public static class JobErrorCodes
     public const string InvalidFormat = "invalid_format";
     public const string InvalidQuality = "invalid_quality";
     public const string InvalidReplyTo = "invalid_reply_to";
+    public const string InvalidOwner = "invalid_owner";
     public const string MessageTooLarge = "message_too_large";
     public const string RetriesExhausted = "retries_exhausted";
     public const string InvalidInitImage = "invalid_init_image";

@@ -24,7 +24,7 @@ public sealed record JobMessage(string? JobId, JobRequest? Request, JobError? Er
     public string? ReplyTo { get; init; }
 
     private static readonly string[] Fields =
-        ["id", "prompt", "steps", "guidanceScale", "width", "height", "seed", "count", "format", "quality", "replyTo", "initImage", "strength", "negativePrompt", "loras"];
+        ["id", "prompt", "steps", "guidanceScale", "width", "height", "seed", "count", "format", "quality", "replyTo", "initImage", "strength", "negativePrompt", "loras", "owner"];
     private static readonly string[] LoraFields = ["name", "scale"];
 
     /// <summary>Reads a message whose base64 text the host has not decoded (the local worker's case).</summary>
@@ -173,6 +173,7 @@ public sealed record JobMessage(string? JobId, JobRequest? Request, JobError? Er
             Strength = Number(root, "strength"),
             NegativePrompt = String(root, "negativePrompt"),
             Loras = Loras(root),
+            Owner = String(root, "owner"),
         };
     }
 

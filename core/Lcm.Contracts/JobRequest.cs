@@ -26,6 +26,12 @@ public sealed record JobRequest
     public string? NegativePrompt { get; init; }
     /// <summary>LoRAs by name in the worker's LoRA folder (LCM_LORA_PATH), merged in this order.</summary>
     public IReadOnlyList<JobLora>? Loras { get; init; }
+    /// <summary>
+    /// Who may read and cancel the job through the HTTP API and whose inputs it may use: the caller's
+    /// identity (<c>aad:{object id}</c>, <c>key:{key id}</c>), set by the HTTP API from the caller's
+    /// credentials, or by a service holding storage credentials on behalf of its own users.
+    /// </summary>
+    public string? Owner { get; init; }
 
     /// <summary>The output formats as the contract spells them (jpg is jpeg).</summary>
     public static readonly IReadOnlyList<string> Formats = ["png", "jpeg", "jpg", "webp"];
@@ -45,6 +51,8 @@ public sealed record JobRequest
             throw new JobRejectedException(JobErrorCodes.InvalidQuality, $"quality must be in 1..100, found {Quality}");
         if (ReplyTo is not null && !Names.IsValidQueueName(ReplyTo))
             throw new JobRejectedException(JobErrorCodes.InvalidReplyTo, $"replyTo must be a storage queue name (3-63 of a-z, 0-9 and single '-'), found '{ReplyTo}'");
+        if (Owner is not null && !Names.IsValidOwner(Owner))
+            throw new JobRejectedException(JobErrorCodes.InvalidOwner, "owner must be 1-128 characters of A-Z, a-z, 0-9 and '_', '-', '.', ':', '@'");
         if (InitImage is not null && !Names.IsPlausibleInitImage(InitImage))
             throw new JobRejectedException(JobErrorCodes.InvalidInitImage,
                 "initImage must be a blob name in the container lcm-inputs (like 'job-1/init') or the URL of such a blob in this service's storage account");

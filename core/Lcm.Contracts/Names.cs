@@ -13,6 +13,16 @@ public static partial class Names
     /// <summary>1-100 of A-Z, a-z, 0-9, '_', '-' and '.', starting with a letter or digit: no separators, no "..".</summary>
     public static bool IsValidLoraName(string? name) => name is not null && LoraNamePattern().IsMatch(name) && !name.Contains("..");
 
+    /// <summary>1-128 of A-Z, a-z, 0-9 and '_', '-', '.', ':', '@': an Entra object id or API key id with its prefix.</summary>
+    public static bool IsValidOwner(string? owner) => owner is not null && OwnerPattern().IsMatch(owner);
+
+    /// <summary>
+    /// The folder of lcm-inputs that holds an owner's uploads: a hash, so blob names do not show who
+    /// uploaded them; <c>uploads</c> for callers without an identity.
+    /// </summary>
+    public static string InputFolder(string? owner) => owner is null ? "uploads"
+        : "owner-" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(owner)))[..32];
+
     /// <summary>Where a client uploads a job's init image: <c>lcm-inputs/{id}/init</c>.</summary>
     public static string InitImageBlob(string jobId) => $"{jobId}/init";
 
@@ -28,6 +38,9 @@ public static partial class Names
     // \z, not $: $ also matches before a final line feed.
     [GeneratedRegex(@"^[A-Za-z0-9_-]{1,64}\z")]
     private static partial Regex IdPattern();
+
+    [GeneratedRegex(@"^[A-Za-z0-9_.:@-]{1,128}\z")]
+    private static partial Regex OwnerPattern();
 
     [GeneratedRegex(@"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]\z")]
     private static partial Regex QueueNamePattern();

@@ -20,6 +20,18 @@ public static class TestPngs
         return ~crc;
     }
 
+    /// <summary>A PNG of a colour gradient, so resizing and cropping show in the pixels.</summary>
+    public static byte[] Gradient(int width, int height)
+    {
+        using var image = new Image<Rgb24>(width, height);
+        for (int y = 0; y < height; y++)
+            for (int x = 0; x < width; x++)
+                image[x, y] = new Rgb24((byte)(x * 3), (byte)(y * 2), 90);
+        using var stream = new MemoryStream();
+        image.SaveAsPng(stream);
+        return stream.ToArray();
+    }
+
     /// <summary>A real small PNG whose IHDR is rewritten to declare another size, with its CRC recomputed.</summary>
     public static byte[] PngDeclaring(int width, int height)
     {

@@ -4,10 +4,12 @@ using Lcm.Client;
 using Lcm.Contracts;
 using Lcm.Engine.Pipelines;
 using Lcm.Functions;
+using Lcm.Engine.Imaging;
 using Lcm.Jobs;
 using Lcm.Tests.Service;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using static Lcm.Tests.Functions.HttpCalls;
 using Microsoft.Extensions.Logging;
 using Xunit.Abstractions;
 
@@ -35,8 +37,6 @@ public sealed class FunctionTriggerTests(AzuriteFixture fixture, ITestOutputHelp
         if (generator is not null) services.Replace(ServiceDescriptor.Singleton(typeof(IImageGenerator), generator));
         return (services.BuildServiceProvider().GetRequiredService<QueueTriggerHandler>(), names);
     }
-
-    private static string StatusUrl(string id) => $"https://app.example.net/api/jobs/{id}";
 
     private static QueueMessage Message(string text, long dequeueCount = 1) =>
         QueuesModelFactory.QueueMessage(Guid.NewGuid().ToString(), "receipt", text, dequeueCount, DateTimeOffset.UtcNow);
@@ -118,24 +118,24 @@ public sealed class FunctionTriggerTests(AzuriteFixture fixture, ITestOutputHelp
     public async Task The_http_api_submits_reads_and_cancels_without_storage_credentials_on_the_caller()
     {
         var names = fixture.NewNames();
-        var api = new JobApi(new LcmJobClient(fixture.Account, new LcmJobClientOptions { Names = names }));
+        var api = new JobApi(new LcmJobClient(fixture.Account, new LcmJobClientOptions { Names = names }), new CallerIdentity(AuthMode.None), new ImageInputLimits());
 
-        var bad = await api.SubmitAsync(Encoding.UTF8.GetBytes("""{"prompt":"a boat","stepz":1}"""), StatusUrl, CancellationToken.None);
+        var bad = await api.SubmitAsync(Body("""{"prompt":"a boat","stepz":1}"""), NoHeaders, StatusUrl, CancellationToken.None);
         Assert.Equal(400, bad.StatusCode);
         // A body is read only up to the contract's limit, however much the caller sends.
-        var huge = await api.SubmitAsync(new MemoryStream(new byte[10 * 1024 * 1024]), StatusUrl, CancellationToken.None);
+        var huge = await api.SubmitAsync(new MemoryStream(new byte[10 * 1024 * 1024]), NoHeaders, StatusUrl, CancellationToken.None);
         Assert.Equal(413, huge.StatusCode);
-        Assert.Equal(JobErrorCodes.MessageTooLarge, System.Text.Json.JsonSerializer.SerializeToElement(huge.Body, JobJson.Options).GetProperty("error").GetProperty("code").GetString());
-        var accepted = await api.SubmitAsync(Encoding.UTF8.GetBytes("""{"prompt":"a boat","id":"http-job-1"}"""), StatusUrl, CancellationToken.None);
+        Assert.Equal(JobErrorCodes.MessageTooLarge, ErrorCode(huge));
+        var accepted = await api.SubmitAsync(Body("""{"prompt":"a boat","id":"http-job-1"}"""), NoHeaders, StatusUrl, CancellationToken.None);
         Assert.Equal(202, accepted.StatusCode);
         Assert.Equal("https://app.example.net/api/jobs/http-job-1", accepted.Location);
         Assert.Equal(accepted.Location, System.Text.Json.JsonSerializer.SerializeToElement(accepted.Body, JobJson.Options).GetProperty("statusUrl").GetString());
-        Assert.Equal(409, (await api.SubmitAsync(Encoding.UTF8.GetBytes("""{"prompt":"a boat","id":"http-job-1"}"""), StatusUrl, CancellationToken.None)).StatusCode);
-        var got = await api.GetAsync("http-job-1", CancellationToken.None);
+        Assert.Equal(409, (await api.SubmitAsync(Body("""{"prompt":"a boat","id":"http-job-1"}"""), NoHeaders, StatusUrl, CancellationToken.None)).StatusCode);
+        var got = await api.GetAsync("http-job-1", NoHeaders, CancellationToken.None);
         Assert.Equal(200, got.StatusCode);
         Assert.Equal(JobState.Queued, ((JobStatus)got.Body).Status);
-        Assert.Equal(JobState.Canceled, ((JobStatus)(await api.CancelAsync("http-job-1", CancellationToken.None)).Body).Status);
-        Assert.Equal(404, (await api.GetAsync("no-such-job", CancellationToken.None)).StatusCode);
-        Assert.Equal(400, (await api.GetAsync("../x", CancellationToken.None)).StatusCode);
+        Assert.Equal(JobState.Canceled, ((JobStatus)(await api.CancelAsync("http-job-1", NoHeaders, CancellationToken.None)).Body).Status);
+        Assert.Equal(404, (await api.GetAsync("no-such-job", NoHeaders, CancellationToken.None)).StatusCode);
+        Assert.Equal(400, (await api.GetAsync("../x", NoHeaders, CancellationToken.None)).StatusCode);
     }
 }

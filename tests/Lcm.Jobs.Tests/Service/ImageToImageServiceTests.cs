@@ -11,17 +11,6 @@ namespace Lcm.Tests.Service;
 [Collection(ServiceCollection.Name)]
 public sealed class ImageToImageServiceTests(AzuriteFixture fixture, ITestOutputHelper output)
 {
-    private static byte[] Png(int width, int height)
-    {
-        using var image = new Image<Rgb24>(width, height);
-        for (int y = 0; y < height; y++)
-            for (int x = 0; x < width; x++)
-                image[x, y] = new Rgb24((byte)(x * 3), (byte)(y * 2), 90);
-        using var stream = new MemoryStream();
-        image.SaveAsPng(stream);
-        return stream.ToArray();
-    }
-
     private LcmJobClient Client(StorageNames names) =>
         new(fixture.Account, new LcmJobClientOptions { Names = names, PollInterval = TimeSpan.FromMilliseconds(100) });
 
@@ -31,7 +20,7 @@ public sealed class ImageToImageServiceTests(AzuriteFixture fixture, ITestOutput
         var names = fixture.NewNames();
         await using var worker = await TestWorker.StartAsync(fixture, names, output);
         var client = Client(names);
-        byte[] init = Png(100, 75);
+        byte[] init = TestPngs.Gradient(100, 75);
 
         var first = await client.SubmitAsync(new JobRequest { Prompt = "a watercolour", Seed = 5, Steps = 2, Strength = 0.5 }, new MemoryStream(init));
         Assert.Equal($"{first.Id}/init", first.Request!.InitImage);
@@ -56,7 +45,7 @@ public sealed class ImageToImageServiceTests(AzuriteFixture fixture, ITestOutput
         var names = fixture.NewNames();
         var settings = TestWorker.Settings(names) with { Engine = AzuriteFixture.EngineOptions with { MaxImageSize = 128 } };
         await using var worker = await TestWorker.StartLocalAsync(fixture, settings, output);
-        byte[] init = Png(200, 150);
+        byte[] init = TestPngs.Gradient(200, 150);
         string file = Path.Combine(Path.GetTempPath(), $"init-{Guid.NewGuid():N}.png");
         await File.WriteAllBytesAsync(file, init);
         string outputFile = Path.ChangeExtension(file, ".out.png");
@@ -87,7 +76,7 @@ public sealed class ImageToImageServiceTests(AzuriteFixture fixture, ITestOutput
         await using var worker = await TestWorker.StartAsync(fixture, names, output);
         var inputs = fixture.Account.Blobs.GetBlobContainerClient(StorageNames.InputsContainer);
         var blob = inputs.GetBlobClient($"shared/{Guid.NewGuid():N}.png");
-        await blob.UploadAsync(new BinaryData(Png(64, 64)));
+        await blob.UploadAsync(new BinaryData(TestPngs.Gradient(64, 64)));
 
         string ok = $"url-{Guid.NewGuid():N}"[..20], foreign = $"foreign-{Guid.NewGuid():N}"[..20], other = $"other-{Guid.NewGuid():N}"[..20];
         await fixture.SendJsonAsync(names.JobsQueue, $$"""{"id":"{{ok}}","prompt":"a cat","steps":2,"initImage":"{{blob.Uri}}"}""");
@@ -109,7 +98,7 @@ public sealed class ImageToImageServiceTests(AzuriteFixture fixture, ITestOutput
         { "empty", [], "unsupported_image" },
         { "text named png", "just some text"u8.ToArray(), "unsupported_image" },
         { "gif", [.. "GIF89a"u8, 1, 0, 1, 0, 0, 0, 0, 0x3B], "unsupported_image" },
-        { "truncated png", Png(64, 64)[..60], "image_corrupt" },
+        { "truncated png", TestPngs.Gradient(64, 64)[..60], "image_corrupt" },
         { "bomb", TestPngs.PngDeclaring(100_000, 100_000), "image_too_large" },
     };
 
