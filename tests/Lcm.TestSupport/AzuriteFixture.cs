@@ -28,8 +28,12 @@ public sealed class AzuriteFixture : IAsyncLifetime
     private Azurite? _azurite;
     private LcmEngine? _engine;
 
-    /// <summary>The tests run on the CPU, where a machine without CUDA does not log a fallback each time.</summary>
-    public static readonly EngineOptions EngineOptions = new() { ExecutionProvider = ExecutionProvider.Cpu };
+    /// <summary>
+    /// The tests run on the CPU, where a machine without CUDA does not log a fallback each time, with
+    /// <see cref="SlowJob.MemoryBudgetMb"/>: the test model's configs describe SD 1.5, whose estimate
+    /// is far above what its tiny graphs take.
+    /// </summary>
+    public static readonly EngineOptions EngineOptions = new() { ExecutionProvider = ExecutionProvider.Cpu, MemoryBudgetBytes = SlowJob.MemoryBudgetMb * 1024L * 1024 };
 
     public string ConnectionString => (_azurite ?? throw new InvalidOperationException("Azurite is not started")).ConnectionString;
     public StorageAccount Account { get; private set; } = null!;

@@ -51,6 +51,7 @@ public sealed class CliProcess : IDisposable
             if (key.StartsWith("LCM_", StringComparison.Ordinal) || key.StartsWith("AzureWebJobsStorage", StringComparison.Ordinal))
                 start.Environment.Remove(key);
         start.Environment["LCM_EXECUTION_PROVIDER"] = "cpu";
+        start.Environment["LCM_MEMORY_BUDGET_MB"] = SlowJob.MemoryBudgetMb.ToString();
         foreach (var (key, value) in environment ?? new Dictionary<string, string>()) start.Environment[key] = value;
 
         var process = new Process { StartInfo = start };

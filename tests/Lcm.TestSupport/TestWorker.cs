@@ -167,6 +167,11 @@ public static class SlowJob
 {
     public const int Size = 2048;
     public const int Count = 2;
+    /// <summary>
+    /// The memory budget of test workers (1 TB): a slow job (two 2048x2048 images) fits the estimate
+    /// of the test model's SD 1.5 configs, eight such images do not (BadInputTests).
+    /// </summary>
+    public const int MemoryBudgetMb = 1024 * 1024;
 
     public static Lcm.Contracts.JobRequest Request(string prompt, long? seed = 99) => new()
     {
