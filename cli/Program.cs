@@ -94,6 +94,7 @@ internal static class Program
     {
         UsageException => ($"{e.Message}\nRun 'lcm --help' for usage.", 2),
         InvalidRequestException refused => ($"{refused.Code}: {refused.Message}", 2),
+        ModelOutputException output => ($"{output.Code}: {output.Message}", 1),
         JobRejectedException rejected => ($"{rejected.Code}: {rejected.Message}", 2),
         // A request the service refuses is a bad argument; a taken id or a missing job is a failure.
         LcmJobException failed => ($"{failed.ErrorCode}: {failed.Message}", failed.Status == 400 ? 2 : 1),

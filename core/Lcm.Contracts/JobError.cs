@@ -45,4 +45,6 @@ public static class JobErrorCodes
     public const string InvalidCount = "invalid_count";
     public const string ImageToImageUnsupported = "image_to_image_unsupported";
     public const string ImageCorrupt = "image_corrupt";
+    /// <summary>The VAE decoder gave NaN or infinite values (SDXL's VAE in float16): no image is written.</summary>
+    public const string VaeOverflow = "vae_overflow";
 }
