@@ -208,6 +208,21 @@ public sealed class SdxlPipelineTests(SdxlModels models) : IClassFixture<SdxlMod
     }
 
     [Fact]
+    public void An_sd15_lora_on_an_sdxl_model_fails_with_lora_mismatch_and_merges_nothing()
+    {
+        string lora = Path.Combine(models.Root, $"sd15-{Guid.NewGuid():N}.safetensors");
+        TestLoraMaker.Write(lora, new TestLoraOptions());
+        string merged = Path.Combine(models.Root, $"merged-{Guid.NewGuid():N}");
+
+        var error = Assert.Throws<Lcm.Engine.Loaders.Lora.LoraException>(() =>
+            LcmEngine.Load(models.PathOf(Lora), TestModels.Cpu with { MergedModelDirectory = merged }, loras: [new Lcm.Engine.Loaders.Lora.LoraFile("style", lora, 1.0)]));
+
+        Assert.Equal("lora_mismatch", error.Code);
+        Assert.Contains("nothing was merged", error.Message);
+        Assert.False(Directory.Exists(merged) && Directory.EnumerateFileSystemEntries(merged).Any());
+    }
+
+    [Fact]
     public void A_folder_with_half_of_the_sdxl_layout_is_refused_naming_what_is_missing()
     {
         string copy = TestModels.CopyFolder(models.PathOf(Distilled), Path.Combine(models.Root, $"half-{Guid.NewGuid():N}"));
