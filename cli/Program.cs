@@ -18,7 +18,8 @@ internal static class Program
                      [--init-image FILE [--strength S]] [--negative-prompt TEXT] [--lora NAME[:SCALE]]...
           tokenize   [--model DIR] TEXT
           info       [--model DIR] [--lora NAME[:SCALE]]...
-          make-model --output DIR [--fp16] [--unet-mb N] [--seed S] [--sd15-style]
+          make-model --output DIR [--fp16 [--fp32-vae]] [--unet-mb N] [--seed S] [--sd15-style]
+                     [--family sd15|sdxl [--kind distilled|lcm-lora] [--era current|legacy]]
           make-lora  --output FILE [--format kohya|peft] [--rank R] [--alpha A] [--seed S] [--dtype F32|F16|BF16] [--unet-only]
           prepare    [--model DIR]
           worker     [--model DIR] [--connection CS]
@@ -94,6 +95,7 @@ internal static class Program
     {
         UsageException => ($"{e.Message}\nRun 'lcm --help' for usage.", 2),
         InvalidRequestException refused => ($"{refused.Code}: {refused.Message}", 2),
+        ModelOutputException output => ($"{output.Code}: {output.Message}", 1),
         JobRejectedException rejected => ($"{rejected.Code}: {rejected.Message}", 2),
         // A request the service refuses is a bad argument; a taken id or a missing job is a failure.
         LcmJobException failed => ($"{failed.ErrorCode}: {failed.Message}", failed.Status == 400 ? 2 : 1),

@@ -47,6 +47,8 @@ internal static class GenerateCommand
         string modelPath = CliModel.Resolve(model);
 
         using var engine = CliModel.LoadEngine(modelPath, loras);
+        // Without --width/--height text-to-image takes the model's default size (1024 for SDXL), known once it is loaded.
+        if (initImage is null) request = request with { Width = width ?? engine.Capabilities.DefaultWidth, Height = height ?? engine.Capabilities.DefaultHeight };
         var result = engine.Generate(request, new SynchronousProgress<StepProgress>(p => Console.Error.WriteLine($"step {p.Step}/{p.Steps} ({p.Elapsed.TotalMilliseconds:F0} ms)")), cancellationToken);
         foreach (string warning in result.Warnings) Console.Error.WriteLine($"warning: {warning}");
         Directory.CreateDirectory(Path.GetDirectoryName(output)!);

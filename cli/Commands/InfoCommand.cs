@@ -21,7 +21,14 @@ internal static class InfoCommand
         string modelPath = CliModel.Resolve(model);
         using var engine = CliModel.LoadEngine(modelPath);
         Console.WriteLine($"model: {engine.Model.Root}");
+        var can = engine.Capabilities;
+        Console.WriteLine($"family: {(can.Family == ModelFamily.StableDiffusionXL ? "SDXL (two text encoders, penultimate hidden states, text_embeds and time_ids)" : "SD 1.5 (one text encoder, last hidden state)")}");
         Console.WriteLine($"kind: {(engine.Kind == ModelKind.Distilled ? "distilled LCM (guidance as timestep_cond)" : "LCM-LoRA (UNet without timestep_cond; classifier-free guidance above 1)")}");
+        if (can.Family == ModelFamily.StableDiffusionXL)
+            Console.WriteLine($"negative prompt: {(engine.Model.ForceZerosForEmptyPrompt ? "absent gives zero embeddings (force_zeros_for_empty_prompt); an empty one is encoded" : "absent is the empty text")}");
+        Console.WriteLine($"image-to-image: {(can.ImageToImage == ImageToImageRule.LcmStrength
+            ? "LCM img2img rule (floor(original_inference_steps x strength) origin steps, sampled at steps)"
+            : "generic img2img rule (the last min(floor(steps x strength), steps) timesteps of the full schedule)")}");
         Console.WriteLine($"execution provider: {engine.ExecutionProvider}{(engine.ExecutionProviderFallbackReason is { } why ? $" ({why})" : "")}");
         foreach (var (name, graph) in engine.Graphs)
         {
@@ -39,7 +46,7 @@ internal static class InfoCommand
         // Matched, not merged: a LoRA that does not fit fails here with the list of what did not match.
         foreach (var report in MergedModels.Check(engine.Model, loras))
             Console.WriteLine($"lora {report.Name}: {report.Tensors} keys matched: {report.UnetModules} UNet and {report.TextEncoderModules} text encoder modules");
-        Console.WriteLine($"defaults: steps={RequestLimits.DefaultSteps} guidance={engine.Capabilities.Guidance.Default} (0..{engine.Capabilities.Guidance.Max}) size={RequestLimits.DefaultSize}x{RequestLimits.DefaultSize}; max size {engine.Options.MaxImageSize}");
+        Console.WriteLine($"defaults: steps={RequestLimits.DefaultSteps} guidance={can.Guidance.Default} (0..{can.Guidance.Max}) size={can.DefaultWidth}x{can.DefaultHeight}; max size {engine.Options.MaxImageSize}");
         var memory = engine.Capabilities.Memory;
         Console.WriteLine($"memory budget: {memory.Bytes / (1024 * 1024)} MB ({memory.Source}); a {RequestLimits.DefaultSize}x{RequestLimits.DefaultSize} image needs about {memory.Estimate.PeakBytes(RequestLimits.DefaultSize, RequestLimits.DefaultSize, 1) / (1024 * 1024)} MB");
         return 0;

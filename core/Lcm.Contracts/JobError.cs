@@ -50,4 +50,6 @@ public static class JobErrorCodes
     public const string RequestTooLarge = "request_too_large";
     /// <summary>A run ran out of memory although the estimate admitted it; not retried, since it would again.</summary>
     public const string OutOfMemory = "out_of_memory";
+    /// <summary>The VAE decoder gave NaN or infinite values (SDXL's VAE in float16): no image is written.</summary>
+    public const string VaeOverflow = "vae_overflow";
 }

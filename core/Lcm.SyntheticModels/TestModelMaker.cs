@@ -1,4 +1,5 @@
 using DataType = Onnx.TensorProto.Types.DataType;
+using Lcm.Engine.Models;
 using static Lcm.SyntheticModels.GraphBuilder;
 
 namespace Lcm.SyntheticModels;
@@ -31,36 +32,60 @@ public static class TestModelMaker
         var vocabulary = ClipBpeVocabulary.Build();
         Dim batch = options.FixedBatch ? 1 : "batch";
 
-        WriteTokenizer(Path.Combine(directory, "tokenizer"), vocabulary);
-        WriteTextEncoder(Path.Combine(directory, "text_encoder"), options, batch, vocabulary.Tokens.Count);
+        bool sdxl = options.Family == ModelFamily.StableDiffusionXL;
+        if (sdxl && options.Sd15Style) throw new ArgumentException("the SD 1.5 style and the SDXL family exclude each other", nameof(options));
+        if (sdxl)
+        {
+            SdxlGraphs.WriteTokenizers(directory, vocabulary);
+            SdxlGraphs.WriteTextEncoders(directory, options, batch, vocabulary.Tokens.Count);
+        }
+        else
+        {
+            WriteTokenizer(Path.Combine(directory, "tokenizer"), vocabulary, ClipBpeVocabulary.EndOfText);
+            WriteTextEncoder(Path.Combine(directory, "text_encoder"), options, batch, vocabulary.Tokens.Count);
+        }
         WriteUnet(Path.Combine(directory, "unet"), options, batch);
         WriteVaeDecoder(Path.Combine(directory, "vae_decoder"), options, batch);
         WriteVaeEncoder(Path.Combine(directory, "vae_encoder"), options, batch);
-        ModelJson.Write(Path.Combine(directory, "scheduler", "scheduler_config.json"), options.Sd15Style ? Sd15StyleGraphs.SchedulerConfig : SchedulerConfig);
-        ModelJson.Write(Path.Combine(directory, "model_index.json"), options.Sd15Style ? Sd15StyleGraphs.ModelIndex : ModelIndex);
+        ModelJson.Write(Path.Combine(directory, "scheduler", "scheduler_config.json"),
+            options.Sd15Style ? Sd15StyleGraphs.SchedulerConfig : sdxl && options.Kind == ModelKind.LcmLora ? SdxlGraphs.EulerSchedulerConfig : SchedulerConfig);
+        ModelJson.Write(Path.Combine(directory, "model_index.json"),
+            options.Sd15Style ? Sd15StyleGraphs.ModelIndex : sdxl ? SdxlGraphs.ModelIndex(options) : ModelIndex);
     }
 
-    private static void WriteTokenizer(string directory, ClipBpeVocabulary vocabulary)
+    /// <summary>
+    /// A tokenizer folder. A pad token other than the end token ("!" in SDXL's tokenizer_2) is an added
+    /// special token there, listed in added_tokens_decoder as newer transformers write it.
+    /// </summary>
+    internal static void WriteTokenizer(string directory, ClipBpeVocabulary vocabulary, string padToken)
     {
         vocabulary.Write(directory);
-        ModelJson.Write(Path.Combine(directory, "tokenizer_config.json"), new
+        var config = new Dictionary<string, object>
         {
-            add_prefix_space = false,
-            bos_token = ClipBpeVocabulary.StartOfText,
-            clean_up_tokenization_spaces = true,
-            do_lower_case = true,
-            eos_token = ClipBpeVocabulary.EndOfText,
-            errors = "replace",
-            model_max_length = Tokens,
-            pad_token = ClipBpeVocabulary.EndOfText,
-            tokenizer_class = "CLIPTokenizer",
-            unk_token = ClipBpeVocabulary.EndOfText,
-        });
+            ["add_prefix_space"] = false,
+            ["bos_token"] = ClipBpeVocabulary.StartOfText,
+            ["clean_up_tokenization_spaces"] = true,
+            ["do_lower_case"] = true,
+            ["eos_token"] = ClipBpeVocabulary.EndOfText,
+            ["errors"] = "replace",
+            ["model_max_length"] = Tokens,
+            ["pad_token"] = padToken,
+            ["tokenizer_class"] = "CLIPTokenizer",
+            ["unk_token"] = ClipBpeVocabulary.EndOfText,
+        };
+        if (padToken != ClipBpeVocabulary.EndOfText)
+        {
+            var ids = vocabulary.Tokens.Select((token, id) => (token, id)).ToDictionary(t => t.token, t => t.id);
+            config["added_tokens_decoder"] = new[] { padToken, ClipBpeVocabulary.StartOfText, ClipBpeVocabulary.EndOfText }.ToDictionary(
+                token => ids[token].ToString(System.Globalization.CultureInfo.InvariantCulture),
+                token => (object)new { content = token, lstrip = false, normalized = token == padToken, rstrip = false, single_word = false, special = true });
+        }
+        ModelJson.Write(Path.Combine(directory, "tokenizer_config.json"), config);
         ModelJson.Write(Path.Combine(directory, "special_tokens_map.json"), new
         {
             bos_token = ClipBpeVocabulary.StartOfText,
             eos_token = ClipBpeVocabulary.EndOfText,
-            pad_token = ClipBpeVocabulary.EndOfText,
+            pad_token = padToken,
             unk_token = ClipBpeVocabulary.EndOfText,
         });
     }
@@ -104,10 +129,12 @@ public static class TestModelMaker
         var g = new GraphBuilder("unet", options.Seed, options.Float16);
         if (options.Sd15Style)
             Sd15StyleGraphs.WriteUnetGraph(g, options, batch, directory);
+        else if (options.Family == ModelFamily.StableDiffusionXL)
+            SdxlGraphs.WriteUnetGraph(g, options, batch);
         else
             WriteLcmUnetGraph(g, options, batch, directory);
         g.Save(Path.Combine(directory, "model.onnx"));
-        ModelJson.Write(Path.Combine(directory, "config.json"), UnetConfig(options));
+        ModelJson.Write(Path.Combine(directory, "config.json"), options.Family == ModelFamily.StableDiffusionXL ? SdxlGraphs.UnetConfig(options) : UnetConfig(options));
     }
 
     /// <summary>
@@ -131,6 +158,12 @@ public static class TestModelMaker
         // Timesteps run to 999; a small factor keeps the term near ±1.
         string timeTerm = g.Node("Mul", [timestep, g.Weight("time_projection", [UnetChannels], 0.001f)]);
         string perBatch = g.Node("Add", [g.Node("Add", [g.Node("Add", [textTerm, condTerm]), timeTerm]), SizeChain(g, options, timeCond, directory)]);
+        NoiseHead(g, sample, perBatch, batch);
+    }
+
+    /// <summary>The noise prediction of both test UNets from the sample and a [batch, channels] bias that carries every conditioning input.</summary>
+    internal static void NoiseHead(GraphBuilder g, string sample, string perBatch, Dim batch)
+    {
         string bias = g.Node("Unsqueeze", [perBatch, g.Int64s(2, 3)]);
 
         string hidden = g.Node("Tanh", [g.Node("Add", [Conv3x3(g, "conv_in", sample, LatentChannels, UnetChannels), bias])]);
@@ -197,12 +230,14 @@ public static class TestModelMaker
     /// <summary>One ConvTranspose turns each latent pixel into an 8x8 patch; Tanh lands it in [-1, 1].</summary>
     private static void WriteVaeDecoder(string directory, TestModelOptions options, Dim batch)
     {
-        var g = new GraphBuilder("vae_decoder", options.Seed, options.Float16);
+        var g = new GraphBuilder("vae_decoder", options.Seed, options.VaeFloat16);
         string latent = g.FloatInput("latent_sample", batch, LatentChannels, "latent_height", "latent_width");
         // Latents arrive divided by the scaling factor (about ±5); small weights keep Tanh out of saturation.
         string image = g.Node("ConvTranspose", [latent, g.Weight("conv.weight", [LatentChannels, 3, 8, 8], 0.1f), g.Weight("conv.bias", [3], 0.1f)],
             IntsAttribute("kernel_shape", 8L, 8L), IntsAttribute("strides", 8L, 8L));
-        g.FloatOutput("sample", g.Node("Tanh", [image]), batch, 3, "height", "width");
+        // Far past float16's 65504: the output Cast gives infinities, as SDXL's VAE overflows in float16.
+        string decoded = options.OverflowingVae ? g.Node("Mul", [image, g.Scalar(1e6f)]) : g.Node("Tanh", [image]);
+        g.FloatOutput("sample", decoded, batch, 3, "height", "width");
         g.Save(Path.Combine(directory, "model.onnx"));
         ModelJson.Write(Path.Combine(directory, "config.json"), VaeConfig(options));
     }
@@ -210,7 +245,7 @@ public static class TestModelMaker
     /// <summary>One stride-8 Conv per output; log-variance is squashed into [-6, 0] like a trained VAE's.</summary>
     private static void WriteVaeEncoder(string directory, TestModelOptions options, Dim batch)
     {
-        var g = new GraphBuilder("vae_encoder", options.Seed, options.Float16);
+        var g = new GraphBuilder("vae_encoder", options.Seed, options.VaeFloat16);
         string image = g.FloatInput("sample", batch, 3, "height", "width");
         string mean = Conv8x8(g, "mean", image);
         if (options.VaeEncoder == VaeEncoderKind.LatentSample)
@@ -244,9 +279,9 @@ public static class TestModelMaker
         norm_num_groups = 8,
         out_channels = 3,
         sample_size = 512,
-        scaling_factor = VaeScalingFactor,
+        scaling_factor = options.Family == ModelFamily.StableDiffusionXL ? SdxlGraphs.VaeScalingFactor : VaeScalingFactor,
         up_block_types = Enumerable.Repeat("UpDecoderBlock2D", 4),
-        torch_dtype = TorchDtype(options),
+        torch_dtype = options.VaeFloat16 ? "float16" : "float32",
     };
 
     private static string TorchDtype(TestModelOptions options) => options.Float16 ? "float16" : "float32";

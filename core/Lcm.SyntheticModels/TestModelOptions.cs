@@ -1,4 +1,5 @@
 using Lcm.Engine.Loaders.Lora;
+using Lcm.Engine.Models;
 
 namespace Lcm.SyntheticModels;
 
@@ -27,6 +28,32 @@ public sealed record TestModelOptions
     public bool Sd15Style { get; init; }
 
     /// <summary>
+    /// SDXL-class: a second tokenizer (padding with "!") and text encoder, hidden_states.0..N outputs,
+    /// and a UNet that takes text_embeds and time_ids (<see cref="SdxlGraphs"/>).
+    /// </summary>
+    public ModelFamily Family { get; init; } = ModelFamily.StableDiffusion;
+
+    /// <summary>
+    /// For SDXL: distilled (LCM-SDXL, with <c>timestep_cond</c>) or LCM-LoRA (SDXL's own UNet, with
+    /// SDXL's Euler scheduler config). SD 1.5 models are distilled unless <see cref="Sd15Style"/>.
+    /// </summary>
+    public ModelKind Kind { get; init; } = ModelKind.Distilled;
+
+    /// <summary>For SDXL: which optimum's input types the graphs have.</summary>
+    public ExportEra Era { get; init; } = ExportEra.Current;
+
+    /// <summary>With <see cref="Float16"/>: the VAE graphs stay float32, as in exports that keep the SDXL VAE out of float16.</summary>
+    public bool Float32Vae { get; init; }
+
+    /// <summary>A float16 VAE decoder whose values overflow float16 (SDXL's VAE does), so it returns infinities.</summary>
+    public bool OverflowingVae { get; init; }
+
+    /// <summary>For SDXL: model_index.json's force_zeros_for_empty_prompt.</summary>
+    public bool ForceZerosForEmptyPrompt { get; init; } = true;
+
+    public bool VaeFloat16 => Float16 && !Float32Vae;
+
+    /// <summary>
     /// For the SD 1.5 style: deltas ([out, in * k * k], float32) added to these modules' weights before
     /// they are written, giving the model a LoRA merge should produce.
     /// </summary>
@@ -41,4 +68,14 @@ public enum VaeEncoderKind
 
     /// <summary><c>latent_parameters</c> [batch, 8, h, w]: mean in channels 0-3, log-variance in 4-7.</summary>
     LatentParameters,
+}
+
+/// <summary>How optimum's SDXL exports type their inputs, older against newer.</summary>
+public enum ExportEra
+{
+    /// <summary>Older optimum: <c>input_ids</c> int32, <c>timestep</c> int64 of shape [1].</summary>
+    Legacy,
+
+    /// <summary>optimum 1.24 and later: <c>input_ids</c> int64, <c>timestep</c> a float32 scalar of rank 0.</summary>
+    Current,
 }

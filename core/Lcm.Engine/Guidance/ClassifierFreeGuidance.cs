@@ -4,8 +4,9 @@ using Microsoft.ML.OnnxRuntime;
 namespace Lcm.Engine.Guidance;
 
 /// <summary>
-/// An SD 1.5 UNet with LCM-LoRA merged, as in diffusers: above scale 1 an unconditional and a
-/// conditional pass in one batch, eps_u + g * (eps_c - eps_u); at scale 1 or below the conditional pass alone.
+/// A UNet without a guidance embedding (SD 1.5 or SDXL-class, with LCM-LoRA merged), as in diffusers:
+/// above scale 1 an unconditional and a conditional pass in one batch, [negative, positive],
+/// eps_u + g * (eps_c - eps_u); at scale 1 or below the conditional pass alone.
 /// </summary>
 internal sealed class ClassifierFreeGuidance(Unet unet) : IGuidance
 {
@@ -19,11 +20,14 @@ internal sealed class ClassifierFreeGuidance(Unet unet) : IGuidance
     /// <summary>Given negative_prompt_embeds, every image takes both passes; one at scale 1 or below keeps the conditional prediction.</summary>
     public float[] Predict(float[] samples, LatentShape shape, int timestep, PromptConditioning conditioning, RunOptions runOptions)
     {
-        if (conditioning.NegativePromptEmbeds is not { } negative)
-            return unet.Predict(samples, shape, timestep, conditioning.PromptEmbeds, null, runOptions);
+        var prompt = conditioning.Prompt;
+        if (conditioning.Negative is not { } negative)
+            return unet.Predict(samples, shape, timestep, new UnetConditioning(prompt.Hidden, prompt.Pooled, conditioning.TimeIds), runOptions);
 
+        float[]? timeIds = conditioning.TimeIds is { } ids ? [.. ids, .. ids] : null;
+        float[]? pooled = prompt.Pooled is { } positive ? [.. negative.Pooled!, .. positive] : null;
         float[] output = unet.Predict([.. samples, .. samples], shape with { Batch = 2 * shape.Batch }, timestep,
-            [.. negative, .. conditioning.PromptEmbeds], null, runOptions);
+            new UnetConditioning([.. negative.Hidden, .. prompt.Hidden], pooled, timeIds), runOptions);
         int size = shape.ImageLength;
         var guided = new float[samples.Length];
         for (int i = 0; i < shape.Batch; i++)

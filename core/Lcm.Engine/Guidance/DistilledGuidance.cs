@@ -18,6 +18,7 @@ internal sealed class DistilledGuidance(Unet unet, int embeddingDimension) : IGu
         float[] cond = new float[shape.Batch * embeddingDimension];
         for (int i = 0; i < shape.Batch; i++)
             GuidanceEmbedding.Write(conditioning.GuidanceScales[i], cond.AsSpan(i * embeddingDimension, embeddingDimension));
-        return unet.Predict(samples, shape, timestep, conditioning.PromptEmbeds, cond, runOptions);
+        var prompt = conditioning.Prompt;
+        return unet.Predict(samples, shape, timestep, new UnetConditioning(prompt.Hidden, prompt.Pooled, conditioning.TimeIds, cond), runOptions);
     }
 }

@@ -20,6 +20,6 @@ internal interface IGuidance
     /// <summary>The guided noise prediction for each image of the batch at one timestep.</summary>
     float[] Predict(float[] samples, LatentShape shape, int timestep, PromptConditioning conditioning, RunOptions runOptions);
 
-    /// <summary>A UNet with <c>timestep_cond</c> is a distilled LCM; one without is an SD 1.5 UNet with LCM-LoRA merged.</summary>
+    /// <summary>A UNet with <c>timestep_cond</c> is a distilled LCM; one without is an SD 1.5 or SDXL-class UNet with LCM-LoRA merged.</summary>
     static IGuidance For(Unet unet) => unet.TimeCondDim is int dimension ? new DistilledGuidance(unet, dimension) : new ClassifierFreeGuidance(unet);
 }

@@ -1,24 +1,30 @@
+using Lcm.Engine.Pipelines;
+
 namespace Lcm.Engine.Guidance;
 
 /// <summary>
 /// What the encode-prompt phase gives the denoiser, one entry per request (or per image, after
-/// <see cref="ForImages"/>): diffusers' prompt_embeds, negative_prompt_embeds (only where the
-/// guidance needs them) and the guidance scales. The embeddings are [count, 77, hidden] back to back.
+/// <see cref="ForImages"/>): diffusers' prompt embeddings, the negative ones (only where the guidance
+/// needs them), SDXL's add_time_ids (6 values each) and the guidance scales.
 /// </summary>
-internal sealed record PromptConditioning(float[] PromptEmbeds, float[]? NegativePromptEmbeds, double[] GuidanceScales)
+internal sealed record PromptConditioning(TextEmbeddings Prompt, TextEmbeddings? Negative, float[]? TimeIds, double[] GuidanceScales)
 {
     public int Count => GuidanceScales.Length;
 
     /// <summary>The entries of <paramref name="requests"/>, in that order; a request repeats once for each of its images.</summary>
     public PromptConditioning ForImages(IReadOnlyList<int> requests) =>
-        new(Gather(PromptEmbeds, requests), NegativePromptEmbeds is null ? null : Gather(NegativePromptEmbeds, requests),
+        new(Gather(Prompt, requests), Negative is null ? null : Gather(Negative, requests), Gather(TimeIds, requests),
             requests.Select(r => GuidanceScales[r]).ToArray());
 
-    private float[] Gather(float[] embeds, IReadOnlyList<int> requests)
+    private TextEmbeddings Gather(TextEmbeddings embeddings, IReadOnlyList<int> requests) =>
+        new(Gather(embeddings.Hidden, requests)!, Gather(embeddings.Pooled, requests));
+
+    private float[]? Gather(float[]? values, IReadOnlyList<int> requests)
     {
-        int size = embeds.Length / Count;
+        if (values is null) return null;
+        int size = values.Length / Count;
         var gathered = new float[requests.Count * size];
-        for (int i = 0; i < requests.Count; i++) embeds.AsSpan(requests[i] * size, size).CopyTo(gathered.AsSpan(i * size));
+        for (int i = 0; i < requests.Count; i++) values.AsSpan(requests[i] * size, size).CopyTo(gathered.AsSpan(i * size));
         return gathered;
     }
 }

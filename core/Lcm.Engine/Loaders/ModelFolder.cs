@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Lcm.Engine.Models;
 using Lcm.Engine.Schedulers;
 
 namespace Lcm.Engine.Loaders;
@@ -21,6 +22,19 @@ public sealed class ModelFolder
     /// <summary>Null when the export has no VAE encoder (text-to-image does not need one).</summary>
     public string? VaeEncoderPath { get; private init; }
     public string TokenizerDirectory => Path.Combine(Root, "tokenizer");
+    /// <summary>SDXL's second text encoder (OpenCLIP bigG); null in SD 1.5-class folders.</summary>
+    public string? TextEncoder2Path { get; private init; }
+    /// <summary>SDXL's second tokenizer, which pads with "!"; null in SD 1.5-class folders.</summary>
+    public string? Tokenizer2Directory { get; private init; }
+    /// <summary>The family by the folder: a second tokenizer and text encoder make it SDXL-class (SDXL, SSD-1B).</summary>
+    public ModelFamily Family => TextEncoder2Path is null ? ModelFamily.StableDiffusion : ModelFamily.StableDiffusionXL;
+    /// <summary>
+    /// model_index.json's <c>force_zeros_for_empty_prompt</c> (diffusers' default, true, when the key
+    /// is missing): SDXL pipelines then guide against zero embeddings when no negative prompt is given.
+    /// </summary>
+    public bool ForceZerosForEmptyPrompt { get; private init; } = true;
+    /// <summary>unet/config.json's <c>sample_size</c> (latent pixels a side), where given.</summary>
+    public int? UnetSampleSize { get; private init; }
     public SchedulerConfig Scheduler { get; private init; } = new();
     public double VaeScalingFactor { get; private init; } = DefaultVaeScalingFactor;
     /// <summary>From unet/config.json; the UNet graph's own <c>timestep_cond</c> shape wins where it is fixed.</summary>
@@ -34,6 +48,17 @@ public sealed class ModelFolder
         var probe = new ModelFolder(root);
         foreach (string required in new[] { probe.TextEncoderPath, probe.UnetPath, probe.VaeDecoderPath,
                      Path.Combine(probe.TokenizerDirectory, "vocab.json"), Path.Combine(probe.TokenizerDirectory, "merges.txt") })
+        {
+            if (!File.Exists(required))
+                throw new ModelFormatException($"model folder '{root}' is missing '{Path.GetRelativePath(root, required)}'");
+        }
+        string encoder2 = Path.Combine(root, "text_encoder_2", "model.onnx"), tokenizer2 = Path.Combine(root, "tokenizer_2");
+        bool hasEncoder2 = File.Exists(encoder2), hasTokenizer2 = File.Exists(Path.Combine(tokenizer2, "vocab.json"));
+        if (hasEncoder2 != hasTokenizer2)
+            throw new ModelFormatException(hasEncoder2
+                ? $"model folder '{root}' has text_encoder_2/model.onnx but no tokenizer_2/vocab.json; an SDXL-class export has both"
+                : $"model folder '{root}' has tokenizer_2/ but no text_encoder_2/model.onnx; an SDXL-class export has both");
+        foreach (string required in hasEncoder2 ? [Path.Combine(tokenizer2, "merges.txt")] : Array.Empty<string>())
         {
             if (!File.Exists(required))
                 throw new ModelFormatException($"model folder '{root}' is missing '{Path.GetRelativePath(root, required)}'");
@@ -57,6 +82,10 @@ public sealed class ModelFolder
             Scheduler = scheduler,
             VaeScalingFactor = ReadNumber(Path.Combine(root, "vae_decoder", "config.json"), "scaling_factor") ?? DefaultVaeScalingFactor,
             TimeCondProjDim = (int?)ReadNumber(Path.Combine(root, "unet", "config.json"), "time_cond_proj_dim"),
+            UnetSampleSize = (int?)ReadNumber(Path.Combine(root, "unet", "config.json"), "sample_size"),
+            TextEncoder2Path = hasEncoder2 ? encoder2 : null,
+            Tokenizer2Directory = hasEncoder2 ? tokenizer2 : null,
+            ForceZerosForEmptyPrompt = ReadBoolean(Path.Combine(root, "model_index.json"), "force_zeros_for_empty_prompt") ?? true,
         };
     }
 
@@ -73,16 +102,21 @@ public sealed class ModelFolder
         }
     }
 
-    private static double? ReadNumber(string path, string key)
+    private static double? ReadNumber(string path, string key) =>
+        ReadValue<double>(path, key, "a number", value => value.ValueKind == JsonValueKind.Number ? value.GetDouble() : null);
+
+    private static bool? ReadBoolean(string path, string key) =>
+        ReadValue<bool>(path, key, "true or false", value => value.ValueKind is JsonValueKind.True or JsonValueKind.False ? value.GetBoolean() : null);
+
+    /// <summary>A config value; null when the file or key is missing or null, an error when it is not what <paramref name="read"/> takes.</summary>
+    private static T? ReadValue<T>(string path, string key, string expected, Func<JsonElement, T?> read) where T : struct
     {
         if (!File.Exists(path)) return null;
         try
         {
             using var document = JsonDocument.Parse(File.ReadAllText(path));
             if (!document.RootElement.TryGetProperty(key, out var value) || value.ValueKind == JsonValueKind.Null) return null;
-            if (value.ValueKind != JsonValueKind.Number)
-                throw new ModelFormatException($"'{path}': '{key}' must be a number, found {value.ValueKind}");
-            return value.GetDouble();
+            return read(value) ?? throw new ModelFormatException($"'{path}': '{key}' must be {expected}, found {value.ValueKind}");
         }
         catch (JsonException e)
         {

@@ -33,10 +33,14 @@ public sealed class OnnxGraph : IDisposable
         metadata.Dimensions.Length > axis && metadata.Dimensions[axis] > 0 ? metadata.Dimensions[axis] : null;
 
     /// <summary>Runs the graph and returns the named output as float32, whatever its element type.</summary>
-    public float[] Run(IReadOnlyDictionary<string, OrtValue> inputs, string output, RunOptions runOptions)
+    public float[] Run(IReadOnlyDictionary<string, OrtValue> inputs, string output, RunOptions runOptions) =>
+        Run(inputs, [output], runOptions)[0];
+
+    /// <summary>Runs the graph and returns each named output, in the order asked, as float32.</summary>
+    public float[][] Run(IReadOnlyDictionary<string, OrtValue> inputs, string[] outputs, RunOptions runOptions)
     {
-        using var results = Session.Run(runOptions, inputs.Keys.ToArray(), inputs.Values.ToArray(), [output]);
-        return ToFloats(results[0]);
+        using var results = Session.Run(runOptions, inputs.Keys.ToArray(), inputs.Values.ToArray(), outputs);
+        return results.Select(ToFloats).ToArray();
     }
 
     /// <summary>A tensor of the element type the graph declares; the OrtValue pins its own copy of the data.</summary>

@@ -9,7 +9,7 @@ public enum ModelKind
     Distilled,
 
     /// <summary>
-    /// A Stable Diffusion UNet made an LCM by a merged LCM-LoRA: three inputs, no guidance embedding;
+    /// A Stable Diffusion (1.5 or SDXL-class) UNet made an LCM by a merged LCM-LoRA: no guidance embedding;
     /// guidance above 1 is classifier-free, an unconditional and a conditional pass per step.
     /// </summary>
     LcmLora,

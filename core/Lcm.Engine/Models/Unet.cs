@@ -1,24 +1,25 @@
 using Lcm.Engine.Loaders;
-using Lcm.Engine.Schedulers;
 using Lcm.Engine.Text;
-using Lcm.Engine.Pipelines;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 
 namespace Lcm.Engine.Models;
 
 /// <summary>
-/// The UNet graph: (sample, timestep, encoder_hidden_states[, timestep_cond]) to out_sample. How the
-/// guidance scale steers it is <see cref="IGuidance"/>'s; this only feeds the graph. Element types,
-/// the timestep's rank and the fixed dimensions come from the graph's metadata.
+/// The UNet graph: (sample, timestep, encoder_hidden_states[, text_embeds, time_ids][, timestep_cond])
+/// to out_sample, every input bound by name. How the guidance scale steers it is <see cref="IGuidance"/>'s;
+/// this only feeds the graph. Element types, the timestep's rank and the fixed dimensions come from
+/// the graph's metadata.
 /// </summary>
 public sealed class Unet : IDisposable
 {
     public const int LatentChannels = 4;
-    private static readonly string[] KnownInputs = ["sample", "timestep", "encoder_hidden_states", "timestep_cond"];
+    /// <summary>SDXL's add_time_ids: original size, crop top-left and target size, (height, width) each.</summary>
+    public const int TimeIdsLength = 6;
+    private static readonly string[] KnownInputs = ["sample", "timestep", "encoder_hidden_states", "text_embeds", "time_ids", "timestep_cond"];
     private readonly OnnxGraph _graph;
     private readonly TensorElementType _sampleType, _timestepType, _hiddenType;
-    private readonly TensorElementType? _condType;
+    private readonly TensorElementType? _condType, _textEmbedsType, _timeIdsType;
     private readonly long[] _timestepShape;
 
     public Unet(OnnxGraph graph, int? configuredTimeCondDim)
@@ -30,13 +31,26 @@ public sealed class Unet : IDisposable
         var hidden = graph.RequireInput("encoder_hidden_states", OnnxGraph.FloatTypes, 3);
         graph.RequireOutput("out_sample", OnnxGraph.FloatTypes, 4);
         if (graph.Session.InputMetadata.Keys.FirstOrDefault(name => !KnownInputs.Contains(name)) is { } unknown)
-            throw new ModelFormatException($"'{graph.Path}' has input '{unknown}', which the engine cannot feed; a UNet takes {string.Join(", ", KnownInputs)} (the last for distilled LCMs only)");
+            throw new ModelFormatException($"'{graph.Path}' has input '{unknown}', which the engine cannot feed; a UNet takes {string.Join(", ", KnownInputs)} " +
+                "(text_embeds and time_ids for SDXL-class models, timestep_cond for distilled LCMs)");
         (_sampleType, _timestepType, _hiddenType) = (sample.ElementDataType, timestep.ElementDataType, hidden.ElementDataType);
         _timestepShape = timestep.Dimensions.Length == 0 ? [] : [1];
         FixedBatch = OnnxGraph.FixedDimension(sample, 0);
         FixedLatentHeight = OnnxGraph.FixedDimension(sample, 2);
         FixedLatentWidth = OnnxGraph.FixedDimension(sample, 3);
         HiddenSize = OnnxGraph.FixedDimension(hidden, 2);
+        if (graph.HasInput("text_embeds") != graph.HasInput("time_ids"))
+            throw new ModelFormatException($"'{graph.Path}' has input '{(graph.HasInput("text_embeds") ? "text_embeds" : "time_ids")}' without " +
+                $"'{(graph.HasInput("text_embeds") ? "time_ids" : "text_embeds")}'; an SDXL-class UNet takes both");
+        if (graph.HasInput("text_embeds"))
+        {
+            var textEmbeds = graph.RequireInput("text_embeds", OnnxGraph.FloatTypes, 2);
+            var timeIds = graph.RequireInput("time_ids", OnnxGraph.FloatTypes, 2);
+            if (OnnxGraph.FixedDimension(timeIds, 1) is int length && length != TimeIdsLength)
+                throw new ModelFormatException($"'{graph.Path}' input 'time_ids' has {length} values per image; the engine gives {TimeIdsLength} (original size, crop, target size)");
+            (_textEmbedsType, _timeIdsType) = (textEmbeds.ElementDataType, timeIds.ElementDataType);
+            PooledSize = OnnxGraph.FixedDimension(textEmbeds, 1);
+        }
         if (!graph.HasInput("timestep_cond")) return;
         var cond = graph.RequireInput("timestep_cond", OnnxGraph.FloatTypes, 2);
         _condType = cond.ElementDataType;
@@ -52,6 +66,10 @@ public sealed class Unet : IDisposable
     public int? HiddenSize { get; }
     /// <summary>The guidance embedding's width; null for a UNet without <c>timestep_cond</c>.</summary>
     public int? TimeCondDim { get; }
+    /// <summary>Whether the UNet takes SDXL's added conditions, <c>text_embeds</c> and <c>time_ids</c>.</summary>
+    public bool TakesAddedConditions => _textEmbedsType is not null;
+    /// <summary>The width of <c>text_embeds</c>, when the graph fixes it.</summary>
+    public int? PooledSize { get; }
 
     public OnnxGraph Graph => _graph;
 
@@ -59,37 +77,48 @@ public sealed class Unet : IDisposable
 
     /// <summary>
     /// The UNet's prediction for latents of <paramref name="shape"/> at one timestep, given their
-    /// prompt embeddings [batch, 77, hidden] and, for a distilled LCM, <c>timestep_cond</c>
-    /// [batch, TimeCondDim]. Runs in parts of the graph's fixed batch size when the batch is larger.
+    /// conditioning. Runs in parts of the graph's fixed batch size when the batch is larger.
     /// </summary>
-    public float[] Predict(float[] samples, LatentShape shape, int timestep, float[] promptEmbeds, float[]? timestepCond, RunOptions runOptions)
+    public float[] Predict(float[] samples, LatentShape shape, int timestep, UnetConditioning conditioning, RunOptions runOptions)
     {
         int batch = shape.Batch, part = Math.Min(FixedBatch ?? batch, batch);
-        if (part == batch) return Run(samples, shape, timestep, promptEmbeds, timestepCond, runOptions);
+        if (part == batch) return Run(samples, shape, timestep, conditioning, runOptions);
         var output = new float[samples.Length];
-        int sampleSize = shape.ImageLength, embedSize = promptEmbeds.Length / batch, condSize = (timestepCond?.Length ?? 0) / batch;
+        int sampleSize = shape.ImageLength;
         for (int first = 0; first < batch; first += part)
             Run(samples[(first * sampleSize)..((first + part) * sampleSize)], shape with { Batch = part }, timestep,
-                    promptEmbeds[(first * embedSize)..((first + part) * embedSize)],
-                    timestepCond?[(first * condSize)..((first + part) * condSize)], runOptions)
+                    conditioning.Slice(first, part, batch), runOptions)
                 .CopyTo(output, first * sampleSize);
         return output;
     }
 
-    private float[] Run(float[] samples, LatentShape shape, int timestep, float[] promptEmbeds, float[]? timestepCond, RunOptions runOptions)
+    private float[] Run(float[] samples, LatentShape shape, int timestep, UnetConditioning conditioning, RunOptions runOptions)
     {
         int batch = shape.Batch;
+        float[] states = conditioning.EncoderHiddenStates;
         using var sample = OnnxGraph.FloatTensor(samples, shape.Dimensions, _sampleType);
         using var time = OnnxGraph.NumberTensor([timestep], _timestepShape, _timestepType);
-        using var hidden = OnnxGraph.FloatTensor(promptEmbeds, [batch, ClipTokenizer.MaxLength, promptEmbeds.Length / batch / ClipTokenizer.MaxLength], _hiddenType);
-        using var cond = timestepCond is null ? null : OnnxGraph.FloatTensor(timestepCond, [batch, TimeCondDim!.Value], _condType!.Value);
+        using var hidden = OnnxGraph.FloatTensor(states, [batch, ClipTokenizer.MaxLength, states.Length / batch / ClipTokenizer.MaxLength], _hiddenType);
+        using var textEmbeds = Optional(conditioning.TextEmbeds, _textEmbedsType, batch, "text_embeds");
+        using var timeIds = Optional(conditioning.TimeIds, _timeIdsType, batch, "time_ids");
+        using var cond = Optional(conditioning.TimestepCond, _condType, batch, "timestep_cond");
         var inputs = new Dictionary<string, OrtValue>
         {
             ["sample"] = sample,
             ["timestep"] = time,
             ["encoder_hidden_states"] = hidden,
         };
+        if (textEmbeds is not null) inputs["text_embeds"] = textEmbeds;
+        if (timeIds is not null) inputs["time_ids"] = timeIds;
         if (cond is not null) inputs["timestep_cond"] = cond;
         return _graph.Run(inputs, "out_sample", runOptions);
+    }
+
+    /// <summary>A [batch, n] input the graph takes exactly when <paramref name="type"/> is known; a mismatch is the pipeline's bug.</summary>
+    private OrtValue? Optional(float[]? values, TensorElementType? type, int batch, string name)
+    {
+        if ((values is null) != (type is null))
+            throw new InvalidOperationException($"'{_graph.Path}' input '{name}' {(type is null ? "is not in the graph but was given" : "was not given")}");
+        return values is null ? null : OnnxGraph.FloatTensor(values, [batch, values.Length / batch], type!.Value);
     }
 }

@@ -1,3 +1,4 @@
+using Lcm.Contracts;
 using Lcm.Engine.Loaders;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
@@ -25,7 +26,21 @@ internal sealed class VaeDecoder : IDisposable
         int pixels = shape.PixelHeight * shape.PixelWidth;
         if (planes.Length != 3 * pixels)
             throw new ModelFormatException($"'{_graph.Path}' output 'sample' has {planes.Length} values; expected 3 x {shape.PixelHeight} x {shape.PixelWidth}");
+        // A NaN would become black pixels: the job must fail instead of looking like a success.
+        if (!AllFinite(planes))
+            throw new ModelOutputException(JobErrorCodes.VaeOverflow,
+                $"'{_graph.Path}' gave NaN or infinite values, as SDXL's VAE does in float16: use a float32 vae_decoder " +
+                "(export it without --fp16) or the float16-safe madebyollin/sdxl-vae-fp16-fix VAE");
         return ToRgb(planes, pixels);
+    }
+
+    private static bool AllFinite(ReadOnlySpan<float> values)
+    {
+        foreach (float v in values)
+        {
+            if (!float.IsFinite(v)) return false;
+        }
+        return true;
     }
 
     /// <summary>CHW floats in [-1, 1] to interleaved RGB bytes: round(clamp(x / 2 + 0.5, 0, 1) * 255), in float32 as diffusers.</summary>

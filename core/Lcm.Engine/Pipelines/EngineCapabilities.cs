@@ -7,6 +7,12 @@ namespace Lcm.Engine.Pipelines;
 public sealed record EngineCapabilities
 {
     public required ModelKind Kind { get; init; }
+    public required ModelFamily Family { get; init; }
+    /// <summary>The width and height of a request that gives none (<see cref="GenerationLimits.DefaultSize"/>, or the UNet's fixed size).</summary>
+    public required int DefaultWidth { get; init; }
+    public required int DefaultHeight { get; init; }
+    /// <summary>Which timesteps image-to-image runs (<see cref="GenerationLimits.ImageToImage"/>).</summary>
+    public required ImageToImageRule ImageToImage { get; init; }
     /// <summary>The guidance default and limit for <see cref="Kind"/> (<see cref="GenerationLimits.Guidance"/>).</summary>
     public required GuidanceLimits Guidance { get; init; }
     /// <summary>Largest width or height (<see cref="Model.EngineOptions.MaxImageSize"/>, LCM_MAX_IMAGE_SIZE).</summary>

@@ -25,8 +25,7 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
     /// <summary>Most images in one UNet run where the model's batch dimension is dynamic.</summary>
     public const int MaxUnetBatch = 8;
 
-    private readonly ClipTokenizer _tokenizer;
-    private readonly TextEncoder _textEncoder;
+    private readonly PromptEncoder _prompts;
     private readonly Unet _unet;
     private readonly IGuidance _guidance;
     private readonly VaeDecoder _vaeDecoder;
@@ -35,16 +34,21 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
     private readonly SemaphoreSlim _deviceLock = new(1, 1);
 
     internal LcmEngine(ModelFolder model, EngineOptions options, SessionFactory sessions, IReadOnlyList<LoraFile> loras,
-        ClipTokenizer tokenizer, TextEncoder textEncoder, Unet unet, IGuidance guidance, VaeDecoder vaeDecoder, MemoryBudget memory)
+        PromptEncoder prompts, Unet unet, IGuidance guidance, VaeDecoder vaeDecoder, MemoryBudget memory)
     {
         (Model, Options, ExecutionProvider, ExecutionProviderFallbackReason, Loras) = (model, options, sessions.ActiveProvider, sessions.FallbackReason, loras);
-        (_tokenizer, _textEncoder, _unet, _guidance, _vaeDecoder) = (tokenizer, textEncoder, unet, guidance, vaeDecoder);
+        (_prompts, _unet, _guidance, _vaeDecoder) = (prompts, unet, guidance, vaeDecoder);
         _vaeEncoder = new(() => model.VaeEncoderPath is { } path ? new VaeEncoder(new OnnxGraph(path, sessions.Create(path))) : null);
         Scheduler = new LcmScheduler(model.Scheduler);
+        int defaultSize = Math.Min(GenerationLimits.DefaultSize(model.Family, model.UnetSampleSize), options.MaxImageSize);
         Capabilities = new EngineCapabilities
         {
             Kind = guidance.Kind,
-            Guidance = GenerationLimits.Guidance(guidance.Kind),
+            Family = model.Family,
+            Guidance = GenerationLimits.Guidance(model.Family, guidance.Kind),
+            DefaultWidth = unet.FixedLatentWidth * 8 ?? defaultSize,
+            DefaultHeight = unet.FixedLatentHeight * 8 ?? defaultSize,
+            ImageToImage = GenerationLimits.ImageToImage(model.Family, guidance.Kind),
             MaxImageSize = options.MaxImageSize,
             FixedWidth = unet.FixedLatentWidth * 8,
             FixedHeight = unet.FixedLatentHeight * 8,
@@ -59,16 +63,14 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
     public ModelFolder Model { get; }
     public EngineOptions Options { get; }
     public LcmScheduler Scheduler { get; }
-    public ClipTokenizer Tokenizer => _tokenizer;
+    public ClipTokenizer Tokenizer => _prompts.Tokenizer;
     public ActiveProvider ExecutionProvider { get; }
     public string? ExecutionProviderFallbackReason { get; }
     public EngineCapabilities Capabilities { get; }
 
     /// <summary>Each graph by its folder name, for diagnostics (<c>lcm info</c>).</summary>
     public IReadOnlyList<(string Name, OnnxGraph Graph)> Graphs =>
-        _vaeEncoder.Value is { } encoder
-            ? [("text_encoder", _textEncoder.Graph), ("unet", _unet.Graph), ("vae_decoder", _vaeDecoder.Graph), ("vae_encoder", encoder.Graph)]
-            : [("text_encoder", _textEncoder.Graph), ("unet", _unet.Graph), ("vae_decoder", _vaeDecoder.Graph)];
+        [.. _prompts.Graphs, ("unet", _unet.Graph), ("vae_decoder", _vaeDecoder.Graph), .. _vaeEncoder.Value is { } encoder ? [("vae_encoder", encoder.Graph)] : Array.Empty<(string, OnnxGraph)>()];
 
     public int? TimeCondDim => _unet.TimeCondDim;
 
@@ -114,7 +116,7 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
             throw new InvalidRequestException(JobErrorCodes.ImageToImageUnsupported, $"model folder '{Model.Root}' has no vae_encoder/model.onnx, which image-to-image needs");
         try
         {
-            Scheduler.Timesteps(request.Steps, request.EffectiveStrength);
+            Timesteps(request);
         }
         catch (ArgumentOutOfRangeException e)
         {
@@ -169,7 +171,8 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
             using var runOptions = new RunOptions();
             // Terminate stops a UNet run midway, so a cancel does not wait for the step to finish.
             using var registration = cancellationToken.Register(() => runOptions.Terminate = true);
-            return Run(requests, new PipelineRun(runOptions, progress, cancellationToken, requests[0].Steps));
+            int[] timesteps = Timesteps(requests[0]);
+            return Run(requests, timesteps, new PipelineRun(runOptions, progress, cancellationToken, timesteps.Length));
         }
         catch (OnnxRuntimeException) when (cancellationToken.IsCancellationRequested)
         {
@@ -187,11 +190,15 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
         }
     }
 
-    private IReadOnlyList<GenerationResult> Run(IReadOnlyList<GenerationRequest> requests, PipelineRun run)
+    /// <summary>The request's timesteps: text-to-image the whole schedule, image-to-image by <see cref="EngineCapabilities.ImageToImage"/>.</summary>
+    private int[] Timesteps(GenerationRequest request) => Capabilities.ImageToImage == ImageToImageRule.LcmStrength
+        ? Scheduler.Timesteps(request.Steps, request.EffectiveStrength)
+        : Scheduler.ImageToImageTimesteps(request.Steps, request.EffectiveStrength);
+
+    private IReadOnlyList<GenerationResult> Run(IReadOnlyList<GenerationRequest> requests, int[] timesteps, PipelineRun run)
     {
         var first = requests[0];
         var image = LatentShape.FromImage(first.Width, first.Height);
-        int[] timesteps = Scheduler.Timesteps(first.Steps, first.EffectiveStrength);
 
         // 1. Encode the prompts, and the negative prompts where the guidance needs them.
         var (conditioning, warnings) = EncodePrompts(requests, run);
@@ -217,15 +224,22 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
     {
         double[] scales = requests.Select(r => r.GuidanceScale ?? Capabilities.Guidance.Default).ToArray();
         long start = Stopwatch.GetTimestamp();
-        var prompts = requests.Select(r => _tokenizer.Encode(r.Prompt)).ToArray();
-        var negatives = _guidance.NeedsNegativePrompts(scales) ? requests.Select(r => _tokenizer.Encode(r.NegativePrompt ?? "")).ToArray() : null;
+        var prompts = requests.Select(r => _prompts.Tokenize(r.Prompt)).ToArray();
+        // Null where the negative embeddings are zeros rather than an encoded text.
+        var negatives = _guidance.NeedsNegativePrompts(scales)
+            ? requests.Select(r => r.NegativePrompt is null && _prompts.ZerosForAbsentNegative ? null : _prompts.Tokenize(r.NegativePrompt ?? "")).ToArray()
+            : null;
         run.TokenizeMs = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-        float[] embeds = run.Ort(ref run.TextEncoderMs, () => _textEncoder.Encode(prompts.Select(p => p.Ids).ToArray(), run.Options));
-        float[]? negativeEmbeds = negatives is null ? null
-            : run.Ort(ref run.TextEncoderMs, () => _textEncoder.Encode(negatives.Select(p => p.Ids).ToArray(), run.Options));
+        var embeds = run.Ort(ref run.TextEncoderMs, () => _prompts.Encode(prompts, run.Options));
+        var negativeEmbeds = negatives is null ? null
+            : run.Ort(ref run.TextEncoderMs, () => _prompts.Encode(negatives, run.Options, zerosLike: embeds));
         var warnings = requests.Select((r, i) => Warnings(r, scales[i], prompts[i], negatives?[i])).ToArray();
-        return (new PromptConditioning(embeds, negativeEmbeds, scales), warnings);
+        return (new PromptConditioning(embeds, negativeEmbeds, _unet.TakesAddedConditions ? TimeIds(requests) : null, scales), warnings);
     }
+
+    /// <summary>SDXL's add_time_ids of each request: original size, crop top-left (0, 0), target size, as (height, width).</summary>
+    private static float[] TimeIds(IReadOnlyList<GenerationRequest> requests) =>
+        requests.SelectMany(r => new float[] { r.Height, r.Width, 0, 0, r.Height, r.Width }).ToArray();
 
     /// <summary>Image i of a request gets seed + i; a request without a seed draws one.</summary>
     private static PendingImage[] SeedImages(IReadOnlyList<GenerationRequest> requests, LatentShape image)
@@ -328,15 +342,18 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
         return at < 0 ? null : e.Message[at..].Split('\n')[0];
     }
 
-    private string[] Warnings(GenerationRequest request, double guidance, TokenizedPrompt prompt, TokenizedPrompt? negative)
+    /// <summary>Each tokenizer may split a text differently (SDXL's second cuts out every "!"): the longest decides.</summary>
+    private string[] Warnings(GenerationRequest request, double guidance, TokenizedPrompt[] prompts, TokenizedPrompt[]? negatives)
     {
+        var prompt = prompts.MaxBy(p => p.TokenCount)!;
+        var negative = negatives?.MaxBy(p => p.TokenCount);
         var warnings = new List<string>();
         if (prompt.Truncated)
             warnings.Add($"prompt is {prompt.TokenCount} tokens long; only the first {ClipTokenizer.MaxLength - 2} were used");
         bool unconditional = _guidance.NeedsNegativePrompts([guidance]);
         if (!string.IsNullOrEmpty(request.NegativePrompt) && !unconditional)
             warnings.Add(_guidance.UnusedNegativePromptWarning(guidance));
-        if (unconditional && negative!.Truncated)
+        if (unconditional && negative is { Truncated: true })
             warnings.Add($"negativePrompt is {negative.TokenCount} tokens long; only the first {ClipTokenizer.MaxLength - 2} were used");
         return [.. warnings];
     }
@@ -346,7 +363,7 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
 
     public void Dispose()
     {
-        _textEncoder.Dispose();
+        _prompts.Dispose();
         _unet.Dispose();
         _vaeDecoder.Dispose();
         if (_vaeEncoder.IsValueCreated) _vaeEncoder.Value?.Dispose();

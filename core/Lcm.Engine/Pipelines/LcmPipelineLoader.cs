@@ -23,6 +23,7 @@ internal static class LcmPipelineLoader
         loras ??= [];
         var model = ModelFolder.Open(modelPath);
         var tokenizer = ClipTokenizer.FromFolder(model.TokenizerDirectory);
+        var tokenizer2 = model.Tokenizer2Directory is { } directory ? ClipTokenizer.FromFolder(directory) : null;
         var paths = GraphFiles(model, options, logger, loras);
         var sessions = new SessionFactory(options, logger);
         var graphs = new List<IDisposable>();
@@ -34,15 +35,23 @@ internal static class LcmPipelineLoader
                 graphs.Add(graph);
                 return graph;
             }
-            var textEncoder = new TextEncoder(Open(paths.TextEncoder));
+            bool sdxl = model.Family == ModelFamily.StableDiffusionXL;
+            var encoders = new List<(string, ClipTokenizer, TextEncoder)> { ("text_encoder", tokenizer, new TextEncoder(Open(paths.TextEncoder), penultimate: sdxl)) };
+            if (sdxl) encoders.Add(("text_encoder_2", tokenizer2!, new TextEncoder(Open(model.TextEncoder2Path!), penultimate: true, pooled: true)));
+            var prompts = new PromptEncoder(encoders, zerosForAbsentNegative: sdxl && model.ForceZerosForEmptyPrompt);
             var unet = new Unet(Open(paths.Unet), model.TimeCondProjDim);
             var vaeDecoder = new VaeDecoder(Open(model.VaeDecoderPath));
-            if (textEncoder.HiddenSize is int te && unet.HiddenSize is int un && te != un)
-                throw new ModelFormatException($"'{model.TextEncoderPath}' gives hidden states of width {te} but '{model.UnetPath}' input 'encoder_hidden_states' expects {un}");
-            logger.LogInformation("Loaded LCM model {Model} on {Provider}", model.Root, sessions.ActiveProvider);
+            CheckFamily(model, unet);
+            if (prompts.HiddenSize is int te && unet.HiddenSize is int un && te != un)
+                throw new ModelFormatException(sdxl
+                    ? $"'{model.TextEncoderPath}' and '{model.TextEncoder2Path}' give hidden states of width {te} together but '{model.UnetPath}' input 'encoder_hidden_states' expects {un}"
+                    : $"'{model.TextEncoderPath}' gives hidden states of width {te} but '{model.UnetPath}' input 'encoder_hidden_states' expects {un}");
+            if (prompts.PooledSize is int pooled && unet.PooledSize is int takes && pooled != takes)
+                throw new ModelFormatException($"'{model.TextEncoder2Path}' gives text_embeds of width {pooled} but '{model.UnetPath}' input 'text_embeds' expects {takes}");
+            logger.LogInformation("Loaded {Family} LCM model {Model} on {Provider}", model.Family, model.Root, sessions.ActiveProvider);
             var memory = MemoryBudget.Resolve(RunMemoryEstimate.For(model.Root, unet.ElementBytes), options.MemoryBudgetBytes, sessions.ActiveProvider,
-                options.CudaDeviceId, WeightBytes(paths.TextEncoder, paths.Unet, model.VaeDecoderPath), logger);
-            return new LcmEngine(model, options, sessions, loras, tokenizer, textEncoder, unet, IGuidance.For(unet), vaeDecoder, memory);
+                options.CudaDeviceId, WeightBytes([paths.TextEncoder, model.TextEncoder2Path, paths.Unet, model.VaeDecoderPath]), logger);
+            return new LcmEngine(model, options, sessions, loras, prompts, unet, IGuidance.For(unet), vaeDecoder, memory);
         }
         catch
         {
@@ -51,9 +60,18 @@ internal static class LcmPipelineLoader
         }
     }
 
+    /// <summary>The folder's second encoder and the UNet's added conditions come together, or the export is incomplete.</summary>
+    private static void CheckFamily(ModelFolder model, Unet unet)
+    {
+        if (model.Family == ModelFamily.StableDiffusionXL && !unet.TakesAddedConditions)
+            throw new ModelFormatException($"model folder '{model.Root}' has text_encoder_2/ and tokenizer_2/ (SDXL-class) but '{model.UnetPath}' has no inputs text_embeds and time_ids");
+        if (model.Family == ModelFamily.StableDiffusion && unet.TakesAddedConditions)
+            throw new ModelFormatException($"'{model.UnetPath}' takes text_embeds and time_ids (an SDXL-class UNet) but model folder '{model.Root}' has no text_encoder_2/model.onnx and tokenizer_2/");
+    }
+
     /// <summary>The graphs' files with their external data (model.onnx_data), which stay in memory while the engine lives.</summary>
-    private static long WeightBytes(params string[] graphs) =>
-        graphs.Sum(graph => new DirectoryInfo(Path.GetDirectoryName(graph)!).EnumerateFiles(Path.GetFileName(graph) + "*").Sum(f => f.Length));
+    private static long WeightBytes(IEnumerable<string?> graphs) =>
+        graphs.OfType<string>().Sum(graph => new DirectoryInfo(Path.GetDirectoryName(graph)!).EnumerateFiles(Path.GetFileName(graph) + "*").Sum(f => f.Length));
 
     private static GraphPaths GraphFiles(ModelFolder model, EngineOptions options, ILogger logger, IReadOnlyList<LoraFile> loras) =>
         loras.Count == 0 ? new GraphPaths(model.TextEncoderPath, model.UnetPath)

@@ -50,6 +50,22 @@ public sealed class LcmScheduler
         return timesteps;
     }
 
+    /// <summary>
+    /// The timesteps diffusers' generic image-to-image pipelines run with an LCMScheduler: the whole
+    /// schedule for <paramref name="steps"/>, then only its last min(floor(steps x strength), steps)
+    /// (get_timesteps), so 4 steps at strength 0.5 run 499, 259.
+    /// </summary>
+    public int[] ImageToImageTimesteps(int steps, double strength)
+    {
+        int[] schedule = Timesteps(steps);
+        // Python's int(num_inference_steps * strength): truncation of the double product.
+        int kept = Math.Min((int)(steps * strength), steps);
+        if (kept < 1)
+            throw new ArgumentOutOfRangeException(nameof(strength), strength,
+                $"steps x strength ({steps} x {strength}) is less than one step: use a strength of at least {1.0 / steps} or more steps");
+        return schedule[^kept..];
+    }
+
     /// <summary>The boundary-condition scalings (c_skip, c_out) of consistency models at a timestep.</summary>
     public (double CSkip, double COut) Scalings(int timestep)
     {

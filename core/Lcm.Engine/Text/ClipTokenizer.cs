@@ -33,34 +33,44 @@ public sealed class ClipTokenizer
     private readonly int[] _byteEndIds;
     private readonly Dictionary<long, (int Rank, int Id)> _merges;
     private readonly int _bos, _eos, _pad;
+    // Special tokens are cut out of the text before BPE, as transformers does with its added tokens:
+    // tokenizer_2 of SDXL pads with "!", so a literal "!" there is the pad id, not "!</w>".
+    private readonly (string Text, int Id)[] _special;
     private readonly ConcurrentDictionary<string, int[]> _cache = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, int[]>.AlternateLookup<ReadOnlySpan<char>> _cacheBySpan;
 
     private ClipTokenizer(int vocabularySize, int[] byteIds, int[] byteEndIds,
-        Dictionary<long, (int Rank, int Id)> merges, int bos, int eos, int pad)
+        Dictionary<long, (int Rank, int Id)> merges, int bos, int eos, int pad, (string Text, int Id)[] special)
     {
         VocabularySize = vocabularySize;
         _byteIds = byteIds;
         _byteEndIds = byteEndIds;
         _merges = merges;
         (_bos, _eos, _pad) = (bos, eos, pad);
+        _special = special;
         _cacheBySpan = _cache.GetAlternateLookup<ReadOnlySpan<char>>();
     }
 
     public int VocabularySize { get; }
 
-    /// <summary>Loads a diffusers <c>tokenizer/</c> folder: vocab.json, merges.txt and, if present, tokenizer_config.json.</summary>
+    /// <summary>The id that fills the ids after the end token.</summary>
+    public int PadId => _pad;
+
+    /// <summary>
+    /// Loads a diffusers <c>tokenizer/</c> folder: vocab.json, merges.txt and, if present,
+    /// tokenizer_config.json (its pad token and its <c>added_tokens_decoder</c>).
+    /// </summary>
     public static ClipTokenizer FromFolder(string tokenizerDirectory)
     {
         var configPath = Path.Combine(tokenizerDirectory, "tokenizer_config.json");
-        var padToken = File.Exists(configPath) ? ReadPadToken(configPath) : null;
+        var (padToken, added) = File.Exists(configPath) ? ReadConfig(configPath) : (null, []);
         return Load(Path.Combine(tokenizerDirectory, "vocab.json"), Path.Combine(tokenizerDirectory, "merges.txt"),
-            padToken, padToken is null ? null : configPath);
+            padToken, padToken is null ? null : configPath, added);
     }
 
     /// <param name="padToken">Defaults to <c>&lt;|endoftext|&gt;</c> (SD 1.x); SD 2 pads with "!".</param>
     public static ClipTokenizer FromFiles(string vocabPath, string mergesPath, string? padToken = null) =>
-        Load(vocabPath, mergesPath, padToken, null);
+        Load(vocabPath, mergesPath, padToken, null, []);
 
     public TokenizedPrompt Encode(string text)
     {
@@ -148,16 +158,10 @@ public sealed class ClipTokenizer
         while (i < text.Length)
         {
             var rest = text.AsSpan(i);
-            if (rest.StartsWith(StartOfText))
+            if (SpecialAt(rest) is var (special, specialId))
             {
-                tokens.Add(_bos);
-                i += StartOfText.Length;
-                continue;
-            }
-            if (rest.StartsWith(EndOfText))
-            {
-                tokens.Add(_eos);
-                i += EndOfText.Length;
+                tokens.Add(specialId);
+                i += special.Length;
                 continue;
             }
 
@@ -177,7 +181,7 @@ public sealed class ClipTokenizer
                 while (length < rest.Length)
                 {
                     Rune.DecodeFromUtf16(rest[length..], out var next, out var size);
-                    if (Classify(next) != kind)
+                    if (Classify(next) != kind || SpecialAt(rest[length..]) is not null)
                         break;
                     length += size;
                 }
@@ -186,6 +190,16 @@ public sealed class ClipTokenizer
             AddWord(rest[..length], tokens);
             i += length;
         }
+    }
+
+    private (string Text, int Id)? SpecialAt(ReadOnlySpan<char> text)
+    {
+        foreach (var special in _special)
+        {
+            if (text.StartsWith(special.Text, StringComparison.Ordinal))
+                return special;
+        }
+        return null;
     }
 
     private static int ContractionLength(ReadOnlySpan<char> text)
@@ -254,7 +268,7 @@ public sealed class ClipTokenizer
 
     private static long Pair(int left, int right) => (long)left << 32 | (uint)right;
 
-    private static ClipTokenizer Load(string vocabPath, string mergesPath, string? padToken, string? padSource)
+    private static ClipTokenizer Load(string vocabPath, string mergesPath, string? padToken, string? padSource, string[] addedTokens)
     {
         var vocab = ReadVocabulary(vocabPath);
 
@@ -277,7 +291,13 @@ public sealed class ClipTokenizer
             : throw new ModelFormatException(
                 $"{padSource ?? vocabPath}: the pad token '{padToken}' is not in the vocabulary {vocabPath}.");
 
-        return new ClipTokenizer(vocab.Count, byteIds, byteEndIds, ReadMerges(mergesPath, vocab), bos, eos, pad);
+        // The longest first, so a special token that starts another never hides it.
+        var special = new[] { StartOfText, EndOfText }.Concat(padToken is null ? [] : [padToken]).Concat(addedTokens)
+            .Distinct(StringComparer.Ordinal)
+            .Select(token => (token, IdOf(token, "a special token of the tokenizer's config")))
+            .OrderByDescending(t => t.token.Length)
+            .ToArray();
+        return new ClipTokenizer(vocab.Count, byteIds, byteEndIds, ReadMerges(mergesPath, vocab), bos, eos, pad, special);
     }
 
     private static Dictionary<string, int> ReadVocabulary(string path)
@@ -319,17 +339,27 @@ public sealed class ClipTokenizer
         return merges;
     }
 
-    private static string? ReadPadToken(string path)
+    /// <summary>The pad token and the contents of <c>added_tokens_decoder</c> (newer transformers write it).</summary>
+    private static (string? PadToken, string[] AddedTokens) ReadConfig(string path)
     {
         try
         {
             using var document = JsonDocument.Parse(File.ReadAllBytes(path));
             if (document.RootElement.ValueKind != JsonValueKind.Object)
                 throw new ModelFormatException($"{path}: expected a JSON object, found {document.RootElement.ValueKind}.");
+            var added = new List<string>();
+            if (document.RootElement.TryGetProperty("added_tokens_decoder", out var decoder) && decoder.ValueKind == JsonValueKind.Object)
+            {
+                foreach (var entry in decoder.EnumerateObject())
+                    added.Add(entry.Value.ValueKind == JsonValueKind.Object && entry.Value.TryGetProperty("content", out var content)
+                        && content.ValueKind == JsonValueKind.String && content.GetString() is { Length: > 0 } text
+                            ? text
+                            : throw new ModelFormatException($"{path}: added_tokens_decoder entry '{entry.Name}' has no string \"content\"."));
+            }
             if (!document.RootElement.TryGetProperty("pad_token", out var pad))
-                return null;
+                return (null, [.. added]);
 
-            return pad.ValueKind switch
+            string? padToken = pad.ValueKind switch
             {
                 JsonValueKind.Null => null,
                 JsonValueKind.String => pad.GetString(),
@@ -338,6 +368,7 @@ public sealed class ClipTokenizer
                 _ => throw new ModelFormatException(
                     $"{path}: expected pad_token to be a string or an object with a string \"content\", found {pad.GetRawText()}."),
             };
+            return (padToken, [.. added]);
         }
         catch (JsonException e)
         {

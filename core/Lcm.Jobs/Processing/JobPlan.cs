@@ -1,7 +1,6 @@
 using Lcm.Contracts;
 using Lcm.Engine.Imaging;
 using Lcm.Engine.Loaders.Lora;
-using Lcm.Engine.Models;
 using Lcm.Engine.Pipelines;
 
 namespace Lcm.Jobs;
@@ -15,14 +14,14 @@ internal sealed record JobPlan(JobRequest Request, GenerationRequest Generation,
     /// <summary>
     /// Every default but an image-to-image job's size, whose default is the init image's own size and
     /// is known once the image is fetched: seed (chosen by the caller, so a redelivery reuses the first
-    /// one), guidance (the model kind's), steps, count, format, quality and, for image-to-image, strength.
+    /// one), guidance and size (the model's), steps, count, format, quality and, for image-to-image, strength.
     /// </summary>
-    public static JobRequest Normalise(JobRequest request, long seed, ModelKind kind) => request with
+    public static JobRequest Normalise(JobRequest request, long seed, EngineCapabilities model) => request with
     {
         Steps = request.Steps ?? RequestLimits.DefaultSteps,
-        GuidanceScale = request.GuidanceScale ?? GenerationLimits.Guidance(kind).Default,
-        Width = request.Width ?? (request.InitImage is null ? RequestLimits.DefaultSize : null),
-        Height = request.Height ?? (request.InitImage is null ? RequestLimits.DefaultSize : null),
+        GuidanceScale = request.GuidanceScale ?? model.Guidance.Default,
+        Width = request.Width ?? (request.InitImage is null ? model.DefaultWidth : null),
+        Height = request.Height ?? (request.InitImage is null ? model.DefaultHeight : null),
         Seed = seed,
         Count = request.Count ?? 1,
         Loras = (request.Loras ?? []).Select(l => l with { Scale = QuantisedScale(l.Scale) }).ToArray(),

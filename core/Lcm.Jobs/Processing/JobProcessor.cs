@@ -93,7 +93,7 @@ public sealed class JobProcessor(
             Status = JobState.Running,
             Attempts = (stored?.Status.Attempts ?? 0) + 1,
             StartedAt = _clock.GetUtcNow(),
-            Request = JobPlan.Normalise(request, seed, generator.Kind),
+            Request = JobPlan.Normalise(request, seed, generator.Capabilities),
         };
     }
 
@@ -110,8 +110,8 @@ public sealed class JobProcessor(
                 : $"the message is not a valid job ({error.Code}), so it cannot be a delivery of job '{stored.Id}'";
         if (stored.Request is not { } original) return null;
         long seed = original.Seed ?? message.Request!.Seed ?? 0;
-        var incoming = JobPlan.Normalise(message.Request! with { Id = null }, seed, generator.Kind);
-        var recorded = JobPlan.Normalise(original with { Id = null }, seed, generator.Kind);
+        var incoming = JobPlan.Normalise(message.Request! with { Id = null }, seed, generator.Capabilities);
+        var recorded = JobPlan.Normalise(original with { Id = null }, seed, generator.Capabilities);
         // An image-to-image job without a size takes its image's, which the stored request records once known.
         recorded = recorded with { Width = incoming.Width is null ? null : recorded.Width, Height = incoming.Height is null ? null : recorded.Height };
         return JsonSerializer.Serialize(incoming, JobJson.Options) == JsonSerializer.Serialize(recorded, JobJson.Options) ? null
@@ -177,6 +177,12 @@ public sealed class JobProcessor(
         }
         catch (InvalidRequestException e)
         {
+            final = Final(status, JobState.Failed, new JobError(e.Code, e.Message)) with { Metrics = Metrics(status, timer.Elapsed, []) };
+        }
+        catch (ModelOutputException e)
+        {
+            // The same model gives the same output on a retry: it fails at once, with its code.
+            logger.LogError("Job {Id} failed: {Code}: {Message}", status.Id, e.Code, e.Message);
             final = Final(status, JobState.Failed, new JobError(e.Code, e.Message)) with { Metrics = Metrics(status, timer.Elapsed, []) };
         }
         catch (OperationCanceledException) when (canceledByClient.IsCancellationRequested)

@@ -138,6 +138,47 @@ public sealed class CliTests(CliFolder folder) : IClassFixture<CliFolder>
         Assert.DoesNotContain(BuiltInTestModel.Notice, generate.Stderr);
     }
 
+    [Fact]
+    public void Make_model_sdxl_then_info_shows_family_kind_defaults_and_image_to_image_rule_and_generate_runs()
+    {
+        string model = Path.Combine(folder.NewDirectory("made"), "sdxl");
+        string output = Path.Combine(folder.NewDirectory("made-out"), "x.png");
+
+        AssertExit(0, Lcm("make-model", "--output", model, "--family", "sdxl", "--kind", "lcm-lora", "--era", "legacy", "--fp16", "--fp32-vae"));
+
+        var info = Lcm("info", "--model", model);
+        AssertExit(0, info);
+        Assert.Contains("family: SDXL (two text encoders, penultimate hidden states, text_embeds and time_ids)", info.Stdout);
+        Assert.Contains("kind: LCM-LoRA (UNet without timestep_cond; classifier-free guidance above 1)", info.Stdout);
+        Assert.Contains("negative prompt: absent gives zero embeddings (force_zeros_for_empty_prompt); an empty one is encoded", info.Stdout);
+        Assert.Contains("image-to-image: generic img2img rule (the last min(floor(steps x strength), steps) timesteps of the full schedule)", info.Stdout);
+        Assert.Contains("defaults: steps=4 guidance=1 (0..3) size=1024x1024", info.Stdout);
+        Assert.Contains($"text_encoder_2: {Path.Combine(model, "text_encoder_2", "model.onnx")}", info.Stdout);
+        Assert.Contains("  input  input_ids: Int32 [batch, 77]", info.Stdout);
+        Assert.Contains("  input  timestep: Int64 [1]", info.Stdout);
+        Assert.Contains("  input  text_embeds: Float16 [batch, 40]", info.Stdout);
+        Assert.Contains("  input  time_ids: Float16 [batch, 6]", info.Stdout);
+        Assert.Contains("  input  latent_sample: Float [batch, 4, latent_height, latent_width]", info.Stdout);
+        Assert.Contains("scheduler:\n  num_train_timesteps=1000 beta_start=0.00085 beta_end=0.012 beta_schedule=scaled_linear", info.Stdout.ReplaceLineEndings("\n"));
+        Assert.Contains("vae scaling_factor=0.13025", info.Stdout);
+
+        var generate = Lcm("generate", "--model", model, "--prompt", "a cat!", "--output", output, "--width", "96", "--height", "64", "--steps", "2",
+            "--guidance", "1.5", "--negative-prompt", "");
+        AssertExit(0, generate);
+        Assert.Equal((96, 64), Decode(output, typeof(PngFormat)));
+    }
+
+    [Fact]
+    public void The_distilled_sd15_test_model_keeps_the_lcm_image_to_image_rule_in_info()
+    {
+        var info = Lcm("info");
+
+        AssertExit(0, info);
+        Assert.Contains("family: SD 1.5 (one text encoder, last hidden state)", info.Stdout);
+        Assert.Contains("image-to-image: LCM img2img rule (floor(original_inference_steps x strength) origin steps, sampled at steps)", info.Stdout);
+        Assert.Contains("defaults: steps=4 guidance=8.5 (0..20) size=512x512", info.Stdout);
+    }
+
     [Theory]
     [InlineData("unknown option --bogus", "--bogus", "1")]
     [InlineData("invalid_width: width must be a multiple of 8", "--width", "100")]

@@ -44,7 +44,7 @@ public sealed class EngineMathsTests(TestModels models) : IClassFixture<TestMode
 
     private static byte[] HandComputed(string modelPath, string prompt, long seed, double guidance, bool float16,
         int timestep = 999, double scalingFactor = 0.18215) =>
-        new ReferencePipeline(modelPath, float16).Run(new ReferenceRun(prompt, seed, Width, Height)
+        new ReferencePipeline(modelPath).Run(new ReferenceRun(prompt, seed, Width, Height)
         {
             Guidance = guidance,
             Timesteps = [timestep],

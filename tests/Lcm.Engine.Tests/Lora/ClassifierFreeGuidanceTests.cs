@@ -54,6 +54,27 @@ public sealed class ClassifierFreeGuidanceTests(LoraFixture fixture) : IClassFix
     }
 
     [Fact]
+    public void Image_to_image_on_an_lcm_lora_model_runs_the_last_timesteps_of_the_full_schedule_as_the_generic_img2img_pipeline()
+    {
+        using var engine = LcmEngine.Load(fixture.Model(false), TestModels.Cpu);
+        var init = InitImages.At(Width, Height);
+
+        var result = engine.Generate(Request(1.0, null) with { Steps = 4, InitImage = init, Strength = 0.5 });
+
+        var run = new ReferenceRun(Prompt, Seed, Width, Height)
+        {
+            Guidance = 1.0,
+            GuidanceKind = ReferenceGuidance.ClassifierFree,
+            Timesteps = [499, 259],
+            Init = (init, Lcm.SyntheticModels.VaeEncoderKind.LatentSample),
+        };
+        Assert.Equal(ImageToImageRule.LastOfSchedule, engine.Capabilities.ImageToImage);
+        Assert.Equal(new ReferencePipeline(fixture.Model(false)).Run(run), result.Images[0].Rgb);
+        // The LCM img2img rule would run 499, 379, 259, 139 (25 origin steps sampled at 4).
+        Assert.NotEqual(new ReferencePipeline(fixture.Model(false)).Run(run with { Timesteps = [499, 379, 259, 139] }), result.Images[0].Rgb);
+    }
+
+    [Fact]
     public void A_distilled_lcm_ignores_the_negative_prompt_with_a_warning()
     {
         using var models = new TestModels();

@@ -27,7 +27,8 @@ internal sealed record ReferenceRun(string Prompt, long Seed, int Width, int Hei
 {
     public double Guidance { get; init; } = 8.5;
     public ReferenceGuidance GuidanceKind { get; init; } = ReferenceGuidance.Embedded;
-    public string NegativePrompt { get; init; } = "";
+    /// <summary>Null is no negative prompt: zeros on an SDXL folder with force_zeros_for_empty_prompt, else the empty text.</summary>
+    public string? NegativePrompt { get; init; } = "";
     public int[] Timesteps { get; init; } = [999];
     public (RgbImage Image, VaeEncoderKind Kind)? Init { get; init; }
 
@@ -37,16 +38,28 @@ internal sealed record ReferenceRun(string Prompt, long Seed, int Width, int Hei
     /// <summary>Draws add_noise's noise before the posterior's z, the wrong way round.</summary>
     public bool NoiseBeforePosterior { get; init; }
 
+    /// <summary>SDXL mistakes a test shows would move the pixels: last_hidden_state for the penultimate state.</summary>
+    public bool LastHiddenState { get; init; }
+
+    /// <summary>time_ids as (width, height) instead of diffusers' (height, width).</summary>
+    public bool SwappedTimeIds { get; init; }
+
+    /// <summary>tokenizer_2's ids made with the first tokenizer, which pads with 49407 instead of "!".</summary>
+    public bool SecondTokenizerLikeFirst { get; init; }
+
     public int LatentSize => 4 * (Height / 8) * (Width / 8);
     public long[] LatentShape(int batch) => [batch, 4, Height / 8, Width / 8];
 }
 
+/// <summary>Prompt embeddings [1, 77, hidden] and, for SDXL, the pooled text_embeds.</summary>
+internal sealed record Embeddings(float[] Hidden, float[]? Pooled);
+
 /// <summary>
-/// diffusers' LCM pipelines (text-to-image and image-to-image) recomputed on a model folder's own
+/// diffusers' LCM pipelines (text-to-image and image-to-image; SD 1.5 and SDXL) recomputed on a model folder's own
 /// graphs and scheduler config, apart from the engine's pipeline, so the tests that compare the two
 /// catch wiring mistakes in either. Only ONNX Runtime, the tokenizer and the seeded noise are shared.
 /// </summary>
-internal sealed class ReferencePipeline(string modelPath, bool float16 = false)
+internal sealed class ReferencePipeline(string modelPath)
 {
     private const double SigmaData = 0.5;
     private readonly ModelFolder _model = ModelFolder.Open(modelPath);
@@ -55,9 +68,12 @@ internal sealed class ReferencePipeline(string modelPath, bool float16 = false)
     /// <summary>The whole run: prompt, initial latents, the LCM steps and the decoded RGB bytes.</summary>
     public byte[] Run(ReferenceRun run)
     {
-        float[] conditional = EncodePrompt(run.Prompt);
-        float[]? unconditional = run.GuidanceKind == ReferenceGuidance.ClassifierFree && run.Guidance > 1
-            ? EncodePrompt(run.NegativePrompt) : null;
+        var conditional = EncodePrompt(run, run.Prompt);
+        var unconditional = run.GuidanceKind == ReferenceGuidance.ClassifierFree && run.Guidance > 1
+            ? run.NegativePrompt is null && Sdxl && _model.ForceZerosForEmptyPrompt
+                ? new Embeddings(new float[conditional.Hidden.Length], new float[conditional.Pooled!.Length])
+                : EncodePrompt(run, run.NegativePrompt ?? "")
+            : null;
         // One generator per image: the posterior's z, the initial noise, then each renoising draw.
         var generator = new GaussianNoise((ulong)run.Seed);
         float[] sample = InitialLatents(run, generator);
@@ -71,14 +87,45 @@ internal sealed class ReferencePipeline(string modelPath, bool float16 = false)
         return Decode(run, denoised);
     }
 
-    /// <summary>The text encoder's last_hidden_state [1, 77, hidden] for a prompt.</summary>
-    public float[] EncodePrompt(string text)
+    private bool Sdxl => _model.TextEncoder2Path is not null;
+
+    /// <summary>
+    /// SD 1.5: the text encoder's last_hidden_state [1, 77, hidden]. SDXL: each encoder's
+    /// hidden_states.{num_hidden_layers - 1} (by its config.json), side by side per token, and
+    /// text_encoder_2's text_embeds.
+    /// </summary>
+    public Embeddings EncodePrompt(ReferenceRun run, string text)
     {
-        int[] ids = ClipTokenizer.FromFolder(_model.TokenizerDirectory).Encode(text).Ids;
-        using var session = new InferenceSession(_model.TextEncoderPath);
-        using var input = OrtValue.CreateTensorValueFromMemory(ids, [1, 77]);
-        using var output = session.Run(Options, ["input_ids"], [input], ["last_hidden_state"]);
-        return Floats(output[0]);
+        var first = ClipTokenizer.FromFolder(_model.TokenizerDirectory);
+        if (!Sdxl) return new Embeddings(Encode(_model.TextEncoderPath, first.Encode(text).Ids, ["last_hidden_state"])[0], null);
+        var second = run.SecondTokenizerLikeFirst ? first : ClipTokenizer.FromFolder(_model.Tokenizer2Directory!);
+        string State(string encoder) => run.LastHiddenState ? "last_hidden_state" : $"hidden_states.{Layers(encoder) - 1}";
+        float[] one = Encode(_model.TextEncoderPath, first.Encode(text).Ids, [State(_model.TextEncoderPath)])[0];
+        float[][] two = Encode(_model.TextEncoder2Path!, second.Encode(text).Ids, [State(_model.TextEncoder2Path!), "text_embeds"]);
+        int w1 = one.Length / 77, w2 = two[0].Length / 77;
+        var hidden = new float[77 * (w1 + w2)];
+        for (int t = 0; t < 77; t++)
+        {
+            Array.Copy(one, t * w1, hidden, t * (w1 + w2), w1);
+            Array.Copy(two[0], t * w2, hidden, t * (w1 + w2) + w1, w2);
+        }
+        return new Embeddings(hidden, two[1]);
+    }
+
+    private static float[][] Encode(string path, int[] ids, string[] outputs)
+    {
+        using var session = new InferenceSession(path);
+        bool int64 = session.InputMetadata["input_ids"].ElementDataType == TensorElementType.Int64;
+        using var input = int64 ? OrtValue.CreateTensorValueFromMemory(Array.ConvertAll(ids, i => (long)i), [1, 77])
+                                : OrtValue.CreateTensorValueFromMemory(ids, [1, 77]);
+        using var output = session.Run(Options, ["input_ids"], [input], outputs);
+        return output.Select(Floats).ToArray();
+    }
+
+    private static int Layers(string encoderPath)
+    {
+        using var config = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(Path.GetDirectoryName(encoderPath)!, "config.json")));
+        return config.RootElement.GetProperty("num_hidden_layers").GetInt32();
     }
 
     /// <summary>
@@ -116,22 +163,36 @@ internal sealed class ReferencePipeline(string modelPath, bool float16 = false)
     }
 
     /// <summary>The UNet's guided noise prediction at a timestep, by <see cref="ReferenceRun.GuidanceKind"/>.</summary>
-    public float[] Predict(ReferenceRun run, float[] sample, int timestep, float[] conditional, float[]? unconditional)
+    public float[] Predict(ReferenceRun run, float[] sample, int timestep, Embeddings conditional, Embeddings? unconditional)
     {
         bool embedded = run.GuidanceKind == ReferenceGuidance.Embedded;
         int batch = unconditional is null ? 1 : 2;
-        int hidden = conditional.Length / 77;
+        int hidden = conditional.Hidden.Length / 77;
         using var session = new InferenceSession(_model.UnetPath);
-        using var samples = Tensor(batch == 2 ? [.. sample, .. sample] : sample, run.LatentShape(batch));
-        // The fp32 exports take an int64 [1] timestep; the fp16 one a float32 scalar.
-        using var time = float16 ? OrtValue.CreateTensorValueFromMemory(new float[] { timestep }, [])
-                                 : OrtValue.CreateTensorValueFromMemory(new long[] { timestep }, [1]);
-        using var states = Tensor(batch == 2 ? [.. unconditional!, .. conditional] : conditional, [batch, 77, hidden]);
-        int dimension = embedded ? _model.TimeCondProjDim ?? throw new InvalidOperationException("no time_cond_proj_dim") : 0;
-        using var cond = embedded ? Tensor(GuidanceEmbedding(run.Guidance, dimension), [1, dimension]) : null;
-        using var output = embedded
-            ? session.Run(Options, ["sample", "timestep", "encoder_hidden_states", "timestep_cond"], [samples, time, states, cond!], ["out_sample"])
-            : session.Run(Options, ["sample", "timestep", "encoder_hidden_states"], [samples, time, states], ["out_sample"]);
+        var feeds = new Dictionary<string, OrtValue>
+        {
+            ["sample"] = Tensor(session, "sample", batch == 2 ? [.. sample, .. sample] : sample, run.LatentShape(batch)),
+            // Older exports take an int64 [1] timestep, newer (and fp16 SD 1.5) ones a float32 scalar.
+            ["timestep"] = session.InputMetadata["timestep"].Dimensions.Length == 0
+                ? OrtValue.CreateTensorValueFromMemory(new float[] { timestep }, [])
+                : OrtValue.CreateTensorValueFromMemory(new long[] { timestep }, [1]),
+            ["encoder_hidden_states"] = Tensor(session, "encoder_hidden_states",
+                batch == 2 ? [.. unconditional!.Hidden, .. conditional.Hidden] : conditional.Hidden, [batch, 77, hidden]),
+        };
+        if (Sdxl)
+        {
+            float[] pooled = batch == 2 ? [.. unconditional!.Pooled!, .. conditional.Pooled!] : conditional.Pooled!;
+            float[] ids = run.SwappedTimeIds ? [run.Width, run.Height, 0, 0, run.Width, run.Height] : [run.Height, run.Width, 0, 0, run.Height, run.Width];
+            feeds["text_embeds"] = Tensor(session, "text_embeds", pooled, [batch, pooled.Length / batch]);
+            feeds["time_ids"] = Tensor(session, "time_ids", batch == 2 ? [.. ids, .. ids] : ids, [batch, 6]);
+        }
+        if (embedded)
+        {
+            int dimension = _model.TimeCondProjDim ?? throw new InvalidOperationException("no time_cond_proj_dim");
+            feeds["timestep_cond"] = Tensor(session, "timestep_cond", GuidanceEmbedding(run.Guidance, dimension), [1, dimension]);
+        }
+        using var output = session.Run(Options, feeds.Keys.ToArray(), feeds.Values.ToArray(), ["out_sample"]);
+        foreach (var feed in feeds.Values) feed.Dispose();
         float[] eps = Floats(output[0]);
         if (batch == 1) return eps;
         int size = sample.Length;
@@ -177,7 +238,7 @@ internal sealed class ReferencePipeline(string modelPath, bool float16 = false)
     {
         double scaling = run.ScalingFactor ?? _model.VaeScalingFactor;
         using var session = new InferenceSession(_model.VaeDecoderPath);
-        using var input = Tensor(Array.ConvertAll(denoised, v => (float)(v / scaling)), run.LatentShape(1));
+        using var input = Tensor(session, "latent_sample", Array.ConvertAll(denoised, v => (float)(v / scaling)), run.LatentShape(1));
         using var output = session.Run(Options, ["latent_sample"], [input], ["sample"]);
         Assert.Equal([1L, 3, run.Height, run.Width], output[0].GetTensorTypeAndShape().Shape);
         float[] planes = Floats(output[0]);
@@ -217,7 +278,7 @@ internal sealed class ReferencePipeline(string modelPath, bool float16 = false)
             planes[c * pixels + i] = image.Rgb[3 * i + c] / 255f * 2f - 1f;
         bool posterior = kind == VaeEncoderKind.LatentParameters;
         using var session = new InferenceSession(_model.VaeEncoderPath!);
-        using var input = Tensor(planes, [1, 3, run.Height, run.Width]);
+        using var input = Tensor(session, "sample", planes, [1, 3, run.Height, run.Width]);
         using var output = session.Run(Options, ["sample"], [input], [posterior ? "latent_parameters" : "latent_sample"]);
         Assert.Equal([1L, posterior ? 8 : 4, run.Height / 8, run.Width / 8], output[0].GetTensorTypeAndShape().Shape);
         return Floats(output[0]);
@@ -244,9 +305,11 @@ internal sealed class ReferencePipeline(string modelPath, bool float16 = false)
         return product;
     }
 
-    private OrtValue Tensor(float[] data, long[] shape) => float16
-        ? OrtValue.CreateTensorValueFromMemory(Array.ConvertAll(data, v => (Float16)v), shape)
-        : OrtValue.CreateTensorValueFromMemory(data, shape);
+    /// <summary>A float input in the element type its graph declares (float16 graphs, or a float16 UNet beside a float32 VAE).</summary>
+    private static OrtValue Tensor(InferenceSession session, string input, float[] data, long[] shape) =>
+        session.InputMetadata[input].ElementDataType == TensorElementType.Float16
+            ? OrtValue.CreateTensorValueFromMemory(Array.ConvertAll(data, v => (Float16)v), shape)
+            : OrtValue.CreateTensorValueFromMemory(data, shape);
 
     private static float[] Floats(OrtValue value) =>
         value.GetTensorTypeAndShape().ElementDataType == TensorElementType.Float16

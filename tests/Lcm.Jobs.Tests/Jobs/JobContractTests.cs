@@ -1,3 +1,4 @@
+using Lcm.Engine.Memory;
 using System.Text;
 using System.Text.Json;
 using Json.Schema;
@@ -79,12 +80,44 @@ public class JobContractTests
     {
         var message = JobMessage.FromJson("""{"prompt":"a cat","loras":[{"name":"style"}]}"""u8, "message-id");
 
-        var plan = JobPlan.Resolve(JobPlan.Normalise(message.Request!, seed: 3, ModelKind.LcmLora));
+        var plan = JobPlan.Resolve(JobPlan.Normalise(message.Request!, seed: 3, Model(ModelFamily.StableDiffusion, ModelKind.LcmLora)));
 
         Assert.Equal([new JobLora("style", 1.0)], plan.Request.Loras);
-        Assert.Equal(GenerationLimits.Guidance(ModelKind.LcmLora).Default, plan.Request.GuidanceScale);
+        Assert.Equal(GenerationLimits.Guidance(ModelFamily.StableDiffusion, ModelKind.LcmLora).Default, plan.Request.GuidanceScale);
         Assert.Equal([new Lcm.Engine.Loaders.Lora.LoraReference("style", 1.0)], plan.Generation.Loras);
     }
+
+    [Theory]
+    [InlineData(ModelFamily.StableDiffusion, ModelKind.Distilled, 8.5, 512)]
+    [InlineData(ModelFamily.StableDiffusion, ModelKind.LcmLora, 1.0, 512)]
+    [InlineData(ModelFamily.StableDiffusionXL, ModelKind.Distilled, 8.0, 1024)]
+    [InlineData(ModelFamily.StableDiffusionXL, ModelKind.LcmLora, 1.0, 1024)]
+    public void A_job_without_guidance_or_size_takes_the_models_defaults_by_family_and_kind(ModelFamily family, ModelKind kind, double guidance, int size)
+    {
+        var request = JobPlan.Resolve(JobPlan.Normalise(new JobRequest { Prompt = "a cat" }, seed: 1, Model(family, kind))).Request;
+
+        Assert.Equal((guidance, size, size), (request.GuidanceScale, request.Width, request.Height));
+        Assert.Null(request.NegativePrompt);
+        Assert.Equal("", JobPlan.Normalise(new JobRequest { Prompt = "a cat", NegativePrompt = "" }, seed: 1, Model(family, kind)).NegativePrompt);
+    }
+
+    /// <summary>The capabilities an engine of this family and kind reports, with an SDXL UNet's sample_size of 128.</summary>
+    private static EngineCapabilities Model(ModelFamily family, ModelKind kind) => new()
+    {
+        Kind = kind,
+        Family = family,
+        Guidance = GenerationLimits.Guidance(family, kind),
+        DefaultWidth = GenerationLimits.DefaultSize(family, 128),
+        DefaultHeight = GenerationLimits.DefaultSize(family, 128),
+        ImageToImage = GenerationLimits.ImageToImage(family, kind),
+        MaxImageSize = RequestLimits.MaxImageSize,
+        SupportsImageToImage = true,
+        OriginalSteps = 50,
+        MaxSteps = RequestLimits.MaxSteps,
+        LoraNames = [],
+        // A folder without configs: SD 1.5's, under no budget to speak of.
+        Memory = new MemoryBudget(RunMemoryEstimate.For(Path.GetTempPath(), unetElementBytes: 4), long.MaxValue, "none"),
+    };
 
     [Theory]
     [InlineData(0.73, 0.75)]
@@ -94,7 +127,7 @@ public class JobContractTests
     public void Lora_scales_are_applied_in_steps_of_five_hundredths(double asked, double applied)
     {
         var request = new JobRequest { Prompt = "a cat", Loras = [new JobLora("style", asked)] };
-        Assert.Equal(applied, JobPlan.Normalise(request, seed: 1, ModelKind.LcmLora).Loras![0].Scale);
+        Assert.Equal(applied, JobPlan.Normalise(request, seed: 1, Model(ModelFamily.StableDiffusion, ModelKind.LcmLora)).Loras![0].Scale);
     }
 
     [Theory]
@@ -192,7 +225,7 @@ public class JobContractTests
     [Fact]
     public void Status_and_event_documents_match_their_schemas()
     {
-        var request = JobPlan.Resolve(JobPlan.Normalise(new JobRequest { Id = "job-1", Prompt = "a cat" }, seed: 7, ModelKind.Distilled)).Request;
+        var request = JobPlan.Resolve(JobPlan.Normalise(new JobRequest { Id = "job-1", Prompt = "a cat" }, seed: 7, Model(ModelFamily.StableDiffusion, ModelKind.Distilled))).Request;
         var status = new JobStatus
         {
             Id = "job-1",

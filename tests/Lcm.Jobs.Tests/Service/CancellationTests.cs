@@ -49,6 +49,7 @@ public sealed class CancellationTests(AzuriteFixture fixture, ITestOutputHelper 
             ["LCM_RESULTS_QUEUE"] = names.ResultsQueue!,
             ["LCM_CANCEL_POLL_MS"] = "200",
             ["LCM_EXECUTION_PROVIDER"] = "cpu",
+            ["LCM_MEMORY_BUDGET_MB"] = SlowJob.MemoryBudgetMb.ToString(),
             ["LCM_HOST_JSON"] = Path.Combine(AppContext.BaseDirectory, "host.json"),
         };
         var settings = WorkerSettings.FromEnvironment(environment.GetValueOrDefault);

@@ -1,0 +1,166 @@
+using DataType = Onnx.TensorProto.Types.DataType;
+using Lcm.Engine.Models;
+using static Lcm.SyntheticModels.GraphBuilder;
+
+namespace Lcm.SyntheticModels;
+
+/// <summary>
+/// The SDXL-class test model (<see cref="TestModelOptions.Family"/>): two tokenizers, the second padding
+/// with "!" as SDXL's does; two text encoders with optimum's SDXL outputs in their order (CLIP-L:
+/// last_hidden_state, pooler_output, hidden_states.0..N; bigG: text_embeds, last_hidden_state,
+/// hidden_states.0..N), whose last_hidden_state is not the last layer's state (CLIP's final layer
+/// norm), so taking it instead of the penultimate one shows; and a UNet that takes text_embeds and
+/// time_ids through weights that differ per value, so a swapped height and width shows too.
+/// </summary>
+internal static class SdxlGraphs
+{
+    private const int Tokens = 77, LatentChannels = 4, UnetChannels = 8, TimeCondDim = 256;
+    public const int Hidden1 = 32, Hidden2 = 48, Layers1 = 2, Layers2 = 3, Pooled = 40;
+    public const float VaeScalingFactor = 0.13025f;
+
+    public static void WriteTokenizers(string directory, ClipBpeVocabulary vocabulary)
+    {
+        TestModelMaker.WriteTokenizer(Path.Combine(directory, "tokenizer"), vocabulary, ClipBpeVocabulary.EndOfText);
+        TestModelMaker.WriteTokenizer(Path.Combine(directory, "tokenizer_2"), vocabulary, "!");
+    }
+
+    public static void WriteTextEncoders(string directory, TestModelOptions options, Dim batch, int vocabularySize)
+    {
+        WriteTextEncoder(Path.Combine(directory, "text_encoder"), options, batch, vocabularySize, Hidden1, Layers1, projection: false);
+        WriteTextEncoder(Path.Combine(directory, "text_encoder_2"), options, batch, vocabularySize, Hidden2, Layers2, projection: true);
+    }
+
+    /// <summary>Embeddings, then <paramref name="layers"/> Tanh layers; last_hidden_state is a squashed copy of the last layer, as a layer norm would be.</summary>
+    private static void WriteTextEncoder(string directory, TestModelOptions options, Dim batch, int vocabularySize, int hidden, int layers, bool projection)
+    {
+        var g = new GraphBuilder(Path.GetFileName(directory), options.Seed, options.Float16);
+        string ids = g.Input("input_ids", options.Era == ExportEra.Legacy ? DataType.Int32 : DataType.Int64, batch, Tokens);
+        string tokens = g.Node("Gather", [g.Weight("token_embedding", [vocabularySize, hidden], 1f), ids]);
+        var states = new List<string> { g.Node("Add", [tokens, g.Weight("position_embedding", [Tokens, hidden], 0.5f)]) };
+        for (int i = 1; i <= layers; i++)
+            states.Add(g.Node("Tanh", [g.Node("MatMul", [states[^1], g.Weight($"layers.{i}", [hidden, hidden], MathF.Sqrt(3f / hidden))])]));
+        string last = g.Node("Tanh", [g.Node("Mul", [states[^1], g.Scalar(2f)])]);
+        string pooled = g.Node("ReduceMean", [last], IntsAttribute("axes", 1L), IntAttribute("keepdims", 0L));
+        if (projection)
+        {
+            g.FloatOutput("text_embeds", g.Node("MatMul", [pooled, g.Weight("text_projection", [hidden, Pooled], MathF.Sqrt(3f / hidden))]), batch, Pooled);
+            g.FloatOutput("last_hidden_state", last, batch, Tokens, hidden);
+        }
+        else
+        {
+            g.FloatOutput("last_hidden_state", last, batch, Tokens, hidden);
+            g.FloatOutput("pooler_output", pooled, batch, hidden);
+        }
+        for (int i = 0; i <= layers; i++)
+            g.FloatOutput($"hidden_states.{i}", states[i], batch, Tokens, hidden);
+        g.Save(Path.Combine(directory, "model.onnx"));
+
+        ModelJson.Write(Path.Combine(directory, "config.json"), new
+        {
+            _name_or_path = "lcm-functions-test-model",
+            architectures = new[] { projection ? "CLIPTextModelWithProjection" : "CLIPTextModel" },
+            model_type = "clip_text_model",
+            hidden_act = projection ? "gelu" : "quick_gelu",
+            hidden_size = hidden,
+            intermediate_size = 4 * hidden,
+            num_attention_heads = 2,
+            num_hidden_layers = layers,
+            max_position_embeddings = Tokens,
+            projection_dim = projection ? Pooled : hidden,
+            vocab_size = vocabularySize,
+            bos_token_id = vocabularySize - 2,
+            eos_token_id = vocabularySize - 1,
+            pad_token_id = projection ? 0 : vocabularySize - 1,
+            torch_dtype = options.Float16 ? "float16" : "float32",
+        });
+    }
+
+    /// <summary>
+    /// optimum's SDXL UNet inputs in their order: sample, timestep, encoder_hidden_states, text_embeds,
+    /// time_ids and, distilled, timestep_cond. Each conditions the per-batch bias of the shared head.
+    /// </summary>
+    public static void WriteUnetGraph(GraphBuilder g, TestModelOptions options, Dim batch)
+    {
+        string sample = g.FloatInput("sample", batch, LatentChannels, "height", "width");
+        string timestep = options.Era == ExportEra.Legacy
+            ? g.Node("Cast", [g.Input("timestep", DataType.Int64, 1)], IntAttribute("to", (long)DataType.Float))
+            : g.Input("timestep", DataType.Float);
+        string text = g.FloatInput("encoder_hidden_states", batch, Tokens, Hidden1 + Hidden2);
+        string pooled = g.FloatInput("text_embeds", batch, Pooled);
+        // Sizes run to 2048; scaled to about 1 so the term moves the picture without saturating it.
+        string timeIds = g.Node("Mul", [g.FloatInput("time_ids", batch, 6), g.Scalar(1f / 1024)]);
+
+        string textTerm = g.Node("MatMul", [
+            g.Node("ReduceMean", [text], IntsAttribute("axes", 1L), IntAttribute("keepdims", 0L)),
+            g.Weight("text_projection", [Hidden1 + Hidden2, UnetChannels], 1f)]);
+        string pooledTerm = g.Node("MatMul", [pooled, g.Weight("add_embedding", [Pooled, UnetChannels], 1f)]);
+        string sizeTerm = g.Node("MatMul", [timeIds, g.Weight("add_time_proj", [6, UnetChannels], 2f)]);
+        string timeTerm = g.Node("Mul", [timestep, g.Weight("time_projection", [UnetChannels], 0.001f)]);
+        string perBatch = g.Node("Add", [g.Node("Add", [g.Node("Add", [textTerm, pooledTerm]), sizeTerm]), timeTerm]);
+        if (options.Kind == ModelKind.Distilled)
+        {
+            string timeCond = g.FloatInput("timestep_cond", batch, TimeCondDim);
+            perBatch = g.Node("Add", [perBatch, g.Node("MatMul", [timeCond, g.Weight("cond_projection", [TimeCondDim, UnetChannels], 0.1f)])]);
+        }
+        TestModelMaker.NoiseHead(g, sample, perBatch, batch);
+    }
+
+    public static object UnetConfig(TestModelOptions options) => new
+    {
+        _class_name = "UNet2DConditionModel",
+        _diffusers_version = "0.24.0",
+        act_fn = "silu",
+        addition_embed_type = "text_time",
+        addition_embed_type_num_heads = 64,
+        addition_time_embed_dim = 256,
+        attention_head_dim = new[] { 5, 10, 20 },
+        block_out_channels = new[] { UnetChannels, 2 * UnetChannels },
+        cross_attention_dim = Hidden1 + Hidden2,
+        down_block_types = new[] { "DownBlock2D", "CrossAttnDownBlock2D" },
+        in_channels = LatentChannels,
+        layers_per_block = 2,
+        out_channels = LatentChannels,
+        projection_class_embeddings_input_dim = 6 * 256 + Pooled,
+        sample_size = 128,
+        time_cond_proj_dim = options.Kind == ModelKind.Distilled ? TimeCondDim : (int?)null,
+        transformer_layers_per_block = new[] { 1, 2 },
+        up_block_types = new[] { "CrossAttnUpBlock2D", "UpBlock2D" },
+    };
+
+    // stabilityai/stable-diffusion-xl-base-1.0's scheduler (Euler), which LCM-LoRA users load with LCMScheduler.from_config.
+    public static readonly object EulerSchedulerConfig = new
+    {
+        _class_name = "EulerDiscreteScheduler",
+        _diffusers_version = "0.19.0.dev0",
+        beta_end = 0.012,
+        beta_schedule = "scaled_linear",
+        beta_start = 0.00085,
+        clip_sample = false,
+        interpolation_type = "linear",
+        num_train_timesteps = 1000,
+        prediction_type = "epsilon",
+        sample_max_value = 1.0,
+        set_alpha_to_one = false,
+        skip_prk_steps = true,
+        steps_offset = 1,
+        timestep_spacing = "leading",
+        trained_betas = (double[]?)null,
+        use_karras_sigmas = false,
+    };
+
+    public static object ModelIndex(TestModelOptions options) => new
+    {
+        _class_name = "ORTStableDiffusionXLPipeline",
+        _diffusers_version = "0.24.0",
+        force_zeros_for_empty_prompt = options.ForceZerosForEmptyPrompt,
+        requires_aesthetics_score = false,
+        scheduler = new[] { "diffusers", options.Kind == ModelKind.Distilled ? "LCMScheduler" : "EulerDiscreteScheduler" },
+        text_encoder = new[] { "transformers", "CLIPTextModel" },
+        text_encoder_2 = new[] { "transformers", "CLIPTextModelWithProjection" },
+        tokenizer = new[] { "transformers", "CLIPTokenizer" },
+        tokenizer_2 = new[] { "transformers", "CLIPTokenizer" },
+        unet = new[] { "diffusers", "UNet2DConditionModel" },
+        vae_decoder = new[] { "diffusers", "AutoencoderKL" },
+        vae_encoder = new[] { "diffusers", "AutoencoderKL" },
+    };
+}
