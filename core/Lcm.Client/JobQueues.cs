@@ -22,18 +22,18 @@ public sealed class JobQueues(StorageAccount account, StorageNames names)
         Jobs.SendMessageAsync(JobMessage.ToBase64(request), cancellationToken);
 
     /// <summary>Sends a JSON document as base64 text; creates the queue when it is missing (a replyTo queue may not exist yet).</summary>
-    public async Task SendJsonAsync<T>(string queue, T document, CancellationToken cancellationToken = default)
+    public async Task SendJsonAsync<T>(string queue, T document, CancellationToken cancellationToken = default, TimeSpan? visibleAfter = null)
     {
         var client = Queue(queue);
         string text = Convert.ToBase64String(JsonSerializer.SerializeToUtf8Bytes(document, JobJson.Documents));
         try
         {
-            await client.SendMessageAsync(text, cancellationToken);
+            await client.SendMessageAsync(text, visibleAfter, cancellationToken: cancellationToken);
         }
         catch (Azure.RequestFailedException e) when (e.Status == 404)
         {
             await client.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
-            await client.SendMessageAsync(text, cancellationToken);
+            await client.SendMessageAsync(text, visibleAfter, cancellationToken: cancellationToken);
         }
     }
 

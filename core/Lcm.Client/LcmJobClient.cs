@@ -71,6 +71,8 @@ public class LcmJobClient
             throw new LcmJobException(400, e.Code, e.Message);
         }
         if (_options.Names.ReplyToError(request.ReplyTo) is { } replyTo) throw new LcmJobException(400, replyTo.Code, replyTo.Message);
+        if (request.Webhook is { } webhook && await _options.Webhooks.CheckAsync(webhook, cancellationToken) is { } refused)
+            throw new LcmJobException(400, refused.Code, refused.Message);
         await EnsureCreatedAsync(cancellationToken);
         if (initImage is not null)
             await _account.Blobs.GetBlobContainerClient(StorageNames.InputsContainer).GetBlobClient(request.InitImage).UploadAsync(initImage, overwrite: true, cancellationToken);

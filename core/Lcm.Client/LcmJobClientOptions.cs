@@ -9,4 +9,6 @@ public sealed record LcmJobClientOptions
     public TimeSpan SasLifetime { get; init; } = TimeSpan.FromMinutes(15);
     /// <summary>How often <see cref="LcmJobClient.WaitForCompletionAsync"/> reads the status.</summary>
     public TimeSpan PollInterval { get; init; } = TimeSpan.FromSeconds(1);
+    /// <summary>Which webhook URLs submit accepts; the worker checks again with its own policy.</summary>
+    public WebhookPolicy Webhooks { get; init; } = new();
 }

@@ -7,7 +7,7 @@ public static class StorageSetup
 {
     public static async Task EnsureCreatedAsync(StorageAccount account, StorageNames names, CancellationToken cancellationToken = default)
     {
-        foreach (string queue in new[] { names.JobsQueue, names.PoisonQueue, names.ResultsQueue }.OfType<string>())
+        foreach (string queue in new[] { names.JobsQueue, names.PoisonQueue, names.WebhooksQueue, names.ResultsQueue }.OfType<string>())
             await account.Queues.GetQueueClient(queue).CreateIfNotExistsAsync(cancellationToken: cancellationToken);
         foreach (string container in new[] { StorageNames.ImagesContainer, StorageNames.StatusContainer, StorageNames.InputsContainer, StorageNames.RequestsContainer })
             await account.Blobs.GetBlobContainerClient(container).CreateIfNotExistsAsync(cancellationToken: cancellationToken);

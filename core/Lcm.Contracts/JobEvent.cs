@@ -4,3 +4,6 @@ namespace Lcm.Contracts;
 public sealed record JobCompletedEvent(string Id, JobState Status, IReadOnlyList<JobEventImage> Images, JobError? Error);
 
 public sealed record JobEventImage(string Blob, string Url);
+
+/// <summary>The started webhook's body: a delivery of the job began running (attempt 1, or a retry).</summary>
+public sealed record JobStartedEvent(string Id, JobState Status, int Attempt);

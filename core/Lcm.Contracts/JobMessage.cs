@@ -24,7 +24,7 @@ public sealed record JobMessage(string? JobId, JobRequest? Request, JobError? Er
     public string? ReplyTo { get; init; }
 
     private static readonly string[] Fields =
-        ["id", "prompt", "steps", "guidanceScale", "width", "height", "seed", "count", "format", "quality", "replyTo", "initImage", "strength", "negativePrompt", "loras", "owner"];
+        ["id", "prompt", "steps", "guidanceScale", "width", "height", "seed", "count", "format", "quality", "replyTo", "initImage", "strength", "negativePrompt", "loras", "owner", "webhook", "webhookEvents"];
     private static readonly string[] LoraFields = ["name", "scale"];
 
     /// <summary>Reads a message whose base64 text the host has not decoded (the local worker's case).</summary>
@@ -174,6 +174,8 @@ public sealed record JobMessage(string? JobId, JobRequest? Request, JobError? Er
             NegativePrompt = String(root, "negativePrompt"),
             Loras = Loras(root),
             Owner = String(root, "owner"),
+            Webhook = String(root, "webhook"),
+            WebhookEvents = Strings(root, "webhookEvents"),
         };
     }
 
@@ -195,6 +197,14 @@ public sealed record JobMessage(string? JobId, JobRequest? Request, JobError? Er
                 Number(item, "scale", $"{field}.scale") ?? 1.0));
         }
         return [.. loras];
+    }
+
+    private static string[]? Strings(JsonElement root, string name)
+    {
+        if (Value(root, name) is not { } value) return null;
+        if (value.ValueKind != JsonValueKind.Array || value.EnumerateArray().Any(item => item.ValueKind != JsonValueKind.String))
+            throw TypeError(name, "an array of strings", value);
+        return value.EnumerateArray().Select(item => item.GetString()!).ToArray();
     }
 
     private static string? ReadableReplyTo(JsonElement root) =>

@@ -32,6 +32,10 @@ public sealed record JobRequest
     /// credentials, or by a service holding storage credentials on behalf of its own users.
     /// </summary>
     public string? Owner { get; init; }
+    /// <summary>An https URL that receives signed events of the job (Standard Webhooks); see <see cref="WebhookEvents"/>.</summary>
+    public string? Webhook { get; init; }
+    /// <summary>Which events the webhook receives: started, progress, completed; null is completed only.</summary>
+    public IReadOnlyList<string>? WebhookEvents { get; init; }
 
     /// <summary>The output formats as the contract spells them (jpg is jpeg).</summary>
     public static readonly IReadOnlyList<string> Formats = ["png", "jpeg", "jpg", "webp"];
@@ -53,6 +57,7 @@ public sealed record JobRequest
             throw new JobRejectedException(JobErrorCodes.InvalidReplyTo, $"replyTo must be a storage queue name (3-63 of a-z, 0-9 and single '-'), found '{ReplyTo}'");
         if (Owner is not null && !Names.IsValidOwner(Owner))
             throw new JobRejectedException(JobErrorCodes.InvalidOwner, "owner must be 1-128 characters of A-Z, a-z, 0-9 and '_', '-', '.', ':', '@'");
+        if (Webhooks.ShapeError(Webhook, WebhookEvents) is { } webhookError) throw new JobRejectedException(webhookError.Code, webhookError.Message);
         if (InitImage is not null && !Names.IsPlausibleInitImage(InitImage))
             throw new JobRejectedException(JobErrorCodes.InvalidInitImage,
                 "initImage must be a blob name in the container lcm-inputs (like 'job-1/init') or the URL of such a blob in this service's storage account");

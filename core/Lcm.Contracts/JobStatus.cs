@@ -30,6 +30,8 @@ public sealed record JobStatus
     public JobError? Error { get; init; }
     public IReadOnlyList<string> Warnings { get; init; } = [];
     public JobMetrics? Metrics { get; init; }
+    /// <summary>How the delivery of the job's completed webhook went; null without a webhook.</summary>
+    public WebhookDelivery? Webhook { get; init; }
 
     [JsonIgnore]
     public bool IsTerminal => Status is JobState.Succeeded or JobState.Failed or JobState.Canceled;
@@ -39,3 +41,6 @@ public sealed record JobStatus
     public static JobStatus FromJson(ReadOnlySpan<byte> json) =>
         JsonSerializer.Deserialize<JobStatus>(json, JobJson.Documents) ?? throw new JsonException("status document is null");
 }
+
+/// <summary>The attempts at the completed webhook so far: delivered, still retrying, or given up.</summary>
+public sealed record WebhookDelivery(int Attempts, bool Delivered, int? LastStatusCode, string? LastError, DateTimeOffset? DeliveredAt);

@@ -7,13 +7,15 @@ public sealed record StorageNames
     /// <summary>Null when completion events are turned off.</summary>
     public string? ResultsQueue { get; init; } = "lcm-results";
     public string PoisonQueue => JobsQueue + "-poison";
+    /// <summary>Webhook deliveries waiting for their (next) attempt.</summary>
+    public string WebhooksQueue => JobsQueue + "-webhooks";
     public const string ImagesContainer = "lcm-images";
     public const string StatusContainer = "lcm-status";
     public const string InputsContainer = "lcm-inputs";
     public const string RequestsContainer = "lcm-requests";
 
     /// <summary>Whether <paramref name="queue"/> is one of the service's own queues, which no job may name as its replyTo.</summary>
-    public bool IsServiceQueue(string queue) => queue == JobsQueue || queue == PoisonQueue || queue == ResultsQueue;
+    public bool IsServiceQueue(string queue) => queue == JobsQueue || queue == PoisonQueue || queue == ResultsQueue || queue == WebhooksQueue;
 
     /// <summary>The refusal of a replyTo that names one of the service's own queues; null for any other.</summary>
     public JobError? ReplyToError(string? replyTo) => replyTo is not null && IsServiceQueue(replyTo)

@@ -35,6 +35,7 @@ public static class JobsServices
         services.AddSingleton(sp => new JobQueues(sp.GetRequiredService<StorageAccount>(), settings.Names));
         services.AddSingleton(sp => JobProcessor.Create(sp.GetRequiredService<StorageAccount>(), settings.Names,
             sp.GetRequiredService<IImageGenerator>(), sp.Logger(JobsCategory), settings.Processor));
+        services.AddSingleton(sp => sp.GetRequiredService<JobProcessor>().WebhookDispatcher);
         return services;
     }
 
@@ -51,6 +52,8 @@ public static class JobsServices
         });
         services.AddSingleton(sp => new RequestBlobPoller(sp.GetRequiredService<StorageAccount>().Blobs.GetBlobContainerClient(StorageNames.RequestsContainer),
             sp.GetRequiredService<JobQueues>(), sp.Logger(JobsCategory)));
+        services.AddSingleton(sp => new WebhookQueueWorker(sp.GetRequiredService<WebhookDispatcher>(),
+            sp.GetRequiredService<JobQueues>().Queue(sp.GetRequiredService<StorageNames>().WebhooksQueue), sp.GetRequiredService<WorkerSettings>().Queue, sp.Logger(JobsCategory)));
         services.AddSingleton(sp => new LocalWorker(sp, sp.GetRequiredService<WorkerSettings>(), sp.Logger(JobsCategory), onReady));
         services.AddHostedService(sp => sp.GetRequiredService<LocalWorker>());
         return services;

@@ -25,6 +25,7 @@ public sealed class JobProcessor(
     BlobUrls urls,
     InputImages inputs,
     BlobContainerClient requests,
+    WebhookDispatcher webhooks,
     ILogger logger,
     JobProcessorOptions? options = null,
     TimeProvider? clock = null)
@@ -37,15 +38,20 @@ public sealed class JobProcessor(
         JobProcessorOptions? options = null)
     {
         options ??= new JobProcessorOptions();
-        return new JobProcessor(generator,
-            new StatusStore(account.Blobs.GetBlobContainerClient(StorageNames.StatusContainer)),
+        var statuses = new StatusStore(account.Blobs.GetBlobContainerClient(StorageNames.StatusContainer));
+        var queues = new JobQueues(account, names);
+        return new JobProcessor(generator, statuses,
             new ImageStore(account.Blobs.GetBlobContainerClient(StorageNames.ImagesContainer)),
-            new JobQueues(account, names),
+            queues,
             new BlobUrls(account.Blobs, options.SasLifetime),
             new InputImages(account.Blobs, options.InputLimits),
             account.Blobs.GetBlobContainerClient(StorageNames.RequestsContainer),
+            new WebhookDispatcher(new WebhookSender(options.Webhooks), queues, statuses, options.Webhooks, logger),
             logger, options);
     }
+
+    /// <summary>The webhook deliveries of this processor's jobs, for the host's webhooks-queue loop or trigger.</summary>
+    public WebhookDispatcher WebhookDispatcher => webhooks;
 
     public async Task<JobOutcome> ProcessAsync(JobDelivery delivery, CancellationToken shutdown)
     {
@@ -75,6 +81,8 @@ public sealed class JobProcessor(
             // Inputs are fetched only for a job that is still to run: the request blob now, the init image after the claim.
             if (message.RequestBlob is { } requestBlob) message = await ReadRequestBlobAsync(id, requestBlob, shutdown);
             message = RefuseServiceQueueAsReplyTo(message);
+            if (message.Error is null && await webhooks.RefusalAsync(message.Request, shutdown) is { } refusedWebhook)
+                message = message with { Request = null, Error = refusedWebhook };
             return message.Error is { } error
                 ? Final(stored?.Status ?? NewStatus(id, delivery, message.Request), JobState.Failed, error)
                 : Claim(stored, NewStatus(id, delivery, message.Request), message.Request!);
@@ -155,6 +163,7 @@ public sealed class JobProcessor(
     {
         var status = claimed.Status;
         logger.LogInformation("Job {Id} running (attempt {Attempt})", status.Id, status.Attempts);
+        await NotifyAsync(() => webhooks.EnqueueAsync(status, Webhooks.Started, new JobStartedEvent(status.Id, status.Status, status.Attempts), shutdown, $".{status.Attempts}"));
         using var canceledByClient = new CancellationTokenSource();
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(shutdown, canceledByClient.Token);
         using var stopWatching = CancellationTokenSource.CreateLinkedTokenSource(linked.Token);
@@ -276,16 +285,31 @@ public sealed class JobProcessor(
         return Done(final);
     }
 
+    /// <summary>The completion event, to the results queue, the job's replyTo queue and its webhook.</summary>
     private async Task PublishAsync(JobStatus status, CancellationToken cancellationToken, string? replyTo = null)
     {
         var targets = new[] { queues.Names.ResultsQueue, status.Request?.ReplyTo ?? replyTo }.OfType<string>().Distinct()
             .Where(queue => queue == queues.Names.ResultsQueue || !queues.Names.IsServiceQueue(queue)).ToArray();
-        if (targets.Length == 0) return;
+        if (targets.Length == 0 && status.Request?.Webhook is null) return;
         var eventImages = new List<JobEventImage>();
         foreach (var image in status.Images)
             eventImages.Add(new JobEventImage(image.Blob, await urls.ReadUrlAsync(StorageNames.ImagesContainer, image.Blob, cancellationToken)));
         var completed = new JobCompletedEvent(status.Id, status.Status, eventImages, status.Error);
         foreach (string queue in targets) await queues.SendJsonAsync(queue, completed, cancellationToken);
+        await webhooks.EnqueueAsync(status, Webhooks.Completed, completed, cancellationToken);
+    }
+
+    /// <summary>A started or progress webhook is news, not the job: failing to queue it is logged, and the job goes on.</summary>
+    private async Task NotifyAsync(Func<Task> enqueue)
+    {
+        try
+        {
+            await enqueue();
+        }
+        catch (Exception e) when (e is RequestFailedException or IOException or HttpRequestException)
+        {
+            logger.LogWarning("A webhook event could not be queued: {Message}", e.Message);
+        }
     }
 
     /// <summary>Polls the status while the job runs; a client's cancel shows as a changed ETag with status canceled.</summary>
@@ -350,4 +374,6 @@ public sealed record JobProcessorOptions
     public ImageInputLimits InputLimits { get; init; } = new();
     /// <summary>How long the read SAS of image URLs in completion events stays valid.</summary>
     public TimeSpan SasLifetime { get; init; } = TimeSpan.FromMinutes(60);
+    /// <summary>Signing, URL policy and retries of job webhooks (LCM_WEBHOOK_*).</summary>
+    public WebhookOptions Webhooks { get; init; } = new();
 }

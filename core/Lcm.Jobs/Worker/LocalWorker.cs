@@ -29,7 +29,7 @@ internal sealed class LocalWorker(IServiceProvider services, WorkerSettings sett
         var poller = settings.RequestPollInterval is { } interval
             ? services.GetRequiredService<RequestBlobPoller>().RunAsync(interval, stoppingToken)
             : Task.CompletedTask;
-        await Task.WhenAll(worker.RunAsync(stoppingToken), poller);
+        await Task.WhenAll(worker.RunAsync(stoppingToken), poller, services.GetRequiredService<WebhookQueueWorker>().RunAsync(stoppingToken));
         logger.LogInformation("Worker stopped");
     }
 
