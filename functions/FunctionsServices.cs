@@ -14,7 +14,9 @@ public static class FunctionsServices
         services.AddSingleton(sp => new QueueTriggerHandler(sp.GetRequiredService<JobProcessor>(), sp.GetRequiredService<JobQueues>(),
             sp.GetRequiredService<ILoggerFactory>().CreateLogger(JobsServices.JobsCategory)));
         services.AddSingleton(sp => new JobApi(new LcmJobClient(sp.GetRequiredService<StorageAccount>(), new LcmJobClientOptions { Names = settings.Names })));
-        services.AddHostedService<EngineWarmUp>();
+        services.AddSingleton<EngineWarmUp>();
+        services.AddHostedService(sp => sp.GetRequiredService<EngineWarmUp>());
+        services.AddSingleton(sp => new HealthApi(sp.GetRequiredService<EngineWarmUp>(), sp.GetRequiredService<JobQueues>()));
         return services;
     }
 }

@@ -24,7 +24,8 @@ public sealed class JobsHttp(JobApi api)
     public async Task<HttpResponseData> Cancel([HttpTrigger(AuthorizationLevel.Function, "post", Route = "jobs/{id}/cancel")] HttpRequestData request, string id, CancellationToken cancellationToken) =>
         await WriteAsync(request, await api.CancelAsync(id, cancellationToken), cancellationToken);
 
-    private static async Task<HttpResponseData> WriteAsync(HttpRequestData request, ApiResult result, CancellationToken cancellationToken)
+    /// <summary>An <see cref="ApiResult"/> as a JSON response; every route answers through it.</summary>
+    internal static async Task<HttpResponseData> WriteAsync(HttpRequestData request, ApiResult result, CancellationToken cancellationToken)
     {
         var response = request.CreateResponse((HttpStatusCode)result.StatusCode);
         response.Headers.Add("Content-Type", "application/json; charset=utf-8");
