@@ -55,7 +55,9 @@ internal sealed class QueueWorker(JobProcessor processor, JobQueues queues, Queu
                 continue;
             }
             // Back off like the host's queue poller: double the wait while idle, up to maxPollingInterval.
-            var wait = running.Count >= settings.Concurrency ? Task.WhenAny(running) : Task.Delay(idle, stoppingToken);
+            // A full worker waits for one of its jobs to end or for the stop, whichever comes first: the jobs go on
+            // after the stop, and their grace starts there.
+            var wait = running.Count >= settings.Concurrency ? Task.WhenAny(running).WaitAsync(stoppingToken) : Task.Delay(idle, stoppingToken);
             try
             {
                 await wait;

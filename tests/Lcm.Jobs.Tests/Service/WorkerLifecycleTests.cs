@@ -166,6 +166,28 @@ public sealed class WorkerLifecycleTests(AzuriteFixture fixture, ITestOutputHelp
     }
 
     [Fact]
+    public async Task A_full_worker_stopped_gives_its_running_jobs_the_grace_and_no_more()
+    {
+        var names = fixture.NewNames();
+        var client = new LcmJobClient(fixture.Account, new LcmJobClientOptions { Names = names, PollInterval = TimeSpan.FromMilliseconds(100) });
+        var jobs = await Task.WhenAll(Enumerable.Range(0, 2).Select(i =>
+            client.SubmitAsync(new JobRequest { Prompt = $"a long job in a full worker {i}", Width = 64, Height = 64, Steps = 1 })));
+        // Two messages at a time (batch 1 + 1 more), both held by jobs that wait minutes: the worker takes no more.
+        var queue = TestWorker.FastQueue with { BatchSize = 1, NewBatchThreshold = 1 };
+        var worker = await TestWorker.StartAsync(fixture, names, output, new DelayedGenerator(fixture.Engine, TimeSpan.FromMinutes(5)),
+            queue, name: "full", shutdownGrace: TimeSpan.FromSeconds(1));
+        await using (worker)
+        {
+            foreach (var job in jobs) await fixture.WaitForStatusAsync(job.Id, s => s.Status != JobState.Queued);
+            // Bounded by TestWorker's 60 s wait: a stop that waited for a job to end first would take 5 minutes.
+            await worker.StopAsync();
+        }
+        Assert.Equal(1, worker.Log.Count("2 running job(s) get up to 1 s to finish"));
+        Assert.Equal(2, worker.Log.Count("handed back at shutdown"));
+        Assert.Equal(2, (await fixture.Queue(names.JobsQueue).PeekMessagesAsync(32)).Value.Length);
+    }
+
+    [Fact]
     public async Task Two_workers_share_a_hundred_jobs_sent_at_once_without_losing_or_repeating_one()
     {
         const int jobs = 100;
