@@ -41,6 +41,11 @@ public sealed class HealthApi(EngineWarmUp warmUp, JobQueues queues)
             string reason = e is OperationCanceledException ? $"no answer within {StorageDeadline.TotalSeconds:F0} s" : e.Message;
             return new StorageHealth(false, queues.Jobs.Name, null, reason);
         }
+        catch (RequestFailedException e)
+        {
+            // Storage answered, but refuses the app (a missing role, a firewall rule): reachable, not healthy.
+            return new StorageHealth(true, queues.Jobs.Name, null, $"storage refused reading the queue: {e.Status} {e.ErrorCode}");
+        }
     }
 
     private sealed record EngineHealth(bool Loaded, string? ExecutionProvider, string? Error = null);

@@ -31,9 +31,12 @@ internal sealed class StorageOutage
                 : $"storage calls of the worker on {queue} have failed {_failures} time(s) over {_since.Elapsed.TotalSeconds:F0} s: {_lastError}";
     }
 
-    /// <summary>Whether a failure is storage not answering (after the SDK's own retries, an AggregateException of them).</summary>
+    /// <summary>
+    /// Whether a failure is storage not answering, or answering that it cannot serve (5xx), after the SDK's own
+    /// retries (then an AggregateException of them). A 4xx is an answer about the request, not an outage.
+    /// </summary>
     public static bool IsStorageFailure(Exception e) =>
-        e is RequestFailedException or HttpRequestException || e is AggregateException all && all.InnerExceptions.All(IsStorageFailure);
+        e is RequestFailedException { Status: 0 or >= 500 } or HttpRequestException || e is AggregateException all && all.InnerExceptions.All(IsStorageFailure);
 
     /// <summary>A receive failed: the wait before the next try.</summary>
     public TimeSpan Failed(ILogger logger, string queue, Exception e, TimeSpan pollingInterval)

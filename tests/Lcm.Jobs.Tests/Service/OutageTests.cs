@@ -20,7 +20,7 @@ public sealed class OutageTests(AzuriteFixture fixture, ITestOutputHelper output
     public async Task Every_job_of_a_burst_succeeds_through_a_storage_outage_and_readiness_reports_it()
     {
         string location = Directory.CreateTempSubdirectory("lcm-azurite-").FullName;
-        using var azurite = await Azurite.StartAsync(location: location);
+        var azurite = await Azurite.StartAsync(location: location);
         var account = StorageAccount.FromConnectionString(azurite.ConnectionString);
         var names = fixture.NewNames();
         var client = new LcmJobClient(account, new LcmJobClientOptions { Names = names, PollInterval = TimeSpan.FromMilliseconds(200) });
@@ -75,6 +75,8 @@ public sealed class OutageTests(AzuriteFixture fixture, ITestOutputHelper output
         finally
         {
             worker.Kill();
+            // Azurite first: it writes its files until it has stopped.
+            azurite.Dispose();
             Directory.Delete(location, recursive: true);
         }
     }
