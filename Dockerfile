@@ -57,8 +57,12 @@ RUN set -eux; \
         rm -rf /var/lib/apt/lists/*; \
     fi
 
+# The host listens on 8080, not the base image's 80: a user other than root cannot bind a port below 1024.
+# The prepared-model and LoRA caches go to the one folder the app's user may write.
 ENV AzureWebJobsScriptRoot=/home/site/wwwroot \
     AzureFunctionsJobHost__Logging__Console__IsEnabled=true \
+    ASPNETCORE_URLS=http://+:8080 \
+    LCM_CACHE_DIR=/home/site/cache \
     NVIDIA_VISIBLE_DEVICES=all \
     NVIDIA_DRIVER_CAPABILITIES=compute,utility
 
@@ -77,3 +81,12 @@ RUN set -eu; \
         unresolved="$(ldd "$lib" | grep 'not found' | grep -v 'libcuda.so.1' || true)"; \
         if [ -n "$unresolved" ]; then echo "$unresolved" >&2; exit 1; fi; \
     fi
+
+# Not root: a fixed uid (10001, so volume permissions can name it) that owns only what the app writes.
+# The program, the model and the CUDA libraries stay root's and read-only to it.
+RUN groupadd --system --gid 10001 lcm; \
+    useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /home/site/cache --shell /usr/sbin/nologin lcm; \
+    mkdir -p /home/site/cache; \
+    chown 10001:10001 /home/site/cache
+USER 10001:10001
+EXPOSE 8080

@@ -54,8 +54,20 @@ public sealed class Azurite : IDisposable
         }
     }
 
-    /// <summary>Kills Azurite, as an outage does, without starting it again.</summary>
-    public void Stop() => Kill();
+    /// <summary>
+    /// Stops Azurite, as an outage does, without starting it again. SIGTERM first, so that Azurite writes
+    /// what it acknowledged to disk (it saves every 5 s otherwise, and real storage loses no acknowledged
+    /// write); a kill if it lingers.
+    /// </summary>
+    public void Stop()
+    {
+        if (!_process.HasExited)
+        {
+            Signals.Terminate(_process.Id);
+            _process.WaitForExit(10_000);
+        }
+        Kill();
+    }
 
     /// <summary>Starts a stopped Azurite again on the same ports (and, with a location, the same data).</summary>
     public async Task RestartAsync(CancellationToken cancellationToken = default)
@@ -161,7 +173,8 @@ public sealed class Azurite : IDisposable
         throw new InvalidOperationException("no package.json with Azurite found above the working folder; run from the LcmFunctions repository");
     }
 
-    private static int FreePort()
+    /// <summary>A loopback port that is free now, for a listener about to start (Azurite's, a worker's health endpoint).</summary>
+    public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

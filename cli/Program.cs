@@ -22,7 +22,7 @@ internal static class Program
                      [--family sd15|sdxl [--kind distilled|lcm-lora] [--era current|legacy]]
           make-lora  --output FILE [--format kohya|peft] [--rank R] [--alpha A] [--seed S] [--dtype F32|F16|BF16] [--unet-only]
           prepare    [--model DIR]
-          worker     [--model DIR] [--connection CS]
+          worker     [--model DIR] [--connection CS] [--health-port N]
           submit     --prompt TEXT [--id ID] [--steps N] [--guidance G] [--width W] [--height H] [--seed S]
                      [--count N] [--format F] [--quality Q] [--reply-to QUEUE] [--init-image FILE [--strength S]]
                      [--negative-prompt TEXT] [--lora NAME[:SCALE]]... [--wait [--output DIR] [--timeout SEC]]
@@ -30,7 +30,8 @@ internal static class Program
           status     ID [--connection CS]
           cancel     ID [--connection CS]
           demo       [--prompt TEXT] [--seed S] [--output DIR] [--model DIR]
-          bench      [--only cold,warm,burst] [--unet-mb N] [--runs N] [--jobs N] [--batch N] [--model DIR] [--json]
+          bench      [--only cold,warm,burst,soak] [--unet-mb N] [--runs N] [--jobs N] [--batch N] [--kill-worker]
+                     [--model DIR] [--json]
 
         The model is --model, else LCM_MODEL_PATH, else a built-in test model. A --lora is a name in
         LCM_LORA_PATH (NAME.safetensors there) or, locally, a path to a .safetensors file. Storage is

@@ -15,7 +15,9 @@ public static class FunctionsServices
             sp.GetRequiredService<ILoggerFactory>().CreateLogger(JobsServices.JobsCategory)));
         services.AddSingleton(sp => new JobApi(new LcmJobClient(sp.GetRequiredService<StorageAccount>(), new LcmJobClientOptions { Names = settings.Names }),
             CallerIdentity.FromEnvironment(Environment.GetEnvironmentVariable), settings.Processor.InputLimits));
-        services.AddHostedService<EngineWarmUp>();
+        services.AddSingleton<EngineWarmUp>();
+        services.AddHostedService(sp => sp.GetRequiredService<EngineWarmUp>());
+        services.AddSingleton(sp => new HealthApi(sp.GetRequiredService<EngineWarmUp>(), sp.GetRequiredService<JobQueues>()));
         return services;
     }
 }

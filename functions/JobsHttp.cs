@@ -31,7 +31,8 @@ public sealed class JobsHttp(JobApi api)
     private static Func<string, string?> Headers(HttpRequestData request) =>
         name => request.Headers.TryGetValues(name, out var values) ? values.FirstOrDefault() : null;
 
-    private static async Task<HttpResponseData> WriteAsync(HttpRequestData request, ApiResult result, CancellationToken cancellationToken)
+    /// <summary>An <see cref="ApiResult"/> as a JSON response; every route answers through it.</summary>
+    internal static async Task<HttpResponseData> WriteAsync(HttpRequestData request, ApiResult result, CancellationToken cancellationToken)
     {
         var response = request.CreateResponse((HttpStatusCode)result.StatusCode);
         response.Headers.Add("Content-Type", "application/json; charset=utf-8");

@@ -1,7 +1,3 @@
-using System.Diagnostics;
-using Lcm.Client;
-using Lcm.Contracts;
-
 namespace Lcm.Cli;
 
 /// <summary>
@@ -26,9 +22,7 @@ internal static class BurstBench
         return new { jobs, batchMaxImages = batchImages, size = "512x512", steps = 4, runs = results };
     }
 
-    private sealed record Figures(double JobsPerSecond, double P50Ms, double P95Ms, int Failed);
-
-    private static async Task<Figures> RunOneAsync(string connection, string model, int jobs, int workers, int batchImages)
+    private static async Task<JobFigures> RunOneAsync(string connection, string model, int jobs, int workers, int batchImages)
     {
         string queue = $"bench-{Guid.NewGuid():N}"[..20];
         var env = new Dictionary<string, string>
@@ -39,44 +33,7 @@ internal static class BurstBench
             ["LCM_BATCH_MAX_IMAGES"] = $"{batchImages}",
             ["LCM_EXECUTION_PROVIDER"] = "cpu",
         };
-        var processes = new List<Process>();
-        try
-        {
-            for (int i = 0; i < workers; i++) processes.Add(await StartWorkerAsync(model, env));
-            var client = new LcmJobClient(connection, new LcmJobClientOptions { Names = new StorageNames { JobsQueue = queue, ResultsQueue = null }, PollInterval = TimeSpan.FromMilliseconds(100) });
-            var submitted = await Task.WhenAll(Enumerable.Range(0, jobs).Select(i =>
-                client.SubmitAsync(new JobRequest { Prompt = $"a photo of a cat, number {i}", Seed = i })));
-            var finished = await Task.WhenAll(submitted.Select(s => client.WaitForCompletionAsync(s.Id, TimeSpan.FromMinutes(10))));
-            var latencies = finished.Select(s => (s.CompletedAt!.Value - s.CreatedAt).TotalMilliseconds).Order().ToArray();
-            double span = (finished.Max(s => s.CompletedAt!.Value) - finished.Min(s => s.CreatedAt)).TotalSeconds;
-            return new Figures(jobs / span, Percentile(latencies, 0.5), Percentile(latencies, 0.95), finished.Count(s => s.Status != JobState.Succeeded));
-        }
-        finally
-        {
-            foreach (var process in processes)
-            {
-                process.Kill(entireProcessTree: true);
-                await process.WaitForExitAsync();
-                process.Dispose();
-            }
-        }
+        await using var processes = await WorkerProcesses.StartAsync(model, env, workers);
+        return JobFigures.Of(await BenchJobs.RunAsync(BenchJobs.Client(connection, queue), jobs));
     }
-
-    private static async Task<Process> StartWorkerAsync(string model, IReadOnlyDictionary<string, string> env)
-    {
-        var process = Process.Start(SelfProcess.StartInfo(["worker", "--model", model], env))!;
-        var ready = new TaskCompletionSource();
-        process.ErrorDataReceived += (_, e) =>
-        {
-            if (e.Data?.Contains("Worker ready", StringComparison.Ordinal) == true) ready.TrySetResult();
-        };
-        process.OutputDataReceived += (_, _) => { };
-        process.BeginErrorReadLine();
-        process.BeginOutputReadLine();
-        if (await Task.WhenAny(ready.Task, process.WaitForExitAsync(), Task.Delay(TimeSpan.FromMinutes(2))) != ready.Task)
-            throw new InvalidOperationException("a benchmark worker did not become ready");
-        return process;
-    }
-
-    private static double Percentile(double[] sorted, double p) => sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
 }

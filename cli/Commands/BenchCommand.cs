@@ -3,31 +3,35 @@ using System.Text.Json;
 namespace Lcm.Cli;
 
 /// <summary>
-/// <c>lcm bench</c>: cold start (fresh processes, large UNet), warm generation (small model) and
-/// bursts through Azurite. Prints figures; asserts nothing about speed.
+/// <c>lcm bench</c>: cold start (fresh processes, large UNet), warm generation (small model),
+/// bursts through Azurite, and (only when asked for) a soak with two workers, one optionally killed.
+/// Prints figures; asserts nothing about speed.
 /// </summary>
 internal static class BenchCommand
 {
     public static async Task<int> RunAsync(string[] argv)
     {
-        var args = new Arguments(argv, "json");
+        var args = new Arguments(argv, "json", "kill-worker");
         bool json = args.Flag("json");
+        bool killWorker = args.Flag("kill-worker");
         int unetMegabytes = args.Int("unet-mb") ?? 1700;
         int runs = args.Int("runs") ?? 3;
-        int jobs = args.Int("jobs") ?? 32;
+        int? jobsOption = args.Int("jobs");
         int batchImages = args.Int("batch") ?? 4;
         var parts = (args.Text("only") ?? "cold,warm,burst").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
         string? model = args.Text("model");
         args.EnsureAllUsed();
-        if (parts.Except(["cold", "warm", "burst"]).FirstOrDefault() is { } unknown) throw new UsageException($"--only takes cold, warm and burst, found '{unknown}'");
-        if (unetMegabytes < 1 || runs < 1 || jobs < 1 || batchImages is < 1 or > 8) throw new UsageException("--unet-mb, --runs and --jobs must be positive and --batch in 1..8");
+        if (parts.Except(["cold", "warm", "burst", "soak"]).FirstOrDefault() is { } unknown) throw new UsageException($"--only takes cold, warm, burst and soak, found '{unknown}'");
+        if (unetMegabytes < 1 || runs < 1 || jobsOption < 1 || batchImages is < 1 or > 8) throw new UsageException("--unet-mb, --runs and --jobs must be positive and --batch in 1..8");
+        if (killWorker && !parts.Contains("soak")) throw new UsageException("--kill-worker belongs to the soak: add --only soak");
 
         void Log(string line) => Console.Error.WriteLine(line);
         string smallModel = CliModel.Resolve(model);
         var report = new Dictionary<string, object>();
         if (parts.Contains("cold")) report["coldStart"] = await ColdStartBench.RunAsync(unetMegabytes, runs, Log);
         if (parts.Contains("warm")) report["warm"] = WarmBench.Run(smallModel, Math.Max(runs, 5), Log);
-        if (parts.Contains("burst")) report["burst"] = await BurstBench.RunAsync(smallModel, jobs, batchImages, Log);
+        if (parts.Contains("burst")) report["burst"] = await BurstBench.RunAsync(smallModel, jobsOption ?? 32, batchImages, Log);
+        if (parts.Contains("soak")) report["soak"] = await SoakBench.RunAsync(smallModel, jobsOption ?? 500, killWorker, Log);
         report["machine"] = new { Environment.ProcessorCount, os = System.Runtime.InteropServices.RuntimeInformation.OSDescription };
         Console.WriteLine(JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = !json, PropertyNamingPolicy = JsonNamingPolicy.CamelCase }));
         return 0;

@@ -5,7 +5,10 @@ using Microsoft.Extensions.Hosting;
 
 namespace Lcm.Cli;
 
-/// <summary><c>lcm worker</c>: serves the jobs queue until Ctrl+C or SIGTERM, then finishes or hands back its messages.</summary>
+/// <summary>
+/// <c>lcm worker</c>: serves the jobs queue until Ctrl+C or SIGTERM, then gives running jobs the shutdown grace
+/// to finish and hands back the rest; with <c>--health-port</c> it answers /healthz and /readyz.
+/// </summary>
 internal static class WorkerCommand
 {
     public static async Task<int> RunAsync(string[] argv, CancellationToken cancellationToken)
@@ -13,9 +16,13 @@ internal static class WorkerCommand
         var args = new Arguments(argv);
         string? connection = args.Text("connection");
         string? model = args.Text("model");
+        int? healthPort = args.Int("health-port");
         args.EnsureAllUsed();
+        if (healthPort is < 1 or > 65535) throw new UsageException($"--health-port must be in 1..65535, found {healthPort}");
         string modelPath = CliModel.Resolve(model);
-        await RunWorkerAsync(CliStorage.Account(connection), WorkerSettings.FromEnvironment(), modelPath, cancellationToken);
+        var settings = WorkerSettings.FromEnvironment();
+        if (healthPort is not null) settings = settings with { HealthPort = healthPort };
+        await RunWorkerAsync(CliStorage.Account(connection), settings, modelPath, cancellationToken);
         return 0;
     }
 
@@ -27,6 +34,8 @@ internal static class WorkerCommand
         builder.Services.AddSingleton(CliModel.Logging);
         // Program already turns Ctrl+C and SIGTERM into the token; the host need not announce itself.
         builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
+        // The grace of running jobs plus time to hand back the rest, within the container's terminationGracePeriodSeconds.
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = settings.ShutdownGrace + TimeSpan.FromSeconds(10));
         builder.Services.AddLcmJobs(settings, modelPath, account).AddLcmWorker(onReady);
         await builder.Build().RunLcmWorkerAsync(cancellationToken);
     }

@@ -39,16 +39,21 @@ public static class JobsServices
         return services;
     }
 
-    /// <summary>The local queue worker (and the request poller, when configured) over <see cref="AddLcmJobs"/>; <paramref name="onReady"/> is called once jobs can run.</summary>
+    /// <summary>
+    /// The local queue worker (and the request poller and the health endpoint, when configured) over
+    /// <see cref="AddLcmJobs"/>; <paramref name="onReady"/> is called once jobs can run.
+    /// </summary>
     public static IServiceCollection AddLcmWorker(this IServiceCollection services, Action? onReady = null)
     {
+        // Before the worker: it answers (503, starting) while the engine loads.
+        services.AddHostedService(sp => new HealthEndpoint(sp.GetRequiredService<WorkerSettings>(), () => sp.GetRequiredService<LocalWorker>().Readiness, sp.Logger(JobsCategory)));
         services.AddSingleton(sp =>
         {
             var settings = sp.GetRequiredService<WorkerSettings>();
             // A batch fills only if the worker holds that many jobs, and the next one forms while it runs.
             int batch = settings.Batching.MaxImages;
             var queue = settings.Queue with { BatchSize = Math.Max(settings.Queue.BatchSize, batch), NewBatchThreshold = Math.Max(settings.Queue.NewBatchThreshold, batch) };
-            return new QueueWorker(sp.GetRequiredService<JobProcessor>(), sp.GetRequiredService<JobQueues>(), queue, settings.MessageLease, sp.Logger(JobsCategory));
+            return new QueueWorker(sp.GetRequiredService<JobProcessor>(), sp.GetRequiredService<JobQueues>(), queue, settings.MessageLease, settings.ShutdownGrace, sp.Logger(JobsCategory));
         });
         services.AddSingleton(sp => new RequestBlobPoller(sp.GetRequiredService<StorageAccount>().Blobs.GetBlobContainerClient(StorageNames.RequestsContainer),
             sp.GetRequiredService<JobQueues>(), sp.Logger(JobsCategory)));

@@ -58,6 +58,9 @@ var baseEnv = [
   { name: 'LCM_JOBS_QUEUE', value: jobsQueue }
   { name: 'LCM_RESULTS_QUEUE', value: resultsQueue }
   { name: 'LCM_EXECUTION_PROVIDER', value: executionProvider }
+  // At SIGTERM (scale-in, new revision) the host stops its listeners and lets running invocations finish
+  // instead of canceling them at once; terminationGracePeriodSeconds below bounds how long.
+  { name: 'FUNCTIONS_ENABLE_DRAIN_ON_APP_STOPPING', value: 'true' }
 ]
 
 var queueRule = {
@@ -101,7 +104,7 @@ resource app 'Microsoft.App/containerApps@2026-01-01' = {
       ingress: enableHttpIngress
         ? {
             external: true
-            targetPort: 80 // the Functions base image listens on 80
+            targetPort: 8080 // the image's ASPNETCORE_URLS: not root, so not 80
             transport: 'auto'
             allowInsecure: false
           }
@@ -150,7 +153,8 @@ resource app 'Microsoft.App/containerApps@2026-01-01' = {
             }
           ]
         : []
-      // Give a generation in flight time to finish when a replica is scaled in.
+      // Time for a generation in flight to finish when a replica is scaled in: the host drains (above);
+      // lcm worker's LCM_SHUTDOWN_GRACE_SECONDS defaults to 110 to hand back what is left before the kill.
       terminationGracePeriodSeconds: 120
       scale: {
         minReplicas: minReplicas

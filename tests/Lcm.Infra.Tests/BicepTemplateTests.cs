@@ -225,9 +225,19 @@ public class BicepTemplateTests : IClassFixture<BicepFixture>
 
         var exposed = Single(A100WithIngress, "Microsoft.App/containerApps");
         var ingress = exposed["properties"]!["configuration"]!["ingress"]!;
-        Assert.Equal(80, ingress["targetPort"]!.GetValue<int>());
+        // The port the image's host listens on (DockerfileTests): a user other than root cannot bind 80.
+        Assert.Equal(8080, ingress["targetPort"]!.GetValue<int>());
         Assert.False(ingress["allowInsecure"]!.GetValue<bool>());
         Assert.Contains(exposed["properties"]!["template"]!["scale"]!["rules"]!.AsArray(), r => r!["http"] is not null);
+    }
+
+    [Fact]
+    public void Replicas_drain_running_jobs_within_the_termination_grace()
+    {
+        var app = Single(Default, "Microsoft.App/containerApps");
+        Assert.Equal("true", Str(Env(app)["FUNCTIONS_ENABLE_DRAIN_ON_APP_STOPPING"]["value"]));
+        // Above lcm worker's default LCM_SHUTDOWN_GRACE_SECONDS (110), leaving time to hand back what did not finish.
+        Assert.Equal(120, app["properties"]!["template"]!["terminationGracePeriodSeconds"]!.GetValue<int>());
     }
 
     // ---- identity and roles ----

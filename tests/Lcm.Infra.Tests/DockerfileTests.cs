@@ -53,6 +53,28 @@ public class DockerfileTests
     }
 
     [Fact]
+    public void RuntimeStage_RunsAsAFixedNonRootUser_ThatOwnsOnlyTheCache()
+    {
+        string runtime = Dockerfile[Dockerfile.IndexOf("AS runtime", StringComparison.Ordinal)..];
+        Assert.Contains("useradd --system --uid 10001 --gid 10001", runtime);
+        Assert.Contains("chown 10001:10001 /home/site/cache", runtime);
+        Assert.Single(runtime.Split('\n'), l => l.Contains("chown", StringComparison.Ordinal));
+        Assert.Contains("LCM_CACHE_DIR=/home/site/cache", runtime);
+        // The last USER wins, and nothing after it may need root.
+        var lines = runtime.Split('\n').Select(l => l.Trim()).ToList();
+        int user = lines.FindLastIndex(l => l.StartsWith("USER ", StringComparison.Ordinal));
+        Assert.Equal("USER 10001:10001", lines[user]);
+        Assert.DoesNotContain(lines.Skip(user), l => l.StartsWith("RUN ", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void RuntimeStage_ListensOn8080()
+    {
+        Assert.Contains("ASPNETCORE_URLS=http://+:8080", Dockerfile);
+        Assert.Contains("EXPOSE 8080", Dockerfile);
+    }
+
+    [Fact]
     public void ModelFolder_IsOptionalAndInTheBuildContext()
     {
         Assert.Contains("ARG MODEL_DIR=infra/docker/no-model", Dockerfile);

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using System.Text;
 using Lcm.Contracts;
 using Xunit.Abstractions;
@@ -64,15 +63,23 @@ public sealed class CliProcess : IDisposable
         return cli;
     }
 
-    /// <summary><c>lcm worker</c> on the given connection and queues, with the model and host.json the tests use.</summary>
-    public static CliProcess StartWorker(string connection, StorageNames names, string modelPath, ITestOutputHelper? output) =>
-        Start(["worker", "--connection", connection], new Dictionary<string, string>
+    /// <summary>
+    /// <c>lcm worker</c> on the given connection and queues, with the model and host.json the tests use,
+    /// plus <paramref name="settings"/> (LCM_* variables) and <paramref name="args"/>.
+    /// </summary>
+    public static CliProcess StartWorker(string connection, StorageNames names, string modelPath, ITestOutputHelper? output,
+        IReadOnlyDictionary<string, string>? settings = null, IEnumerable<string>? args = null)
+    {
+        var environment = new Dictionary<string, string>
         {
             ["LCM_MODEL_PATH"] = modelPath,
             ["LCM_JOBS_QUEUE"] = names.JobsQueue,
             ["LCM_RESULTS_QUEUE"] = names.ResultsQueue!,
             ["LCM_HOST_JSON"] = Path.Combine(AppContext.BaseDirectory, "host.json"),
-        }, output: output);
+        };
+        foreach (var (key, value) in settings ?? new Dictionary<string, string>()) environment[key] = value;
+        return Start(["worker", "--connection", connection, .. args ?? []], environment, output: output);
+    }
 
     /// <summary>Runs to the end; the timeout only stops a hung process from hanging the test.</summary>
     public static async Task<CliProcess> RunAsync(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null,
@@ -108,13 +115,7 @@ public sealed class CliProcess : IDisposable
     }
 
     /// <summary>SIGTERM, as <c>docker stop</c> or a scale-in sends: the worker hands its messages back and exits.</summary>
-    public void Terminate()
-    {
-        if (Kill(_process.Id, 15) != 0) throw new InvalidOperationException($"kill -TERM {_process.Id} failed: errno {Marshal.GetLastPInvokeError()}");
-    }
-
-    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static extern int Kill(int pid, int signal);
+    public void Terminate() => Lcm.Cli.Signals.Terminate(_process.Id);
 
     public void Dispose()
     {

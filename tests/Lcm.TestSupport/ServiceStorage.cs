@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using Azure.Storage.Queues;
 using Azure.Storage.Queues.Models;
+using Lcm.Client;
 using Lcm.Contracts;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.Formats;
@@ -80,15 +81,22 @@ public static class ServiceStorage
         JsonDocument.Parse(Convert.FromBase64String(base64)).RootElement.Clone();
 
     /// <summary>Messages in a queue, visible or not: Azurite counts messages under a lease too, as Azure does.</summary>
-    public static async Task<int> MessageCountAsync(this AzuriteFixture fixture, string queue) =>
-        (await fixture.Queue(queue).GetPropertiesAsync()).Value.ApproximateMessagesCount;
+    public static Task<int> MessageCountAsync(this AzuriteFixture fixture, string queue) => fixture.Account.MessageCountAsync(queue);
+
+    /// <summary>As for the fixture's account, on another (a test's own Azurite).</summary>
+    public static async Task<int> MessageCountAsync(this StorageAccount account, string queue) =>
+        (await account.Queues.GetQueueClient(queue).GetPropertiesAsync()).Value.ApproximateMessagesCount;
 
     /// <summary>Waits until the queue holds no message at all (deleted, not merely invisible).</summary>
-    public static async Task WaitUntilEmptyAsync(this AzuriteFixture fixture, string queue, TimeSpan? timeout = null)
+    public static Task WaitUntilEmptyAsync(this AzuriteFixture fixture, string queue, TimeSpan? timeout = null) =>
+        fixture.Account.WaitUntilEmptyAsync(queue, timeout);
+
+    /// <summary>As for the fixture's account, on another (a test's own Azurite).</summary>
+    public static async Task WaitUntilEmptyAsync(this StorageAccount account, string queue, TimeSpan? timeout = null)
     {
         var deadline = DateTime.UtcNow + (timeout ?? Timeout);
         int count;
-        while ((count = await fixture.MessageCountAsync(queue)) > 0)
+        while ((count = await account.MessageCountAsync(queue)) > 0)
         {
             if (DateTime.UtcNow > deadline) throw new TimeoutException($"queue '{queue}' still holds {count} message(s)");
             await Task.Delay(Poll);
@@ -96,10 +104,13 @@ public static class ServiceStorage
     }
 
     /// <summary>The image blobs of one job, by name.</summary>
-    public static async Task<List<string>> ImageBlobsAsync(this AzuriteFixture fixture, string jobId)
+    public static Task<List<string>> ImageBlobsAsync(this AzuriteFixture fixture, string jobId) => fixture.Account.ImageBlobsAsync(jobId);
+
+    /// <summary>As for the fixture's account, on another (a test's own Azurite).</summary>
+    public static async Task<List<string>> ImageBlobsAsync(this StorageAccount account, string jobId)
     {
         var names = new List<string>();
-        await foreach (var blob in fixture.Images.Container.GetBlobsAsync(Azure.Storage.Blobs.Models.BlobTraits.None, Azure.Storage.Blobs.Models.BlobStates.None, jobId + "/", CancellationToken.None)) names.Add(blob.Name);
+        await foreach (var blob in account.Blobs.GetBlobContainerClient(StorageNames.ImagesContainer).GetBlobsAsync(Azure.Storage.Blobs.Models.BlobTraits.None, Azure.Storage.Blobs.Models.BlobStates.None, jobId + "/", CancellationToken.None)) names.Add(blob.Name);
         names.Sort(StringComparer.Ordinal);
         return names;
     }

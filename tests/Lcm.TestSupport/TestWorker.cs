@@ -44,13 +44,14 @@ public sealed class TestWorker : IAsyncDisposable
     /// </summary>
     public static Task<TestWorker> StartAsync(AzuriteFixture fixture, StorageNames names, ITestOutputHelper? output,
         IImageGenerator? generator = null, QueueSettings? queue = null, JobProcessorOptions? processor = null,
-        TimeSpan? lease = null, string name = "worker")
+        TimeSpan? lease = null, string name = "worker", TimeSpan? shutdownGrace = null)
     {
         var settings = Settings(names) with
         {
             Queue = queue ?? FastQueue,
             Processor = processor ?? FastProcessor,
             MessageLease = lease ?? TimeSpan.FromSeconds(30),
+            ShutdownGrace = shutdownGrace ?? TimeSpan.Zero,
             Batching = new BatchingOptions { MaxImages = 1 },
         };
         return StartAsync(fixture, settings, fixture.ModelPath, output, name, services =>
@@ -82,7 +83,10 @@ public sealed class TestWorker : IAsyncDisposable
         return worker;
     }
 
-    /// <summary>Settings for a worker on the given queues, on the CPU, with fast polling.</summary>
+    /// <summary>
+    /// Settings for a worker on the given queues, on the CPU, with fast polling. No shutdown grace: a stopped
+    /// test worker hands its running jobs back at once (the grace is tested on <c>lcm worker</c> processes).
+    /// </summary>
     public static WorkerSettings Settings(StorageNames names) => new()
     {
         Names = names,
@@ -90,6 +94,7 @@ public sealed class TestWorker : IAsyncDisposable
         Queue = FastQueue,
         Processor = FastProcessor,
         MessageLease = TimeSpan.FromSeconds(30),
+        ShutdownGrace = TimeSpan.Zero,
     };
 
     public static readonly JobProcessorOptions FastProcessor = new() { CancelPollInterval = TimeSpan.FromMilliseconds(200) };

@@ -20,6 +20,15 @@ public sealed record WorkerSettings
     public TimeSpan MessageLease { get; init; } = TimeSpan.FromSeconds(60);
     /// <summary>How often <c>lcm worker</c> looks for request blobs (LCM_POLL_REQUESTS_SECONDS); null where Event Grid delivers them.</summary>
     public TimeSpan? RequestPollInterval { get; init; }
+    /// <summary>
+    /// How long <c>lcm worker</c>'s running jobs may take to finish once it is told to stop, before their messages are
+    /// handed back (LCM_SHUTDOWN_GRACE_SECONDS): under the container's terminationGracePeriodSeconds (120), with time to hand back.
+    /// </summary>
+    public TimeSpan ShutdownGrace { get; init; } = TimeSpan.FromSeconds(110);
+    /// <summary>The port of <c>lcm worker</c>'s /healthz and /readyz (LCM_HEALTH_PORT); null for none.</summary>
+    public int? HealthPort { get; init; }
+    /// <summary>Where the health endpoint listens (LCM_HEALTH_ADDRESS): loopback unless a probe from outside needs it; <c>*</c> for every interface.</summary>
+    public string HealthAddress { get; init; } = "127.0.0.1";
 
     public static WorkerSettings FromEnvironment(Func<string, string?>? read = null)
     {
@@ -36,6 +45,12 @@ public sealed record WorkerSettings
             settings = settings with { MessageLease = TimeSpan.FromSeconds(lease) };
         if (Settings.ReadInt(read, "LCM_POLL_REQUESTS_SECONDS", 0, 3600) is int requests and > 0)
             settings = settings with { RequestPollInterval = TimeSpan.FromSeconds(requests) };
+        if (Settings.ReadInt(read, "LCM_SHUTDOWN_GRACE_SECONDS", 0, 3600) is int grace)
+            settings = settings with { ShutdownGrace = TimeSpan.FromSeconds(grace) };
+        if (Settings.ReadInt(read, "LCM_HEALTH_PORT", 1, 65535) is int port)
+            settings = settings with { HealthPort = port };
+        if (read("LCM_HEALTH_ADDRESS") is { Length: > 0 } address)
+            settings = settings with { HealthAddress = address };
         if (Settings.ReadInt(read, "LCM_CANCEL_POLL_MS", 50, 60_000) is int poll)
             settings = settings with { Processor = settings.Processor with { CancelPollInterval = TimeSpan.FromMilliseconds(poll) } };
         settings = settings with { Processor = settings.Processor with { InputLimits = EngineSettings.ReadInputLimits(read), Webhooks = WebhookOptions.FromSettings(read) } };

@@ -12,7 +12,7 @@ internal sealed class WebhookQueueWorker(WebhookDispatcher dispatcher, QueueClie
 {
     public async Task RunAsync(CancellationToken stoppingToken)
     {
-        var outage = new ReceiveOutage();
+        var outage = new StorageOutage();
         var idle = TimeSpan.FromMilliseconds(100);
         while (!stoppingToken.IsCancellationRequested)
         {

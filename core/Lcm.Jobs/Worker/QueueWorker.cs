@@ -8,19 +8,22 @@ namespace Lcm.Jobs;
 
 /// <summary>
 /// The Functions queue trigger's behaviour outside the host: receive with a lease that is renewed
-/// while a job runs, delete on completion, retry after a failure, poison after maxDequeueCount,
-/// and on shutdown hand running messages back at once.
+/// while a job runs, delete on completion, retry after a failure, poison after maxDequeueCount.
+/// On shutdown it takes no more messages, gives running jobs <c>shutdownGrace</c> to finish and
+/// hands back the messages of those still running.
 /// </summary>
-internal sealed class QueueWorker(JobProcessor processor, JobQueues queues, QueueSettings settings, TimeSpan messageLease, ILogger logger)
+internal sealed class QueueWorker(JobProcessor processor, JobQueues queues, QueueSettings settings, TimeSpan messageLease, TimeSpan shutdownGrace, ILogger logger)
 {
     private static readonly TimeSpan MinPollingInterval = TimeSpan.FromMilliseconds(100);
-    private readonly ReceiveOutage _outage = new();
+    private readonly StorageOutage _outage = new();
 
-    /// <summary>False while receiving fails (a storage outage); the worker keeps trying.</summary>
-    public bool IsReceiving => !_outage.IsActive;
+    /// <summary>Why storage fails the worker (an outage), or null while it works; the worker keeps trying.</summary>
+    public string? Outage => _outage.Describe(queues.Jobs.Name);
 
     public async Task RunAsync(CancellationToken stoppingToken)
     {
+        // Canceled only once the grace is over: stopping alone ends the receiving, not the jobs.
+        using var handBack = new CancellationTokenSource();
         var running = new List<Task>();
         var idle = MinPollingInterval;
         while (!stoppingToken.IsCancellationRequested)
@@ -45,14 +48,16 @@ internal sealed class QueueWorker(JobProcessor processor, JobQueues queues, Queu
                     idle = _outage.Failed(logger, queues.Jobs.Name, e, settings.MaxPollingInterval);
                 }
             }
-            foreach (var message in messages) running.Add(HandleAsync(message, stoppingToken));
+            foreach (var message in messages) running.Add(HandleAsync(message, handBack.Token));
             if (messages.Length > 0)
             {
                 idle = MinPollingInterval;
                 continue;
             }
             // Back off like the host's queue poller: double the wait while idle, up to maxPollingInterval.
-            var wait = running.Count >= settings.Concurrency ? Task.WhenAny(running) : Task.Delay(idle, stoppingToken);
+            // A full worker waits for one of its jobs to end or for the stop, whichever comes first: the jobs go on
+            // after the stop, and their grace starts there.
+            var wait = running.Count >= settings.Concurrency ? Task.WhenAny(running).WaitAsync(stoppingToken) : Task.Delay(idle, stoppingToken);
             try
             {
                 await wait;
@@ -63,10 +68,26 @@ internal sealed class QueueWorker(JobProcessor processor, JobQueues queues, Queu
             }
             if (running.Count < settings.Concurrency && !_outage.IsActive) idle = TimeSpan.FromTicks(Math.Min(idle.Ticks * 2, settings.MaxPollingInterval.Ticks));
         }
+        await FinishOrHandBackAsync(running, handBack);
+    }
+
+    /// <summary>
+    /// A job that finishes within the grace is not run twice; one that cannot is handed back before
+    /// the platform's kill (terminationGracePeriodSeconds) so another worker takes it at once.
+    /// </summary>
+    private async Task FinishOrHandBackAsync(List<Task> running, CancellationTokenSource handBack)
+    {
+        running.RemoveAll(t => t.IsCompleted);
+        if (running.Count > 0 && shutdownGrace > TimeSpan.Zero)
+        {
+            logger.LogInformation("Stopping: {Count} running job(s) get up to {Seconds:F0} s to finish", running.Count, shutdownGrace.TotalSeconds);
+            await Task.WhenAny(Task.WhenAll(running), Task.Delay(shutdownGrace));
+        }
+        await handBack.CancelAsync();
         await Task.WhenAll(running);
     }
 
-    private async Task HandleAsync(QueueMessage message, CancellationToken stoppingToken)
+    private async Task HandleAsync(QueueMessage message, CancellationToken handBackToken)
     {
         var lease = new MessageLease(queues.Jobs, message, messageLease, logger);
         try
@@ -80,7 +101,7 @@ internal sealed class QueueWorker(JobProcessor processor, JobQueues queues, Queu
             JobOutcome outcome;
             await using (lease.StartRenewing())
             {
-                using var run = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, lease.Lost);
+                using var run = CancellationTokenSource.CreateLinkedTokenSource(handBackToken, lease.Lost);
                 try
                 {
                     outcome = await processor.ProcessAsync(delivery, run.Token);
@@ -90,6 +111,8 @@ internal sealed class QueueWorker(JobProcessor processor, JobQueues queues, Queu
                     outcome = new JobOutcome(JobOutcomeKind.Retry, delivery.Message.JobId, null, e.Message, e);
                 }
             }
+            if (outcome is { Kind: JobOutcomeKind.Retry, Exception: { } failure } && StorageOutage.IsStorageFailure(failure))
+                _outage.Noticed(logger, queues.Jobs.Name, failure);
             if (lease.Lost.IsCancellationRequested)
             {
                 logger.LogWarning("Job {Id} stopped: the lease of its message was lost, so another delivery runs it", outcome.JobId);
@@ -103,7 +126,7 @@ internal sealed class QueueWorker(JobProcessor processor, JobQueues queues, Queu
                 case JobOutcomeKind.Poison:
                     await queues.MoveToPoisonAsync(message, lease.PopReceipt, outcome.Reason ?? "unreadable message", CancellationToken.None);
                     break;
-                case JobOutcomeKind.Retry when stoppingToken.IsCancellationRequested:
+                case JobOutcomeKind.Retry when handBackToken.IsCancellationRequested:
                     await lease.ReleaseAsync(TimeSpan.Zero);
                     break;
                 case JobOutcomeKind.Retry when message.DequeueCount >= settings.MaxDequeueCount:
@@ -115,9 +138,10 @@ internal sealed class QueueWorker(JobProcessor processor, JobQueues queues, Queu
                     break;
             }
         }
-        catch (Exception e) when (e is RequestFailedException or IOException or OperationCanceledException)
+        catch (Exception e) when (e is RequestFailedException or IOException or OperationCanceledException || StorageOutage.IsStorageFailure(e))
         {
             // The message stays locked until its lease runs out, then comes back: nothing is lost.
+            if (StorageOutage.IsStorageFailure(e)) _outage.Noticed(logger, queues.Jobs.Name, e);
             logger.LogWarning("Message {MessageId} left to its lease: {Message}", message.MessageId, e.Message);
         }
         catch (Exception e)

@@ -33,6 +33,7 @@ public class FunctionsMetadataTests
     [InlineData("GetJob", "jobs/{id}", "get")]
     [InlineData("CancelJob", "jobs/{id}/cancel", "post")]
     [InlineData("UploadInput", "inputs", "post")]
+    [InlineData("Health", "health", "get")]
     public void Http_triggers_have_their_routes_and_methods(string function, string route, string method)
     {
         var trigger = Binding(function, "httpTrigger");

@@ -19,14 +19,8 @@ public sealed class WorkerLifecycleTests(AzuriteFixture fixture, ITestOutputHelp
 
         // `lcm worker` in its own process, holding messages for 3 s at a time (renewed while the job runs).
         JobStatus running;
-        using (var process = CliProcess.Start(["worker", "--connection", fixture.ConnectionString], new Dictionary<string, string>
-        {
-            ["LCM_MODEL_PATH"] = fixture.ModelPath,
-            ["LCM_JOBS_QUEUE"] = names.JobsQueue,
-            ["LCM_RESULTS_QUEUE"] = names.ResultsQueue!,
-            ["LCM_MESSAGE_LEASE_SECONDS"] = "3",
-            ["LCM_HOST_JSON"] = Path.Combine(AppContext.BaseDirectory, "host.json"),
-        }, output: output))
+        using (var process = CliProcess.StartWorker(fixture.ConnectionString, names, fixture.ModelPath, output,
+            new Dictionary<string, string> { ["LCM_MESSAGE_LEASE_SECONDS"] = "3" }))
         {
             running = await fixture.WaitForStatusAsync(submitted.Id, s => s.Status != JobState.Queued);
             Assert.False(process.HasExited, process.Stderr);
@@ -87,20 +81,40 @@ public sealed class WorkerLifecycleTests(AzuriteFixture fixture, ITestOutputHelp
     }
 
     [Fact]
-    public async Task Lcm_worker_on_sigterm_hands_its_running_job_back_and_exits_0()
+    public async Task Lcm_worker_on_sigterm_lets_its_running_job_finish_within_the_grace_and_exits_0()
+    {
+        var names = fixture.NewNames();
+        var client = new LcmJobClient(fixture.Account, new LcmJobClientOptions { Names = names, PollInterval = TimeSpan.FromMilliseconds(100) });
+        var submitted = await client.SubmitAsync(SlowJob.Request("a job finishing during a docker stop"));
+
+        // The default grace (LCM_SHUTDOWN_GRACE_SECONDS 110) is far longer than this job.
+        using (var process = CliProcess.StartWorker(fixture.ConnectionString, names, fixture.ModelPath, output))
+        {
+            await fixture.WaitForStatusAsync(submitted.Id, s => s.Status != JobState.Queued);
+            process.Terminate();
+            await process.WaitForExitAsync(ServiceStorage.Timeout);
+            Assert.True(process.ExitCode == 0, process.Stderr);
+            Assert.Contains("1 running job(s) get up to 110 s to finish", process.Stderr);
+            Assert.DoesNotContain("handed back", process.Stderr);
+        }
+        // Finished by the worker that was stopping, once: nothing was left for another.
+        var status = (await fixture.Statuses.GetAsync(submitted.Id))!.Status;
+        Assert.Equal((JobState.Succeeded, 1), (status.Status, status.Attempts));
+        Assert.Equal(status.Images.Select(i => i.Blob), await fixture.ImageBlobsAsync(submitted.Id));
+        Assert.Equal(0, await fixture.MessageCountAsync(names.JobsQueue));
+    }
+
+    [Fact]
+    public async Task Lcm_worker_on_sigterm_hands_back_a_job_that_outlasts_the_grace_and_exits_0()
     {
         var names = fixture.NewNames();
         var client = new LcmJobClient(fixture.Account, new LcmJobClientOptions { Names = names, PollInterval = TimeSpan.FromMilliseconds(100) });
         var submitted = await client.SubmitAsync(SlowJob.Request("a job outliving a docker stop"));
 
-        // The default 60 s lease: only the hand-back can make the message visible again soon.
-        using (var process = CliProcess.Start(["worker", "--connection", fixture.ConnectionString], new Dictionary<string, string>
-        {
-            ["LCM_MODEL_PATH"] = fixture.ModelPath,
-            ["LCM_JOBS_QUEUE"] = names.JobsQueue,
-            ["LCM_RESULTS_QUEUE"] = names.ResultsQueue!,
-            ["LCM_HOST_JSON"] = Path.Combine(AppContext.BaseDirectory, "host.json"),
-        }, output: output))
+        // A grace of 0, which every running job outlasts (the in-process lease test waits out a grace of 1 s);
+        // the default 60 s lease: only the hand-back can make the message visible again soon.
+        using (var process = CliProcess.StartWorker(fixture.ConnectionString, names, fixture.ModelPath, output,
+            new Dictionary<string, string> { ["LCM_SHUTDOWN_GRACE_SECONDS"] = "0" }))
         {
             await fixture.WaitForStatusAsync(submitted.Id, s => s.Status != JobState.Queued);
             process.Terminate();
@@ -127,8 +141,9 @@ public sealed class WorkerLifecycleTests(AzuriteFixture fixture, ITestOutputHelp
         var submitted = await client.SubmitAsync(new JobRequest { Prompt = "a long job on a short lease", Width = 64, Height = 64, Steps = 2 });
         // A 3 s lease (as LCM_MESSAGE_LEASE_SECONDS=3), renewed every 1.5 s, on a job that waits far longer before it generates.
         var lease = TimeSpan.FromSeconds(3);
+        // A grace of 1 s at the stop, which the job outlasts by minutes: handed back once it is over.
         var first = await TestWorker.StartAsync(fixture, names, output, new DelayedGenerator(fixture.Engine, TimeSpan.FromMinutes(5)),
-            lease: lease, name: "first");
+            lease: lease, name: "first", shutdownGrace: TimeSpan.FromSeconds(1));
         await using (first)
         {
             await fixture.WaitForStatusAsync(submitted.Id, s => s.Status != JobState.Queued);
@@ -140,6 +155,7 @@ public sealed class WorkerLifecycleTests(AzuriteFixture fixture, ITestOutputHelp
         }
         Assert.Equal(1, first.Log.Count("running (attempt"));
         Assert.Equal(0, first.Log.Count("Renewing the lease"));
+        Assert.Equal(1, first.Log.Count("1 running job(s) get up to 1 s to finish"));
         Assert.Equal(1, first.Log.Count("handed back at shutdown"));
 
         // The renewed and handed-back message still reads as the job: its text survived the updates.
@@ -150,36 +166,63 @@ public sealed class WorkerLifecycleTests(AzuriteFixture fixture, ITestOutputHelp
     }
 
     [Fact]
-    public async Task Two_workers_share_a_burst_of_twenty_jobs_without_losing_or_repeating_one()
+    public async Task A_full_worker_stopped_gives_its_running_jobs_the_grace_and_no_more()
     {
         var names = fixture.NewNames();
-        // The host.json settings: one message at a time plus one more fetched, so a burst spreads over workers.
+        var client = new LcmJobClient(fixture.Account, new LcmJobClientOptions { Names = names, PollInterval = TimeSpan.FromMilliseconds(100) });
+        var jobs = await Task.WhenAll(Enumerable.Range(0, 2).Select(i =>
+            client.SubmitAsync(new JobRequest { Prompt = $"a long job in a full worker {i}", Width = 64, Height = 64, Steps = 1 })));
+        // Two messages at a time (batch 1 + 1 more), both held by jobs that wait minutes: the worker takes no more.
         var queue = TestWorker.FastQueue with { BatchSize = 1, NewBatchThreshold = 1 };
+        var worker = await TestWorker.StartAsync(fixture, names, output, new DelayedGenerator(fixture.Engine, TimeSpan.FromMinutes(5)),
+            queue, name: "full", shutdownGrace: TimeSpan.FromSeconds(1));
+        await using (worker)
+        {
+            foreach (var job in jobs) await fixture.WaitForStatusAsync(job.Id, s => s.Status != JobState.Queued);
+            // Bounded by TestWorker's 60 s wait: a stop that waited for a job to end first would take 5 minutes.
+            await worker.StopAsync();
+        }
+        Assert.Equal(1, worker.Log.Count("2 running job(s) get up to 1 s to finish"));
+        Assert.Equal(2, worker.Log.Count("handed back at shutdown"));
+        Assert.Equal(2, (await fixture.Queue(names.JobsQueue).PeekMessagesAsync(32)).Value.Length);
+    }
+
+    [Fact]
+    public async Task Two_workers_share_a_hundred_jobs_sent_at_once_without_losing_or_repeating_one()
+    {
+        const int jobs = 100;
+        var names = fixture.NewNames();
         using var secondEngine = LcmEngine.Load(fixture.ModelPath, AzuriteFixture.EngineOptions);
-        await using var a = await TestWorker.StartAsync(fixture, names, output, queue: queue, name: "A");
-        await using var b = await TestWorker.StartAsync(fixture, names, output, secondEngine, queue, name: "B");
+        await using var a = await TestWorker.StartAsync(fixture, names, output, name: "A");
+        await using var b = await TestWorker.StartAsync(fixture, names, output, secondEngine, name: "B");
         var client = new LcmJobClient(fixture.Account, new LcmJobClientOptions { Names = names });
 
-        var ids = new List<string>();
-        for (int i = 0; i < 20; i++)
-            ids.Add((await client.SubmitAsync(new JobRequest { Prompt = $"burst job {i}", Width = 64, Height = 64, Steps = 2, Seed = i })).Id);
+        var submitted = await Task.WhenAll(Enumerable.Range(0, jobs).Select(i =>
+            client.SubmitAsync(new JobRequest { Prompt = $"burst job {i}", Width = 64, Height = 64, Steps = 1, Seed = i })));
+        var ids = submitted.Select(s => s.Id).ToList();
 
-        var events = await fixture.ReceiveEventsAsync(names.ResultsQueue!, 20);
+        var events = await fixture.ReceiveEventsAsync(names.ResultsQueue!, jobs);
+        var finished = new List<JobStatus>();
         foreach (string id in ids)
         {
             var status = await fixture.WaitForTerminalAsync(id);
+            finished.Add(status);
             Assert.Equal(JobState.Succeeded, status.Status);
-            Assert.Equal(1, status.Attempts);
             Assert.Equal([$"{id}/0.png"], await fixture.ImageBlobsAsync(id));
         }
+        var figures = Lcm.Cli.JobFigures.Of(finished);
+        output.WriteLine($"two workers, {jobs} jobs sent at once (64x64, 1 step): {figures}");
         Assert.Equal(ids.Order(), events.Select(e => e.GetProperty("id").GetString()!).Order());
         await fixture.WaitUntilEmptyAsync(names.JobsQueue);
+        Assert.Equal(0, await fixture.MessageCountAsync(names.PoisonQueue));
+        // No lease ran out and no delivery was repeated: one attempt per job.
+        Assert.Equal(jobs, figures.Attempts);
         await a.StopAsync();
         await b.StopAsync();
 
         int byA = a.Log.Count("running (attempt 1)"), byB = b.Log.Count("running (attempt 1)");
         output.WriteLine($"A ran {byA} jobs, B ran {byB}");
-        Assert.Equal(20, byA + byB);
+        Assert.Equal(jobs, byA + byB);
         Assert.True(byA > 0 && byB > 0, $"both workers should have taken jobs: A {byA}, B {byB}");
     }
 }
