@@ -13,7 +13,7 @@ public static class FunctionsServices
         services.AddLcmJobs(settings, modelPath, account);
         services.AddSingleton(sp => new QueueTriggerHandler(sp.GetRequiredService<JobProcessor>(), sp.GetRequiredService<JobQueues>(),
             sp.GetRequiredService<ILoggerFactory>().CreateLogger(JobsServices.JobsCategory)));
-        services.AddSingleton(sp => new JobApi(new LcmJobClient(sp.GetRequiredService<StorageAccount>(), new LcmJobClientOptions { Names = settings.Names }),
+        services.AddSingleton(sp => new JobApi(new LcmJobClient(sp.GetRequiredService<StorageAccount>(), new LcmJobClientOptions { Names = settings.Names, Webhooks = settings.Processor.Webhooks.Policy }),
             CallerIdentity.FromEnvironment(Environment.GetEnvironmentVariable), settings.Processor.InputLimits));
         services.AddSingleton<EngineWarmUp>();
         services.AddHostedService(sp => sp.GetRequiredService<EngineWarmUp>());

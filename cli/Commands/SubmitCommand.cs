@@ -1,5 +1,6 @@
 using Lcm.Client;
 using Lcm.Contracts;
+using Lcm.Engine.Pipelines;
 
 namespace Lcm.Cli;
 

@@ -5,5 +5,8 @@ public sealed record JobCompletedEvent(string Id, JobState Status, IReadOnlyList
 
 public sealed record JobEventImage(string Blob, string Url);
 
+/// <summary>The progress webhook's body: as the status's progress.</summary>
+public sealed record JobProgressEvent(string Id, JobState Status, JobProgress Progress);
+
 /// <summary>The started webhook's body: a delivery of the job began running (attempt 1, or a retry).</summary>
 public sealed record JobStartedEvent(string Id, JobState Status, int Attempt);

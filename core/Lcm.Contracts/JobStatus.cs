@@ -30,6 +30,8 @@ public sealed record JobStatus
     public JobError? Error { get; init; }
     public IReadOnlyList<string> Warnings { get; init; } = [];
     public JobMetrics? Metrics { get; init; }
+    /// <summary>While the job runs: the last denoising step done, of which images (written at most every LCM_PROGRESS_MS).</summary>
+    public JobProgress? Progress { get; init; }
     /// <summary>How the delivery of the job's completed webhook went; null without a webhook.</summary>
     public WebhookDelivery? Webhook { get; init; }
 
@@ -41,6 +43,9 @@ public sealed record JobStatus
     public static JobStatus FromJson(ReadOnlySpan<byte> json) =>
         JsonSerializer.Deserialize<JobStatus>(json, JobJson.Documents) ?? throw new JsonException("status document is null");
 }
+
+/// <summary>Step <see cref="Step"/> of <see cref="Steps"/> is done for the images from <see cref="Image"/> (0-based) of <see cref="Images"/>.</summary>
+public sealed record JobProgress(int Step, int Steps, int Image, int Images);
 
 /// <summary>The attempts at the completed webhook so far: delivered, still retrying, or given up.</summary>
 public sealed record WebhookDelivery(int Attempts, bool Delivered, int? LastStatusCode, string? LastError, DateTimeOffset? DeliveredAt);

@@ -33,7 +33,7 @@ public sealed class BatchingGenerator : IImageGenerator, IAsyncDisposable
 
     public Task<GenerationResult> GenerateAsync(GenerationRequest request, IProgress<StepProgress>? progress, CancellationToken cancellationToken)
     {
-        var pending = new Pending(request, cancellationToken);
+        var pending = new Pending(request, progress, cancellationToken);
         if (!_queue.Writer.TryWrite(pending)) throw new ObjectDisposedException(nameof(BatchingGenerator));
         return pending.Result.Task;
     }
@@ -110,7 +110,9 @@ public sealed class BatchingGenerator : IImageGenerator, IAsyncDisposable
         })).ToArray();
         try
         {
-            var results = _engine.GenerateValidated(batch.Select(p => p.Request).ToArray(), null, all.Token);
+            // A batch runs its images as one chunk (at most MaxUnetBatch), so each job's steps are the batch's.
+            var progress = new SynchronousProgress<StepProgress>(step => { foreach (var p in batch) p.Progress?.Report(step with { Image = 0, Images = p.Request.Count }); });
+            var results = _engine.GenerateValidated(batch.Select(p => p.Request).ToArray(), progress, all.Token);
             if (batch.Count > 1) _logger.LogInformation("Ran {Jobs} jobs as one batch of {Images} images", batch.Count, batch.Sum(p => p.Request.Count));
             for (int i = 0; i < batch.Count; i++)
             {
@@ -137,7 +139,7 @@ public sealed class BatchingGenerator : IImageGenerator, IAsyncDisposable
         }
     }
 
-    private sealed record Pending(GenerationRequest Request, CancellationToken CancellationToken)
+    private sealed record Pending(GenerationRequest Request, IProgress<StepProgress>? Progress, CancellationToken CancellationToken)
     {
         public TaskCompletionSource<GenerationResult> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }

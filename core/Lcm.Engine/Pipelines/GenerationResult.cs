@@ -18,5 +18,9 @@ public sealed record GenerationTimings
 
 public sealed record GenerationResult(IReadOnlyList<GeneratedImage> Images, IReadOnlyList<string> Warnings, GenerationTimings Timings);
 
-/// <summary>Reported after each denoising step.</summary>
-public readonly record struct StepProgress(int Step, int Steps, TimeSpan Elapsed);
+/// <summary>Reported after each denoising step of the images from <see cref="Image"/> on (of <see cref="Images"/>), which run together.</summary>
+public readonly record struct StepProgress(int Step, int Steps, TimeSpan Elapsed)
+{
+    public int Image { get; init; }
+    public int Images { get; init; } = 1;
+}

@@ -207,6 +207,7 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
         var initLatents = EncodeInitImages(requests, run);
         foreach (var chunk in images.Chunk(_unet.FixedBatch ?? MaxUnetBatch))
         {
+            run.StartChunk(Array.IndexOf(images, chunk[0]), images.Length);
             float[] latents = PrepareLatents(chunk, initLatents, timesteps[0], image);
             // 3. Denoise: each of the scheduler's steps on the guided UNet prediction.
             Denoise(chunk, latents, image with { Batch = chunk.Length }, conditioning.ForImages([.. chunk.Select(i => i.Request)]), timesteps, run);

@@ -27,7 +27,13 @@ internal sealed class PipelineRun(RunOptions options, IProgress<StepProgress>? p
         return result;
     }
 
-    public void ReportStep(int step) => progress?.Report(new StepProgress(step, UnetStepMs.Length, _total.Elapsed));
+    private int _firstImage, _images = 1;
+
+    /// <summary>The images whose steps come next: from <paramref name="firstImage"/> of <paramref name="images"/>.</summary>
+    public void StartChunk(int firstImage, int images) => (_firstImage, _images) = (firstImage, images);
+
+    public void ReportStep(int step) =>
+        progress?.Report(new StepProgress(step, UnetStepMs.Length, _total.Elapsed) { Image = _firstImage, Images = _images });
 
     public GenerationTimings Timings() => new()
     {

@@ -175,7 +175,9 @@ public sealed class JobProcessor(
             var (plan, generation) = await PlanAsync(status.Request!, linked.Token);
             status = status with { Request = plan.Request };
             generator.Validate(generation);
-            var result = await generator.GenerateAsync(generation, null, linked.Token);
+            GenerationResult result;
+            await using (var progress = new JobProgressReporter(status, statuses, webhooks, _options.ProgressInterval, logger))
+                result = await generator.GenerateAsync(generation, progress, linked.Token);
             var stored = await UploadAsync(status.Id, plan, result, linked.Token);
             final = Final(status, JobState.Succeeded, null) with
             {
@@ -374,6 +376,8 @@ public sealed record JobProcessorOptions
     public ImageInputLimits InputLimits { get; init; } = new();
     /// <summary>How long the read SAS of image URLs in completion events stays valid.</summary>
     public TimeSpan SasLifetime { get; init; } = TimeSpan.FromMinutes(60);
+    /// <summary>How often a running job's progress is written into its status at most (LCM_PROGRESS_MS).</summary>
+    public TimeSpan ProgressInterval { get; init; } = TimeSpan.FromMilliseconds(500);
     /// <summary>Signing, URL policy and retries of job webhooks (LCM_WEBHOOK_*).</summary>
     public WebhookOptions Webhooks { get; init; } = new();
 }

@@ -59,12 +59,15 @@ public sealed class WebhookDispatcher(WebhookSender sender, JobQueues queues, St
                 visibleAfter: options.RetryDelays[message.Attempt - 1]);
     }
 
-    /// <summary>A webhooks-queue message as sent by <see cref="EnqueueAsync"/>; null (logged) for anything else.</summary>
-    public WebhookMessage? Read(string base64Text)
+    /// <summary>
+    /// A webhooks-queue message as sent by <see cref="EnqueueAsync"/>: JSON as the Functions host hands it
+    /// over, or base64 as it is stored; null (logged) for anything else.
+    /// </summary>
+    public WebhookMessage? Read(string text, bool base64)
     {
         try
         {
-            return JsonSerializer.Deserialize<WebhookMessage>(Convert.FromBase64String(base64Text), JobJson.Documents);
+            return JsonSerializer.Deserialize<WebhookMessage>(base64 ? Convert.FromBase64String(text) : System.Text.Encoding.UTF8.GetBytes(text), JobJson.Documents);
         }
         catch (Exception e) when (e is FormatException or JsonException)
         {

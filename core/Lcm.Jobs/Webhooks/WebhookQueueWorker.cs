@@ -23,7 +23,7 @@ internal sealed class WebhookQueueWorker(WebhookDispatcher dispatcher, QueueClie
                 outage.Ended(logger, queue.Name);
                 await Task.WhenAll(messages.Select(async message =>
                 {
-                    if (dispatcher.Read(message.MessageText) is { } delivery) await dispatcher.DeliverAsync(delivery, stoppingToken);
+                    if (dispatcher.Read(message.MessageText, base64: true) is { } delivery) await dispatcher.DeliverAsync(delivery, stoppingToken);
                     await queue.DeleteMessageAsync(message.MessageId, message.PopReceipt, CancellationToken.None);
                 }));
                 idle = messages.Length > 0 ? TimeSpan.FromMilliseconds(100) : TimeSpan.FromTicks(Math.Min(idle.Ticks * 2, settings.MaxPollingInterval.Ticks));

@@ -26,6 +26,9 @@ public class FunctionsMetadataTests
         var poison = Binding("PoisonJobs", "queueTrigger");
         Assert.Equal("%LCM_JOBS_QUEUE%-poison", poison.GetProperty("queueName").GetString());
         Assert.Equal("AzureWebJobsStorage", poison.GetProperty("connection").GetString());
+        var webhooks = Binding("DeliverWebhook", "queueTrigger");
+        Assert.Equal("%LCM_JOBS_QUEUE%-webhooks", webhooks.GetProperty("queueName").GetString());
+        Assert.Equal("AzureWebJobsStorage", webhooks.GetProperty("connection").GetString());
     }
 
     [Theory]
