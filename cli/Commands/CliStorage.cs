@@ -17,7 +17,11 @@ internal static class CliStorage
     }
 
     public static LcmJobClient Client(string? connection) =>
-        new(Account(connection), new LcmJobClientOptions { Names = StorageNames.FromSettings(Environment.GetEnvironmentVariable) });
+        new(Account(connection), new LcmJobClientOptions
+        {
+            Names = StorageNames.FromSettings(Environment.GetEnvironmentVariable),
+            Webhooks = WebhookPolicy.FromSettings(Environment.GetEnvironmentVariable),
+        });
 
     public static void Print(JobStatus status) => Console.WriteLine(System.Text.Encoding.UTF8.GetString(status.ToJson()));
 }

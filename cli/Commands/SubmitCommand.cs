@@ -25,6 +25,8 @@ internal static class SubmitCommand
             ReplyTo = args.Text("reply-to"),
             Strength = args.Double("strength"),
             NegativePrompt = args.Text("negative-prompt"),
+            Webhook = args.Text("webhook"),
+            WebhookEvents = args.Text("webhook-events")?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries),
         };
         string? initImage = args.Text("init-image");
         if (args.All("lora") is { Count: > 0 } loras)

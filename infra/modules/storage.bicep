@@ -11,6 +11,7 @@ param tags object
 var queueNames = [
   'lcm-jobs'
   'lcm-jobs-poison' // the Functions queue trigger moves a message here after maxDequeueCount failures
+  'lcm-jobs-webhooks' // webhook deliveries waiting for their (next) attempt
   'lcm-results'
 ]
 

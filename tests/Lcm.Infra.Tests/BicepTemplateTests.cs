@@ -118,13 +118,13 @@ public class BicepTemplateTests : IClassFixture<BicepFixture>
     public void QueuesAndContainers_Exist()
     {
         var compiled = Module("storage")["variables"]!;
-        Assert.Equal(["lcm-jobs", "lcm-jobs-poison", "lcm-results"], Strings(compiled["queueNames"]!));
+        Assert.Equal(["lcm-jobs", "lcm-jobs-poison", "lcm-jobs-webhooks", "lcm-results"], Strings(compiled["queueNames"]!));
         Assert.Equal(["lcm-images", "lcm-status", "lcm-inputs", "lcm-requests"], Strings(compiled["containerNames"]!));
 
         var account = Str(JobStorageAccount(Default)["name"]);
         var queues = OfType(Default, "Microsoft.Storage/storageAccounts/queueServices/queues").Select(r => Str(r["name"]));
         Assert.Equal(
-            new[] { "lcm-jobs", "lcm-jobs-poison", "lcm-results" }.Select(q => $"{account}/default/{q}").Order(),
+            new[] { "lcm-jobs", "lcm-jobs-poison", "lcm-jobs-webhooks", "lcm-results" }.Select(q => $"{account}/default/{q}").Order(),
             queues.Order());
 
         var containers = OfType(Default, "Microsoft.Storage/storageAccounts/blobServices/containers").ToList();
