@@ -16,7 +16,15 @@ public sealed record ApiResult(int StatusCode, object Body, string? Location = n
 /// </summary>
 public sealed class JobApi(LcmJobClient client, CallerIdentity identity, ImageInputLimits inputLimits)
 {
-    /// <summary>202 with the id and where to poll (<paramref name="statusUrl"/> of the id), 400 for a bad request, 409 for a taken id, 413 over the size limit.</summary>
+    /// <summary>The most a caller may ask to wait for the result (<c>Prefer: wait=N</c>).</summary>
+    public static readonly TimeSpan MaxWait = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// 202 with the id and where to poll (<paramref name="statusUrl"/> of the id), 400 for a bad request, 409 for a
+    /// taken id, 413 over the size limit. With <c>Idempotency-Key</c>, a repeat returns the original job's status
+    /// (200) and another body under the same key is 422 <c>idempotency_conflict</c>. With <c>Prefer: wait=N</c>
+    /// (N at most 60), the final status (200) when the job ends within N seconds.
+    /// </summary>
     public async Task<ApiResult> SubmitAsync(Stream body, Func<string, string?> headers, Func<string, string> statusUrl, CancellationToken cancellationToken)
     {
         var (owner, refusal) = identity.Resolve(headers);
@@ -25,7 +33,8 @@ public sealed class JobApi(LcmJobClient client, CallerIdentity identity, ImageIn
             return TooLarge($"the request body is over {JobRequest.MaxMessageBytes} bytes; at most {JobRequest.MaxMessageBytes} are accepted");
         var message = JobMessage.FromJson(bytes, Guid.NewGuid().ToString("N"));
         if (message.Error is { } error) return new ApiResult(400, new { error });
-        var request = message.Request! with { Id = message.JobId };
+        // The body's own id, or null: an idempotency key decides the id itself.
+        var request = message.Request!;
         if (owner is not null)
         {
             if (request.Owner is not null && request.Owner != owner)
@@ -36,9 +45,22 @@ public sealed class JobApi(LcmJobClient client, CallerIdentity identity, ImageIn
         }
         try
         {
-            var status = await client.SubmitAsync(request, cancellationToken);
+            var (status, replayed) = headers("Idempotency-Key") is { } key
+                ? await client.SubmitIdempotentAsync(request, key, cancellationToken)
+                : new JobSubmission(await client.SubmitAsync(request with { Id = request.Id ?? message.JobId }, cancellationToken), Replayed: false);
             string url = statusUrl(status.Id);
-            return new ApiResult(202, new { id = status.Id, status = status.Status, statusUrl = url }, url);
+            if (PreferredWait(headers("Prefer")) is { } wait && !status.IsTerminal)
+            {
+                try
+                {
+                    status = await client.WaitForCompletionAsync(status.Id, wait, cancellationToken: cancellationToken);
+                }
+                catch (TimeoutException)
+                {
+                }
+            }
+            return status.IsTerminal || replayed ? new ApiResult(200, status, url)
+                : new ApiResult(202, new { id = status.Id, status = status.Status, statusUrl = url }, url);
         }
         catch (LcmJobException e)
         {
@@ -89,6 +111,15 @@ public sealed class JobApi(LcmJobClient client, CallerIdentity identity, ImageIn
         }
         string name = await client.UploadInputAsync(new MemoryStream(bytes), owner, cancellationToken);
         return new ApiResult(201, new { initImage = name });
+    }
+
+    /// <summary><c>wait=N</c> among a Prefer header's preferences (RFC 7240), at most <see cref="MaxWait"/>.</summary>
+    private static TimeSpan? PreferredWait(string? prefer)
+    {
+        foreach (string preference in (prefer ?? "").Split(',', StringSplitOptions.TrimEntries))
+            if (preference.StartsWith("wait=", StringComparison.OrdinalIgnoreCase) && int.TryParse(preference[5..], out int seconds) && seconds > 0)
+                return TimeSpan.FromSeconds(Math.Min(seconds, MaxWait.TotalSeconds));
+        return null;
     }
 
     private static bool Visible(JobStatus status, string? owner) => owner is null || status.Request?.Owner == owner;

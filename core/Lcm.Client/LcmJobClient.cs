@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Azure;
 using Lcm.Contracts;
 
@@ -54,7 +55,41 @@ public class LcmJobClient
         SubmitAsync(request, null, cancellationToken);
 
     /// <inheritdoc cref="SubmitAsync(JobRequest, CancellationToken)"/>
-    public virtual async Task<JobStatus> SubmitAsync(JobRequest request, Stream? initImage, CancellationToken cancellationToken = default)
+    public virtual Task<JobStatus> SubmitAsync(JobRequest request, Stream? initImage, CancellationToken cancellationToken = default) =>
+        SubmitCoreAsync(request, initImage, requestHash: null, cancellationToken);
+
+    /// <summary>
+    /// Submits at most once per <paramref name="idempotencyKey"/> (1-255 printable ASCII characters) of the
+    /// request's owner: the job's id is derived from the two, so a repeated call with the same request
+    /// returns the original job (<see cref="JobSubmission.Replayed"/>), whatever its state, and one with
+    /// another request throws <see cref="LcmJobException"/> 422 <c>idempotency_conflict</c>. A key lasts
+    /// as long as its job's status (the retention rule). The request must not have an id of its own.
+    /// </summary>
+    public virtual async Task<JobSubmission> SubmitIdempotentAsync(JobRequest request, string idempotencyKey, CancellationToken cancellationToken = default)
+    {
+        if (idempotencyKey.Length is 0 or > 255 || idempotencyKey.Any(c => c is < ' ' or > '~'))
+            throw new LcmJobException(400, LcmJobException.InvalidIdempotencyKey, "an idempotency key is 1-255 printable ASCII characters");
+        if (request.Id is not null)
+            throw new LcmJobException(400, JobErrorCodes.InvalidId, "give a job either an id or an idempotency key, not both: the key decides the id");
+        string id = "key-" + Hash($"{request.Owner}\n{idempotencyKey}")[..40];
+        string requestHash = Hash(JsonSerializer.Serialize(request, JobJson.Options));
+        try
+        {
+            return new JobSubmission(await SubmitCoreAsync(request with { Id = id }, null, requestHash, cancellationToken), Replayed: false);
+        }
+        catch (LcmJobException e) when (e.ErrorCode == LcmJobException.JobExists)
+        {
+            var original = await GetStatusAsync(id, cancellationToken);
+            if (original is null) throw;
+            return original.RequestHash == requestHash ? new JobSubmission(original, Replayed: true)
+                : throw new LcmJobException(422, LcmJobException.IdempotencyConflict,
+                    $"idempotency key '{idempotencyKey}' was used for another request (job '{id}'); use a new key for a new request");
+        }
+    }
+
+    private static string Hash(string text) => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text)));
+
+    private async Task<JobStatus> SubmitCoreAsync(JobRequest request, Stream? initImage, string? requestHash, CancellationToken cancellationToken)
     {
         request = request with { Id = request.Id ?? Guid.NewGuid().ToString("N") };
         if (initImage is not null)
@@ -76,7 +111,7 @@ public class LcmJobClient
         await EnsureCreatedAsync(cancellationToken);
         if (initImage is not null)
             await _account.Blobs.GetBlobContainerClient(StorageNames.InputsContainer).GetBlobClient(request.InitImage).UploadAsync(initImage, overwrite: true, cancellationToken);
-        var queued = new JobStatus { Id = request.Id!, Status = JobState.Queued, CreatedAt = DateTimeOffset.UtcNow, Request = request };
+        var queued = new JobStatus { Id = request.Id!, Status = JobState.Queued, CreatedAt = DateTimeOffset.UtcNow, Request = request, RequestHash = requestHash };
         if (await _statuses.TryCreateAsync(queued, cancellationToken) is null)
             throw new LcmJobException(409, LcmJobException.JobExists, $"a job with id '{request.Id}' exists already; use another id");
         await _queues.SendJobAsync(request, cancellationToken);
@@ -180,3 +215,6 @@ public class LcmJobClient
         _created = true;
     }
 }
+
+/// <summary>A submitted job, and whether it was submitted before under the same idempotency key.</summary>
+public sealed record JobSubmission(JobStatus Status, bool Replayed);

@@ -12,6 +12,8 @@ public class LcmJobException(int status, string errorCode, string message)
 {
     public const string JobExists = "job_exists";
     public const string NotFound = "not_found";
+    public const string InvalidIdempotencyKey = "invalid_idempotency_key";
+    public const string IdempotencyConflict = "idempotency_conflict";
 
     internal static LcmJobException NoSuchJob(string id) => new(404, NotFound, $"there is no job with id '{id}'");
 }

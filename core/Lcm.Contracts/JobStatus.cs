@@ -30,6 +30,8 @@ public sealed record JobStatus
     public JobError? Error { get; init; }
     public IReadOnlyList<string> Warnings { get; init; } = [];
     public JobMetrics? Metrics { get; init; }
+    /// <summary>The SHA-256 of the request as submitted with an idempotency key: a repeat with the same key must match it.</summary>
+    public string? RequestHash { get; init; }
     /// <summary>While the job runs: the last denoising step done, of which images (written at most every LCM_PROGRESS_MS).</summary>
     public JobProgress? Progress { get; init; }
     /// <summary>How the delivery of the job's completed webhook went; null without a webhook.</summary>
