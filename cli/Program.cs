@@ -19,8 +19,9 @@ internal static class Program
           tokenize   [--model DIR] TEXT
           info       [--model DIR] [--lora NAME[:SCALE]]...
           make-model --output DIR [--fp16 [--fp32-vae]] [--unet-mb N] [--seed S] [--sd15-style]
-                     [--family sd15|sdxl [--kind distilled|lcm-lora] [--era current|legacy]]
-          make-lora  --output FILE [--format kohya|peft] [--rank R] [--alpha A] [--seed S] [--dtype F32|F16|BF16] [--unet-only]
+                     [--family sd15|sdxl [--kind distilled|lcm-lora] [--era current|legacy] [--ssd1b-style]]
+          make-lora  --output FILE [--family sd15|sdxl] [--format kohya|kohya-sgm|peft] [--rank R] [--alpha A] [--seed S]
+                     [--dtype F32|F16|BF16] [--unet-only]
           prepare    [--model DIR]
           worker     [--model DIR] [--connection CS]
           submit     --prompt TEXT [--id ID] [--steps N] [--guidance G] [--width W] [--height H] [--seed S]

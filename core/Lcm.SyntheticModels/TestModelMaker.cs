@@ -34,6 +34,7 @@ public static class TestModelMaker
 
         bool sdxl = options.Family == ModelFamily.StableDiffusionXL;
         if (sdxl && options.Sd15Style) throw new ArgumentException("the SD 1.5 style and the SDXL family exclude each other", nameof(options));
+        if (!sdxl && options.Ssd1bStyle) throw new ArgumentException("the SSD-1B style is of the SDXL family", nameof(options));
         if (sdxl)
         {
             SdxlGraphs.WriteTokenizers(directory, vocabulary);
@@ -161,12 +162,17 @@ public static class TestModelMaker
         NoiseHead(g, sample, perBatch, batch);
     }
 
-    /// <summary>The noise prediction of both test UNets from the sample and a [batch, channels] bias that carries every conditioning input.</summary>
-    internal static void NoiseHead(GraphBuilder g, string sample, string perBatch, Dim batch)
+    /// <summary>The noise prediction of the distilled test UNet from the sample and a [batch, channels] bias that carries every conditioning input.</summary>
+    private static void NoiseHead(GraphBuilder g, string sample, string perBatch, Dim batch)
     {
         string bias = g.Node("Unsqueeze", [perBatch, g.Int64s(2, 3)]);
-
         string hidden = g.Node("Tanh", [g.Node("Add", [Conv3x3(g, "conv_in", sample, LatentChannels, UnetChannels), bias])]);
+        NoiseOutput(g, sample, hidden, batch);
+    }
+
+    /// <summary>conv_out on the UNet's [batch, channels, h, w] hidden state, mixed into the noise prediction.</summary>
+    internal static void NoiseOutput(GraphBuilder g, string sample, string hidden, Dim batch)
+    {
         string term = g.Node("Tanh", [Conv3x3(g, "conv_out", hidden, UnetChannels, LatentChannels)]);
         // Predicting mostly the sample itself keeps the scheduler's denoised estimates latent-sized.
         string noise = g.Node("Add", [g.Node("Mul", [sample, g.Scalar(0.8f)]), g.Node("Mul", [term, g.Scalar(0.5f)])]);

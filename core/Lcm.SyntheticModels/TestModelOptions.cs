@@ -39,6 +39,12 @@ public sealed record TestModelOptions
     /// </summary>
     public ModelKind Kind { get; init; } = ModelKind.Distilled;
 
+    /// <summary>
+    /// For SDXL: an SSD-1B-style UNet, with fewer transformer blocks than SDXL's (one in the attention
+    /// where SDXL has two), so LoRAs for SDXL do not fit it.
+    /// </summary>
+    public bool Ssd1bStyle { get; init; }
+
     /// <summary>For SDXL: which optimum's input types the graphs have.</summary>
     public ExportEra Era { get; init; } = ExportEra.Current;
 
@@ -54,7 +60,7 @@ public sealed record TestModelOptions
     public bool VaeFloat16 => Float16 && !Float32Vae;
 
     /// <summary>
-    /// For the SD 1.5 style: deltas ([out, in * k * k], float32) added to these modules' weights before
+    /// For the SD 1.5 style and SDXL: deltas ([out, in * k * k], float32) added to these modules' weights before
     /// they are written, giving the model a LoRA merge should produce.
     /// </summary>
     public IReadOnlyDictionary<(LoraComponent Component, string Module), float[]>? MergedDeltas { get; init; }
