@@ -31,7 +31,8 @@ internal static class Program
           status     ID [--connection CS]
           cancel     ID [--connection CS]
           demo       [--prompt TEXT] [--seed S] [--output DIR] [--model DIR]
-          bench      [--only cold,warm,burst] [--unet-mb N] [--runs N] [--jobs N] [--batch N] [--model DIR] [--json]
+          bench      [--only cold,warm,burst] [--unet-mb N] [--family sd15|sdxl] [--fp16] [--runs N] [--jobs N] [--batch N]
+                     [--model DIR] [--json]
 
         The model is --model, else LCM_MODEL_PATH, else a built-in test model. A --lora is a name in
         LCM_LORA_PATH (NAME.safetensors there) or, locally, a path to a .safetensors file. Storage is

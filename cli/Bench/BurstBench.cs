@@ -14,19 +14,22 @@ internal static class BurstBench
     {
         using var azurite = await Azurite.StartAsync();
         var results = new List<object>();
+        string? size = null;
         foreach (int workers in new[] { 1, 2 })
         {
             foreach (bool batching in new[] { false, true })
             {
                 var figures = await RunOneAsync(azurite.ConnectionString, model, jobs, workers, batching ? batchImages : 1);
+                size = figures.Size;
                 log($"burst {jobs} jobs, {workers} worker(s), batching {(batching ? "on" : "off")}: {figures.JobsPerSecond:F2} jobs/s, p50 {figures.P50Ms:F0} ms, p95 {figures.P95Ms:F0} ms");
                 results.Add(new { workers, batching, figures.JobsPerSecond, p50Ms = figures.P50Ms, p95Ms = figures.P95Ms, figures.Failed });
             }
         }
-        return new { jobs, batchMaxImages = batchImages, size = "512x512", steps = 4, runs = results };
+        return new { jobs, batchMaxImages = batchImages, size, steps = 4, runs = results };
     }
 
-    private sealed record Figures(double JobsPerSecond, double P50Ms, double P95Ms, int Failed);
+    /// <summary>Size is the images' (the model's default: 512x512, SDXL's 1024x1024).</summary>
+    private sealed record Figures(double JobsPerSecond, double P50Ms, double P95Ms, int Failed, string? Size);
 
     private static async Task<Figures> RunOneAsync(string connection, string model, int jobs, int workers, int batchImages)
     {
@@ -49,7 +52,9 @@ internal static class BurstBench
             var finished = await Task.WhenAll(submitted.Select(s => client.WaitForCompletionAsync(s.Id, TimeSpan.FromMinutes(10))));
             var latencies = finished.Select(s => (s.CompletedAt!.Value - s.CreatedAt).TotalMilliseconds).Order().ToArray();
             double span = (finished.Max(s => s.CompletedAt!.Value) - finished.Min(s => s.CreatedAt)).TotalSeconds;
-            return new Figures(jobs / span, Percentile(latencies, 0.5), Percentile(latencies, 0.95), finished.Count(s => s.Status != JobState.Succeeded));
+            var image = finished.SelectMany(s => s.Images).FirstOrDefault();
+            return new Figures(jobs / span, Percentile(latencies, 0.5), Percentile(latencies, 0.95), finished.Count(s => s.Status != JobState.Succeeded),
+                image is null ? null : $"{image.Width}x{image.Height}");
         }
         finally
         {

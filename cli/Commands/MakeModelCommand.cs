@@ -49,7 +49,6 @@ internal static class MakeModelCommand
         if (options.Family == ModelFamily.StableDiffusionXL && options.Sd15Style) throw new UsageException("--sd15-style cannot be combined with --family sdxl");
         if (options.Ssd1bStyle && options.Family != ModelFamily.StableDiffusionXL) throw new UsageException("--ssd1b-style goes with --family sdxl");
         if (options.Float32Vae && !options.Float16) throw new UsageException("--fp32-vae goes with --fp16 (a float16 UNet beside a float32 VAE)");
-        if (options.Family == ModelFamily.StableDiffusionXL && options.UnetMegabytes != 1) throw new UsageException("--unet-mb is not supported with --family sdxl yet");
         TestModelMaker.Write(output, options);
         Console.WriteLine(output);
         return 0;

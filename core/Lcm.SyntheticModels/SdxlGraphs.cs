@@ -123,9 +123,10 @@ internal static class SdxlGraphs
     /// optimum's SDXL UNet inputs in their order: sample, timestep, encoder_hidden_states, text_embeds,
     /// time_ids and, distilled, timestep_cond. Each conditions the per-batch bias of the hidden state,
     /// which then passes the patchable modules: a resnet conv, the attention on the text (and its second
-    /// transformer block unless SSD-1B style), the up block's proj_in and conv_shortcut.
+    /// transformer block unless SSD-1B style), the up block's proj_in and conv_shortcut. Above 1 MB,
+    /// <see cref="TestModelOptions.UnetMegabytes"/> come as a size chain on text_embeds.
     /// </summary>
-    public static void WriteUnetGraph(GraphBuilder g, TestModelOptions options, Dim batch)
+    public static void WriteUnetGraph(GraphBuilder g, TestModelOptions options, Dim batch, string directory)
     {
         string sample = g.FloatInput("sample", batch, LatentChannels, "height", "width");
         string timestep = options.Era == ExportEra.Legacy
@@ -148,6 +149,11 @@ internal static class SdxlGraphs
             string timeCond = g.FloatInput("timestep_cond", batch, TimeCondDim);
             perBatch = g.Node("Add", [perBatch, g.Node("MatMul", [timeCond, g.Weight("cond_projection", [TimeCondDim, UnetChannels], 0.1f)])]);
         }
+        // The default SDXL test UNet stays as small as its modules; a larger one is for benchmarks.
+        if (options.UnetMegabytes > 1)
+            perBatch = g.Node("Add", [perBatch, TestModelMaker.SizeChain(g, options, pooled, Pooled, directory)]);
+        else
+            File.Delete(Path.Combine(directory, "model.onnx_data"));
         // A time embedding [1, channels] as a resnet's time_emb_proj (a Gemm) takes it; timesteps run to 999.
         string timeEmbedding = g.Node("Mul", [g.Node("Reshape", [timestep, g.Int64s(1, 1)]), g.Weight("time_embedding", [1, UnetChannels], 0.001f)]);
         perBatch = g.Node("Add", [perBatch, g.Node("Tanh", [ExportedLayers.Gemm(g, options, null, timeEmbedding, Unet("mid_block.resnets.0.time_emb_proj"))])]);

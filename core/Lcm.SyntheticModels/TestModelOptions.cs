@@ -9,7 +9,10 @@ public sealed record TestModelOptions
     /// <summary>Float16 inputs, outputs and weights, like the fp16 exports.</summary>
     public bool Float16 { get; init; }
 
-    /// <summary>Approximate UNet weight bytes in MiB (1 or more); above 32 MiB they go to unet/model.onnx_data.</summary>
+    /// <summary>
+    /// Approximate UNet weight bytes in MiB (1 or more); above 32 MiB they go to unet/model.onnx_data. For SDXL
+    /// the size comes on top of the UNet's own small modules, and only above 1.
+    /// </summary>
     public int UnetMegabytes { get; init; } = 1;
 
     /// <summary>Seed of every weight; the same seed writes byte-identical files.</summary>

@@ -206,6 +206,24 @@ public sealed class SdxlLoraTests(LoraFixture fixture) : IClassFixture<LoraFixtu
         Assert.True(image.Rgb.Zip(unmerged.Rgb, (a, b) => a != b).Count(d => d) > image.Rgb.Length / 2, "the LoRA changes the picture");
     }
 
+    [Fact]
+    public void A_benchmark_sized_sdxl_unet_keeps_its_chain_in_external_data_and_merges_like_the_small_one()
+    {
+        // make-model --family sdxl --fp16 --unet-mb 40: above 32 MB the size chain goes to model.onnx_data.
+        var large = Sdxl(float16: true) with { UnetMegabytes = 40 };
+        var (file, modules) = fixture.Lora(SdxlLora(LoraKeyFormat.KohyaSgm, seed: 3));
+        string model = fixture.Model(large);
+        long data = new FileInfo(Path.Combine(model, "unet", "model.onnx_data")).Length;
+
+        var merged = Merge(model, file);
+
+        Assert.InRange(data, 39L << 20, 41L << 20);
+        MergedWeights.AssertAsExpected(fixture, large, SdxlGraphs.Modules, merged, LoraFixture.ExpectedDeltas((modules, 1.0)));
+        using var engine = LcmEngine.Load(model, TestModels.Cpu);
+        Assert.Equal(1024, engine.Capabilities.DefaultWidth);
+        Assert.Equal(64 * 64 * 3, engine.Generate(new GenerationRequest { Prompt = "a cat", Width = 64, Height = 64, Steps = 1, Seed = 1 }).Images[0].Rgb.Length);
+    }
+
     private static List<SafeTensorValues> ReadAll(string path)
     {
         using var original = SafeTensorsFile.Open(path);
