@@ -131,7 +131,7 @@ public sealed class LoraGeneratorTests(LoraFixture fixture) : IClassFixture<Lora
 
         Assert.Equal("invalid_lora", broken.Code);
         Assert.Equal("lora_mismatch", mismatch.Code);
-        Assert.Contains("down_blocks_3_attentions_0_proj_in", mismatch.Message);
+        Assert.Contains("down_blocks_3_attentions_0_proj_in ('input_blocks_7_1_proj_in' in the file:", mismatch.Message);
     }
 
     [Fact]

@@ -41,7 +41,7 @@ internal static class LoraMatcher
                     : $"no MatMul, Gemm or Conv node with a weight in scope '{module.Module}' of '{path}'";
                 if (problem is not null)
                 {
-                    unmatched.Add($"{module.Module} ({problem})");
+                    unmatched.Add($"{module.Module} ({(module.SgmName is { } sgm ? $"'{sgm}' in the file: " : "")}{problem})");
                     continue;
                 }
                 if (!patches.TryGetValue(module.Component, out var byModule)) patches[module.Component] = byModule = [];

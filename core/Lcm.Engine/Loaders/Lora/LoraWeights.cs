@@ -1,7 +1,10 @@
 namespace Lcm.Engine.Loaders.Lora;
 
-/// <summary>The tensors of one LoRA module; <see cref="Alpha"/> is absent in most PEFT files.</summary>
-internal sealed record LoraModule(LoraComponent Component, string Module, SafeTensor Down, SafeTensor Up, SafeTensor? Alpha)
+/// <summary>
+/// The tensors of one LoRA module; <see cref="Alpha"/> is absent in most PEFT files. <see cref="SgmName"/> is the
+/// file's own name of a module named by SGM blocks, whose <see cref="Module"/> is the diffusers name it maps to.
+/// </summary>
+internal sealed record LoraModule(LoraComponent Component, string Module, SafeTensor Down, SafeTensor Up, SafeTensor? Alpha, string? SgmName = null)
 {
     public long Rank => Down.Shape[0];
 }

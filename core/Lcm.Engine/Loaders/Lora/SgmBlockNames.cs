@@ -40,7 +40,7 @@ internal static class SgmBlockNames
             if (module.Component != LoraComponent.Unet)
                 mapped.Add(module);
             else if (Map(module.Module, layersPerBlock) is { } name)
-                mapped.Add(module with { Module = name });
+                mapped.Add(module with { Module = name, SgmName = module.Module });
             else
                 unmapped.Add(module.Module);
         }
