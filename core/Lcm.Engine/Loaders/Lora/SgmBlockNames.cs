@@ -26,6 +26,7 @@ internal static class SgmBlockNames
         ["skip_connection"] = "conv_shortcut",
     };
 
+    /// <summary>The modules of one file with SGM UNet names mapped; the file's modules as they are when it uses none.</summary>
     public static IReadOnlyList<LoraModule> ToDiffusers(IReadOnlyList<LoraModule> modules, bool allKohya, int layersPerBlock, string path)
     {
         bool sgm = modules.Any(m => SgmBlocks.Any(m.Module.Contains));
@@ -60,7 +61,7 @@ internal static class SgmBlockNames
         {
             // input_blocks_0 is conv_in, in no down block.
             case "input_blocks" when id >= 1 && parts.Length >= 5 && Inner(parts[3]) is { } inner:
-                return parts is [.., "op"] && parts.Length == 5
+                return parts is [_, _, _, _, "op"]
                     ? Join("down_blocks", (id - 1) / perBlock, "downsamplers_0", "conv")
                     : Join("down_blocks", (id - 1) / perBlock, $"{inner}_{(id - 1) % perBlock}", Rest(inner, parts[4..]));
             case "middle_block" when id <= 2:
