@@ -19,8 +19,9 @@ internal static class Program
           tokenize   [--model DIR] TEXT
           info       [--model DIR] [--lora NAME[:SCALE]]...
           make-model --output DIR [--fp16 [--fp32-vae]] [--unet-mb N] [--seed S] [--sd15-style]
-                     [--family sd15|sdxl [--kind distilled|lcm-lora] [--era current|legacy]]
-          make-lora  --output FILE [--format kohya|peft] [--rank R] [--alpha A] [--seed S] [--dtype F32|F16|BF16] [--unet-only]
+                     [--family sd15|sdxl [--kind distilled|lcm-lora] [--era current|legacy] [--ssd1b-style]]
+          make-lora  --output FILE [--family sd15|sdxl] [--format kohya|kohya-sgm|peft] [--rank R] [--alpha A] [--seed S]
+                     [--dtype F32|F16|BF16] [--unet-only]
           prepare    [--model DIR]
           worker     [--model DIR] [--connection CS] [--health-port N]
           submit     --prompt TEXT [--id ID] [--steps N] [--guidance G] [--width W] [--height H] [--seed S]
@@ -30,7 +31,7 @@ internal static class Program
           status     ID [--connection CS]
           cancel     ID [--connection CS]
           demo       [--prompt TEXT] [--seed S] [--output DIR] [--model DIR]
-          bench      [--only cold,warm,burst,soak] [--unet-mb N] [--runs N] [--jobs N] [--batch N] [--kill-worker]
+          bench      [--only cold,warm,burst,soak] [--unet-mb N] [--family sd15|sdxl] [--fp16] [--runs N] [--jobs N] [--batch N] [--kill-worker]
                      [--model DIR] [--json]
 
         The model is --model, else LCM_MODEL_PATH, else a built-in test model. A --lora is a name in

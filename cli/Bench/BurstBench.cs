@@ -10,16 +10,18 @@ internal static class BurstBench
     {
         using var azurite = await Azurite.StartAsync();
         var results = new List<object>();
+        string? size = null;
         foreach (int workers in new[] { 1, 2 })
         {
             foreach (bool batching in new[] { false, true })
             {
                 var figures = await RunOneAsync(azurite.ConnectionString, model, jobs, workers, batching ? batchImages : 1);
+                size = figures.Size;
                 log($"burst {jobs} jobs, {workers} worker(s), batching {(batching ? "on" : "off")}: {figures.JobsPerSecond:F2} jobs/s, p50 {figures.P50Ms:F0} ms, p95 {figures.P95Ms:F0} ms");
                 results.Add(new { workers, batching, figures.JobsPerSecond, p50Ms = figures.P50Ms, p95Ms = figures.P95Ms, figures.Failed });
             }
         }
-        return new { jobs, batchMaxImages = batchImages, size = "512x512", steps = 4, runs = results };
+        return new { jobs, batchMaxImages = batchImages, size, steps = 4, runs = results };
     }
 
     private static async Task<JobFigures> RunOneAsync(string connection, string model, int jobs, int workers, int batchImages)

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Lcm.Engine.Loaders;
+using Lcm.Engine.Models;
 using Lcm.Engine.Pipelines;
 using Lcm.Jobs;
 using Lcm.SyntheticModels;
@@ -15,13 +16,14 @@ internal static class ColdStartBench
 {
     internal sealed record Probe(double ReadyMs, double FirstImageMs, long PrivateBytes, long SharedBytes, long RssBytes);
 
-    public static async Task<object> RunAsync(int unetMegabytes, int runs, Action<string> log)
+    public static async Task<object> RunAsync(TestModelOptions modelOptions, int runs, Action<string> log)
     {
         string cache = CacheDirectory.Resolve();
-        string model = new CacheEntries(cache, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance).GetOrCreate($"bench-unet-{unetMegabytes}mb", folder =>
+        string variant = (modelOptions.Family == ModelFamily.StableDiffusionXL ? "sdxl-" : "") + (modelOptions.Float16 ? "fp16-" : "");
+        string model = new CacheEntries(cache, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance).GetOrCreate($"bench-{variant}unet-{modelOptions.UnetMegabytes}mb", folder =>
         {
-            log($"writing a {unetMegabytes} MB test UNet");
-            TestModelMaker.Write(folder, new TestModelOptions { UnetMegabytes = unetMegabytes });
+            log($"writing a {modelOptions.UnetMegabytes} MB {variant}test UNet");
+            TestModelMaker.Write(folder, modelOptions);
         });
         long unetBytes = Directory.GetFiles(Path.Combine(model, "unet")).Sum(f => new FileInfo(f).Length);
         var env = new Dictionary<string, string> { ["LCM_CACHE_DIR"] = cache, ["LCM_EXECUTION_PROVIDER"] = "cpu" };
@@ -55,7 +57,7 @@ internal static class ColdStartBench
         };
     }
 
-    /// <summary>The child side (<c>lcm bench-probe</c>): load, one 512x512 image, then print the figures as JSON.</summary>
+    /// <summary>The child side (<c>lcm bench-probe</c>): load, one image at the model's default size (512x512; SDXL 1024x1024), then print the figures as JSON.</summary>
     public static int RunProbe(string model, bool optimized, int holdMs)
     {
         var started = Stopwatch.StartNew();

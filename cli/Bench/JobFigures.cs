@@ -7,14 +7,16 @@ namespace Lcm.Cli;
 /// latency from enqueue to the final status (from the status times, so clocks of other processes do not
 /// matter), and the attempts they took. Printed by benchmarks and fault tests; never asserted as speed.
 /// </summary>
-public sealed record JobFigures(int Jobs, int Succeeded, double JobsPerSecond, double P50Ms, double P95Ms, int Attempts)
+/// <remarks><see cref="Size"/> is the images' (the model's default: 512x512, SDXL's 1024x1024).</remarks>
+public sealed record JobFigures(int Jobs, int Succeeded, double JobsPerSecond, double P50Ms, double P95Ms, int Attempts, string? Size)
 {
     public static JobFigures Of(IReadOnlyCollection<JobStatus> finished)
     {
         var latencies = finished.Select(s => (s.CompletedAt!.Value - s.CreatedAt).TotalMilliseconds).Order().ToArray();
         double span = (finished.Max(s => s.CompletedAt!.Value) - finished.Min(s => s.CreatedAt)).TotalSeconds;
         return new JobFigures(finished.Count, finished.Count(s => s.Status == JobState.Succeeded), finished.Count / span,
-            Percentile(latencies, 0.5), Percentile(latencies, 0.95), finished.Sum(s => s.Attempts));
+            Percentile(latencies, 0.5), Percentile(latencies, 0.95), finished.Sum(s => s.Attempts),
+            finished.SelectMany(s => s.Images).FirstOrDefault() is { } image ? $"{image.Width}x{image.Height}" : null);
     }
 
     public int Failed => Jobs - Succeeded;

@@ -1,4 +1,6 @@
 using System.Text.Json;
+using Lcm.Engine.Models;
+using Lcm.SyntheticModels;
 
 namespace Lcm.Cli;
 
@@ -11,9 +13,22 @@ internal static class BenchCommand
 {
     public static async Task<int> RunAsync(string[] argv)
     {
-        var args = new Arguments(argv, "json", "kill-worker");
+        var args = new Arguments(argv, "json", "fp16", "kill-worker");
         bool json = args.Flag("json");
         bool killWorker = args.Flag("kill-worker");
+        var family = args.Text("family") switch
+        {
+            null or "sd15" => ModelFamily.StableDiffusion,
+            "sdxl" => ModelFamily.StableDiffusionXL,
+            var other => throw new UsageException($"--family must be sd15 or sdxl, found '{other}'"),
+        };
+        // The cold-start model: SD 1.5's distilled test model, or SDXL's as SDXL with LCM-LoRA fused (one UNet pass per step).
+        var coldModel = new TestModelOptions
+        {
+            Float16 = args.Flag("fp16"),
+            Family = family,
+            Kind = family == ModelFamily.StableDiffusionXL ? ModelKind.LcmLora : ModelKind.Distilled,
+        };
         int unetMegabytes = args.Int("unet-mb") ?? 1700;
         int runs = args.Int("runs") ?? 3;
         int? jobsOption = args.Int("jobs");
@@ -28,7 +43,7 @@ internal static class BenchCommand
         void Log(string line) => Console.Error.WriteLine(line);
         string smallModel = CliModel.Resolve(model);
         var report = new Dictionary<string, object>();
-        if (parts.Contains("cold")) report["coldStart"] = await ColdStartBench.RunAsync(unetMegabytes, runs, Log);
+        if (parts.Contains("cold")) report["coldStart"] = await ColdStartBench.RunAsync(coldModel with { UnetMegabytes = unetMegabytes }, runs, Log);
         if (parts.Contains("warm")) report["warm"] = WarmBench.Run(smallModel, Math.Max(runs, 5), Log);
         if (parts.Contains("burst")) report["burst"] = await BurstBench.RunAsync(smallModel, jobsOption ?? 32, batchImages, Log);
         if (parts.Contains("soak")) report["soak"] = await SoakBench.RunAsync(smallModel, jobsOption ?? 500, killWorker, Log);

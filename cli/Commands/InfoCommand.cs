@@ -45,7 +45,9 @@ internal static class InfoCommand
         Console.WriteLine($"tokenizer vocabulary={engine.Tokenizer.VocabularySize}");
         // Matched, not merged: a LoRA that does not fit fails here with the list of what did not match.
         foreach (var report in MergedModels.Check(engine.Model, loras))
-            Console.WriteLine($"lora {report.Name}: {report.Tensors} keys matched: {report.UnetModules} UNet and {report.TextEncoderModules} text encoder modules");
+            Console.WriteLine(can.Family == ModelFamily.StableDiffusionXL
+                ? $"lora {report.Name}: {report.Tensors} keys matched: {report.UnetModules} UNet, {report.TextEncoderModules} text encoder and {report.TextEncoder2Modules} text encoder 2 modules"
+                : $"lora {report.Name}: {report.Tensors} keys matched: {report.UnetModules} UNet and {report.TextEncoderModules} text encoder modules");
         Console.WriteLine($"defaults: steps={RequestLimits.DefaultSteps} guidance={can.Guidance.Default} (0..{can.Guidance.Max}) size={can.DefaultWidth}x{can.DefaultHeight}; max size {engine.Options.MaxImageSize}");
         var memory = engine.Capabilities.Memory;
         Console.WriteLine($"memory budget: {memory.Bytes / (1024 * 1024)} MB ({memory.Source}); a {RequestLimits.DefaultSize}x{RequestLimits.DefaultSize} image needs about {memory.Estimate.PeakBytes(RequestLimits.DefaultSize, RequestLimits.DefaultSize, 1) / (1024 * 1024)} MB");

@@ -8,7 +8,7 @@ internal static class MakeModelCommand
 {
     public static int Run(string[] argv)
     {
-        var args = new Arguments(argv, "fp16", "fp32-vae", "sd15-style");
+        var args = new Arguments(argv, "fp16", "fp32-vae", "sd15-style", "ssd1b-style");
         string output = Path.GetFullPath(args.Required("output"));
         string family = args.Text("family") ?? "sd15";
         string? kind = args.Text("kind"), era = args.Text("era");
@@ -19,6 +19,7 @@ internal static class MakeModelCommand
             UnetMegabytes = args.Int("unet-mb") ?? 1,
             Seed = args.Int("seed") ?? 1,
             Sd15Style = args.Flag("sd15-style"),
+            Ssd1bStyle = args.Flag("ssd1b-style"),
             Family = family switch
             {
                 "sd15" => ModelFamily.StableDiffusion,
@@ -46,8 +47,8 @@ internal static class MakeModelCommand
         if (options.Family == ModelFamily.StableDiffusion && (kind ?? era) is not null)
             throw new UsageException("--kind and --era are for --family sdxl (an SD 1.5 test model is distilled, or LCM-LoRA with --sd15-style)");
         if (options.Family == ModelFamily.StableDiffusionXL && options.Sd15Style) throw new UsageException("--sd15-style cannot be combined with --family sdxl");
+        if (options.Ssd1bStyle && options.Family != ModelFamily.StableDiffusionXL) throw new UsageException("--ssd1b-style goes with --family sdxl");
         if (options.Float32Vae && !options.Float16) throw new UsageException("--fp32-vae goes with --fp16 (a float16 UNet beside a float32 VAE)");
-        if (options.Family == ModelFamily.StableDiffusionXL && options.UnetMegabytes != 1) throw new UsageException("--unet-mb is not supported with --family sdxl yet");
         TestModelMaker.Write(output, options);
         Console.WriteLine(output);
         return 0;

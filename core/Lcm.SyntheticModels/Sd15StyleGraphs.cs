@@ -5,21 +5,13 @@ using static Lcm.SyntheticModels.GraphBuilder;
 namespace Lcm.SyntheticModels;
 
 /// <summary>
-/// A weight of the SD 1.5-style test model that LoRAs patch: its diffusers module path, the
-/// initializer name a real export gives it, its [out, in, kernel, kernel] size and how it is stored.
-/// </summary>
-public sealed record Sd15Module(LoraComponent Component, string Path, string WeightName, string OpType, int Out, int In, int Kernel, WeightLayout Layout)
-{
-    public long InputsPerOutput => (long)In * Kernel * Kernel;
-}
-
-/// <summary>
 /// The graphs of the SD 1.5-style test model (<see cref="TestModelOptions.Sd15Style"/>): a UNet with
 /// three inputs (no <c>timestep_cond</c>) and a text encoder, named as real exports name them. Nodes
 /// are scoped by module (<c>/down_blocks.0/attentions.0/transformer_blocks.0/attn2/to_q/MatMul</c>);
 /// Linear layers are MatMuls on transposed <c>onnx::MatMul_*</c> weights [in, out], Conv weights keep
 /// their module names, and there is a Gemm of each <c>transB</c>. The float32 UNet keeps its weights in
 /// <c>model.onnx_data</c> as real exports do; the float16 one and the text encoders keep them in the graph.
+/// The layers come from <see cref="ExportedLayers"/>.
 /// </summary>
 internal static class Sd15StyleGraphs
 {
@@ -29,7 +21,7 @@ internal static class Sd15StyleGraphs
     private const string SelfAttention = "text_model.encoder.layers.0.self_attn";
 
     /// <summary>Every LoRA-patchable weight, in graph order: what <see cref="TestLoraMaker"/> writes keys for.</summary>
-    public static readonly IReadOnlyList<Sd15Module> Modules =
+    public static readonly IReadOnlyList<PatchableModule> Modules =
     [
         new(LoraComponent.Unet, "time_embedding.linear_1", "time_embedding.linear_1.weight", "Gemm", TimeChannels, TimeProjection, 1, WeightLayout.OutIn),
         new(LoraComponent.Unet, "down_blocks.0.resnets.0.conv1", "down_blocks.0.resnets.0.conv1.weight", "Conv", Channels, LatentChannels, 3, WeightLayout.OutIn),
@@ -109,7 +101,7 @@ internal static class Sd15StyleGraphs
 
         string projected = Conv(g, options, external, hidden, $"{Attention}.proj_in");
         string sequence = g.Node("Transpose", [g.Node("Reshape", [projected, g.Int64s(0, Channels, -1)])], IntsAttribute("perm", 0L, 2L, 1L));
-        string attended = g.Node("Add", [sequence, CrossAttentionBlock(g, options, external, sequence, text)]);
+        string attended = g.Node("Add", [sequence, ExportedLayers.CrossAttention(g, options, external, Modules, CrossAttention, sequence, text)]);
         string spatial = g.Node("Reshape", [g.Node("Transpose", [attended], IntsAttribute("perm", 0L, 2L, 1L)), g.Node("Shape", [projected])]);
 
         string term = g.Node("Tanh", [Conv(g, options, external, g.Node("Tanh", [spatial]), "conv_out")]);
@@ -117,71 +109,15 @@ internal static class Sd15StyleGraphs
         g.FloatOutput("out_sample", noise, batch, LatentChannels, "height", "width");
     }
 
-    private static string CrossAttentionBlock(GraphBuilder g, TestModelOptions options, ExternalDataFile? external, string sequence, string text)
-    {
-        string scope = Scope(CrossAttention);
-        string q = Linear(g, options, external, sequence, "to_q");
-        string k = Linear(g, options, external, text, "to_k");
-        string v = Linear(g, options, external, text, "to_v");
-        // Attention's own MatMuls multiply activations: scoped like the weights' but no LoRA target.
-        string scores = g.ScopedNode($"{scope}/MatMul", "MatMul", [q, g.Node("Transpose", [k], IntsAttribute("perm", 0L, 2L, 1L))]);
-        string weights = g.Node("Softmax", [g.Node("Mul", [scores, g.Scalar(1f / MathF.Sqrt(Channels))])], IntAttribute("axis", -1L));
-        string mixed = g.ScopedNode($"{scope}/MatMul_1", "MatMul", [weights, v]);
-        return g.Node("Add", [Linear(g, options, external, mixed, "to_out.0"), g.Weight($"{CrossAttention}.to_out.0.bias", [Channels], 0.1f)]);
-    }
-
-    private static Sd15Module Module(string pathOrSuffix) =>
+    private static PatchableModule Module(string pathOrSuffix) =>
         Modules.Single(m => m.Path == pathOrSuffix || m.Path.EndsWith("." + pathOrSuffix, StringComparison.Ordinal));
 
-    /// <summary>A Linear layer as exporters write one: MatMul on the transposed weight, named by its module scope.</summary>
-    private static string Linear(GraphBuilder g, TestModelOptions options, ExternalDataFile? external, string input, string name)
-    {
-        var module = Module(name);
-        return g.ScopedNode($"{Scope(module.Path)}/MatMul", "MatMul", [input, Weight(g, options, external, module)]);
-    }
+    private static string Linear(GraphBuilder g, TestModelOptions options, ExternalDataFile? external, string input, string name) =>
+        ExportedLayers.Linear(g, options, external, input, Module(name));
 
-    private static string Gemm(GraphBuilder g, TestModelOptions options, ExternalDataFile? external, string input, string name)
-    {
-        var module = Module(name);
-        return g.ScopedNode($"{Scope(module.Path)}/Gemm", "Gemm", [input, Weight(g, options, external, module), g.Weight($"{module.Path}.bias", [module.Out], 0.1f)],
-            IntAttribute("transB", module.Layout == WeightLayout.OutIn ? 1L : 0L));
-    }
+    private static string Gemm(GraphBuilder g, TestModelOptions options, ExternalDataFile? external, string input, string name) =>
+        ExportedLayers.Gemm(g, options, external, input, Module(name));
 
-    private static string Conv(GraphBuilder g, TestModelOptions options, ExternalDataFile? external, string input, string name)
-    {
-        var module = Module(name);
-        long pad = module.Kernel / 2;
-        return g.ScopedNode($"{Scope(module.Path)}/Conv", "Conv", [input, Weight(g, options, external, module), g.Weight($"{module.Path}.bias", [module.Out], 0.1f)],
-            IntsAttribute("kernel_shape", module.Kernel, module.Kernel), IntsAttribute("pads", pad, pad, pad, pad));
-    }
-
-    /// <summary>
-    /// The seeded weight in the model's precision, plus the delta <see cref="TestModelOptions.MergedDeltas"/>
-    /// gives for the module ([out, in * k * k], added in float32 and rounded once), in the storage layout.
-    /// </summary>
-    private static string Weight(GraphBuilder g, TestModelOptions options, ExternalDataFile? external, Sd15Module module)
-    {
-        long count = module.Out * module.InputsPerOutput;
-        float[] values = g.SeededValues(module.WeightName, count, MathF.Sqrt(3f / module.InputsPerOutput));
-        if (options.MergedDeltas?.GetValueOrDefault((module.Component, module.Path)) is { } delta)
-        {
-            for (int o = 0; o < module.Out; o++)
-            for (long i = 0; i < module.InputsPerOutput; i++)
-                values[module.Layout == WeightLayout.OutIn ? o * module.InputsPerOutput + i : i * module.Out + o] += delta[o * module.InputsPerOutput + i];
-        }
-        long[] dims = module.Kernel > 1 || module.OpType == "Conv" ? [module.Out, module.In, module.Kernel, module.Kernel]
-            : module.Layout == WeightLayout.OutIn ? [module.Out, module.In] : [module.In, module.Out];
-        return g.Weight(module.WeightName, dims, values, external);
-    }
-
-    /// <summary>The exporter's scope of a module: its path with '/' between modules (<c>/down_blocks.0/resnets.0/conv1</c>).</summary>
-    private static string Scope(string modulePath) => "/" + string.Join('/', SplitModulePath(modulePath));
-
-    // "down_blocks.0.resnets.0.conv1" is [down_blocks.0, resnets.0, conv1]: a number belongs to the name before it.
-    private static IEnumerable<string> SplitModulePath(string path)
-    {
-        var parts = path.Split('.');
-        for (int i = 0; i < parts.Length; i++)
-            yield return i + 1 < parts.Length && int.TryParse(parts[i + 1], out _) ? $"{parts[i]}.{parts[++i]}" : parts[i];
-    }
+    private static string Conv(GraphBuilder g, TestModelOptions options, ExternalDataFile? external, string input, string name) =>
+        ExportedLayers.Conv(g, options, external, input, Module(name));
 }

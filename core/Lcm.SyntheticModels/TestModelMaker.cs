@@ -34,6 +34,7 @@ public static class TestModelMaker
 
         bool sdxl = options.Family == ModelFamily.StableDiffusionXL;
         if (sdxl && options.Sd15Style) throw new ArgumentException("the SD 1.5 style and the SDXL family exclude each other", nameof(options));
+        if (!sdxl && options.Ssd1bStyle) throw new ArgumentException("the SSD-1B style is of the SDXL family", nameof(options));
         if (sdxl)
         {
             SdxlGraphs.WriteTokenizers(directory, vocabulary);
@@ -130,7 +131,7 @@ public static class TestModelMaker
         if (options.Sd15Style)
             Sd15StyleGraphs.WriteUnetGraph(g, options, batch, directory);
         else if (options.Family == ModelFamily.StableDiffusionXL)
-            SdxlGraphs.WriteUnetGraph(g, options, batch);
+            SdxlGraphs.WriteUnetGraph(g, options, batch, directory);
         else
             WriteLcmUnetGraph(g, options, batch, directory);
         g.Save(Path.Combine(directory, "model.onnx"));
@@ -157,16 +158,21 @@ public static class TestModelMaker
         string condTerm = g.Node("MatMul", [timeCond, g.Weight("cond_projection", [TimeCondDim, UnetChannels], 0.1f)]);
         // Timesteps run to 999; a small factor keeps the term near ±1.
         string timeTerm = g.Node("Mul", [timestep, g.Weight("time_projection", [UnetChannels], 0.001f)]);
-        string perBatch = g.Node("Add", [g.Node("Add", [g.Node("Add", [textTerm, condTerm]), timeTerm]), SizeChain(g, options, timeCond, directory)]);
+        string perBatch = g.Node("Add", [g.Node("Add", [g.Node("Add", [textTerm, condTerm]), timeTerm]), SizeChain(g, options, timeCond, TimeCondDim, directory)]);
         NoiseHead(g, sample, perBatch, batch);
     }
 
-    /// <summary>The noise prediction of both test UNets from the sample and a [batch, channels] bias that carries every conditioning input.</summary>
-    internal static void NoiseHead(GraphBuilder g, string sample, string perBatch, Dim batch)
+    /// <summary>The noise prediction of the distilled test UNet from the sample and a [batch, channels] bias that carries every conditioning input.</summary>
+    private static void NoiseHead(GraphBuilder g, string sample, string perBatch, Dim batch)
     {
         string bias = g.Node("Unsqueeze", [perBatch, g.Int64s(2, 3)]);
-
         string hidden = g.Node("Tanh", [g.Node("Add", [Conv3x3(g, "conv_in", sample, LatentChannels, UnetChannels), bias])]);
+        NoiseOutput(g, sample, hidden, batch);
+    }
+
+    /// <summary>conv_out on the UNet's [batch, channels, h, w] hidden state, mixed into the noise prediction.</summary>
+    internal static void NoiseOutput(GraphBuilder g, string sample, string hidden, Dim batch)
+    {
         string term = g.Node("Tanh", [Conv3x3(g, "conv_out", hidden, UnetChannels, LatentChannels)]);
         // Predicting mostly the sample itself keeps the scheduler's denoised estimates latent-sized.
         string noise = g.Node("Add", [g.Node("Mul", [sample, g.Scalar(0.8f)]), g.Node("Mul", [term, g.Scalar(0.5f)])]);
@@ -196,10 +202,11 @@ public static class TestModelMaker
 
     /// <summary>
     /// Carries the size knob: about UnetMegabytes of square matrices that a [batch, K] vector tiled
-    /// from timestep_cond passes through, reduced to a [batch, 1] term. Matrix-vector products keep
-    /// a gigabyte-sized UNet cheap to run, unlike weights applied per pixel.
+    /// from a [batch, <paramref name="width"/>] input (timestep_cond; SDXL's text_embeds) passes through,
+    /// reduced to a [batch, 1] term. Matrix-vector products keep a gigabyte-sized UNet cheap to run,
+    /// unlike weights applied per pixel.
     /// </summary>
-    private static string SizeChain(GraphBuilder g, TestModelOptions options, string timeCond, string directory)
+    internal static string SizeChain(GraphBuilder g, TestModelOptions options, string input, int width, string directory)
     {
         int elementBytes = options.Float16 ? 2 : 4;
         long totalBytes = (long)options.UnetMegabytes << 20;
@@ -207,7 +214,7 @@ public static class TestModelMaker
         int matrices = (int)Math.Ceiling(elements / ((double)MaxMatrixSide * MaxMatrixSide));
         int side = (int)Math.Sqrt(elements / (double)matrices);
 
-        string vector = g.Node("Tile", [timeCond, g.Int64s(1, (side + TimeCondDim - 1) / TimeCondDim)]);
+        string vector = g.Node("Tile", [input, g.Int64s(1, (side + width - 1) / width)]);
         vector = g.Node("Slice", [vector, g.Int64s(0), g.Int64s(side), g.Int64s(1)]);
 
         string dataPath = Path.Combine(directory, "model.onnx_data");

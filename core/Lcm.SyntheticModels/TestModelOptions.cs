@@ -9,7 +9,10 @@ public sealed record TestModelOptions
     /// <summary>Float16 inputs, outputs and weights, like the fp16 exports.</summary>
     public bool Float16 { get; init; }
 
-    /// <summary>Approximate UNet weight bytes in MiB (1 or more); above 32 MiB they go to unet/model.onnx_data.</summary>
+    /// <summary>
+    /// Approximate UNet weight bytes in MiB (1 or more); above 32 MiB they go to unet/model.onnx_data. For SDXL
+    /// the size comes on top of the UNet's own small modules, and only above 1.
+    /// </summary>
     public int UnetMegabytes { get; init; } = 1;
 
     /// <summary>Seed of every weight; the same seed writes byte-identical files.</summary>
@@ -39,6 +42,12 @@ public sealed record TestModelOptions
     /// </summary>
     public ModelKind Kind { get; init; } = ModelKind.Distilled;
 
+    /// <summary>
+    /// For SDXL: an SSD-1B-style UNet, with fewer transformer blocks than SDXL's (one in the attention
+    /// where SDXL has two), so LoRAs for SDXL do not fit it.
+    /// </summary>
+    public bool Ssd1bStyle { get; init; }
+
     /// <summary>For SDXL: which optimum's input types the graphs have.</summary>
     public ExportEra Era { get; init; } = ExportEra.Current;
 
@@ -54,7 +63,7 @@ public sealed record TestModelOptions
     public bool VaeFloat16 => Float16 && !Float32Vae;
 
     /// <summary>
-    /// For the SD 1.5 style: deltas ([out, in * k * k], float32) added to these modules' weights before
+    /// For the SD 1.5 style and SDXL: deltas ([out, in * k * k], float32) added to these modules' weights before
     /// they are written, giving the model a LoRA merge should produce.
     /// </summary>
     public IReadOnlyDictionary<(LoraComponent Component, string Module), float[]>? MergedDeltas { get; init; }

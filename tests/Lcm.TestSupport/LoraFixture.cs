@@ -5,30 +5,40 @@ using Onnx;
 namespace Lcm.Tests.Lora;
 
 /// <summary>
-/// A temporary folder for LoRA tests, with SD 1.5-style models written once (float32 with external
-/// data, float16 with weights in the graph) and helpers to write LoRAs and compute the merges they
-/// should give. Deleted on dispose.
+/// A temporary folder for LoRA tests, with models written once each (the SD 1.5-style ones float32
+/// with external data and float16 with weights in the graph, and SDXL ones) and helpers to write
+/// LoRAs and compute the merges they should give. Deleted on dispose.
 /// </summary>
 public sealed class LoraFixture : IDisposable
 {
-    private readonly Lazy<string> _fp32, _fp16;
-
-    public LoraFixture()
-    {
-        _fp32 = new(() => WriteModel("sd15-fp32", new TestModelOptions { Sd15Style = true }));
-        _fp16 = new(() => WriteModel("sd15-fp16", new TestModelOptions { Sd15Style = true, Float16 = true }));
-    }
+    private readonly Dictionary<TestModelOptions, Lazy<string>> _models = [];
 
     public string Root { get; } = Directory.CreateTempSubdirectory("lcm-lora-tests-").FullName;
 
-    public string Model(bool float16) => float16 ? _fp16.Value : _fp32.Value;
+    public string Model(bool float16) => Model(new TestModelOptions { Sd15Style = true, Float16 = float16 });
+
+    /// <summary>The model of <paramref name="options"/>, written on first use.</summary>
+    public string Model(TestModelOptions options)
+    {
+        Lazy<string> model;
+        lock (_models)
+        {
+            if (!_models.TryGetValue(options, out model!))
+                _models[options] = model = new(() => WriteModel("model", options));
+        }
+        return model.Value;
+    }
 
     public string NewDirectory(string prefix) =>
         Directory.CreateDirectory(Path.Combine(Root, $"{prefix}-{Guid.NewGuid():N}")).FullName;
 
     /// <summary>An SD 1.5-style model whose weights already hold <paramref name="deltas"/>: what merging should give.</summary>
     public string PreMerged(bool float16, IReadOnlyDictionary<(LoraComponent, string), float[]> deltas) =>
-        WriteModel("premerged", new TestModelOptions { Sd15Style = true, Float16 = float16, MergedDeltas = deltas });
+        PreMerged(new TestModelOptions { Sd15Style = true, Float16 = float16 }, deltas);
+
+    /// <summary>The model of <paramref name="options"/> with <paramref name="deltas"/> already in its weights.</summary>
+    public string PreMerged(TestModelOptions options, IReadOnlyDictionary<(LoraComponent, string), float[]> deltas) =>
+        WriteModel("premerged", options with { MergedDeltas = deltas });
 
     public (LoraFile File, IReadOnlyList<TestLoraModule> Modules) Lora(TestLoraOptions options, double scale = 1.0, string name = "style")
     {

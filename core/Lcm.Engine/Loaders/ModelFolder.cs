@@ -37,6 +37,8 @@ public sealed class ModelFolder
     public int? UnetSampleSize { get; private init; }
     public SchedulerConfig Scheduler { get; private init; } = new();
     public double VaeScalingFactor { get; private init; } = DefaultVaeScalingFactor;
+    /// <summary>unet/config.json's <c>layers_per_block</c> (diffusers' default, 2, when missing): SGM-named LoRA keys number blocks by it.</summary>
+    public int UnetLayersPerBlock { get; private init; } = 2;
     /// <summary>From unet/config.json; the UNet graph's own <c>timestep_cond</c> shape wins where it is fixed.</summary>
     public int? TimeCondProjDim { get; private init; }
 
@@ -83,6 +85,7 @@ public sealed class ModelFolder
             VaeScalingFactor = ReadNumber(Path.Combine(root, "vae_decoder", "config.json"), "scaling_factor") ?? DefaultVaeScalingFactor,
             TimeCondProjDim = (int?)ReadNumber(Path.Combine(root, "unet", "config.json"), "time_cond_proj_dim"),
             UnetSampleSize = (int?)ReadNumber(Path.Combine(root, "unet", "config.json"), "sample_size"),
+            UnetLayersPerBlock = (int?)ReadNumber(Path.Combine(root, "unet", "config.json"), "layers_per_block") ?? 2,
             TextEncoder2Path = hasEncoder2 ? encoder2 : null,
             Tokenizer2Directory = hasEncoder2 ? tokenizer2 : null,
             ForceZerosForEmptyPrompt = ReadBoolean(Path.Combine(root, "model_index.json"), "force_zeros_for_empty_prompt") ?? true,

@@ -13,7 +13,7 @@ namespace Lcm.Engine.Pipelines;
 internal static class LcmPipelineLoader
 {
     /// <summary>
-    /// Loads a model folder, with <paramref name="loras"/> merged into its UNet and text encoder first
+    /// Loads a model folder, with <paramref name="loras"/> merged into its UNet and text encoders first
     /// (cached under <see cref="EngineOptions.MergedModelDirectory"/>) when given.
     /// </summary>
     public static LcmEngine Load(string modelPath, EngineOptions? options = null, ILogger? logger = null, IReadOnlyList<LoraFile>? loras = null)
@@ -37,7 +37,7 @@ internal static class LcmPipelineLoader
             }
             bool sdxl = model.Family == ModelFamily.StableDiffusionXL;
             var encoders = new List<(string, ClipTokenizer, TextEncoder)> { ("text_encoder", tokenizer, new TextEncoder(Open(paths.TextEncoder), penultimate: sdxl)) };
-            if (sdxl) encoders.Add(("text_encoder_2", tokenizer2!, new TextEncoder(Open(model.TextEncoder2Path!), penultimate: true, pooled: true)));
+            if (sdxl) encoders.Add(("text_encoder_2", tokenizer2!, new TextEncoder(Open(paths.TextEncoder2!), penultimate: true, pooled: true)));
             var prompts = new PromptEncoder(encoders, zerosForAbsentNegative: sdxl && model.ForceZerosForEmptyPrompt);
             var unet = new Unet(Open(paths.Unet), model.TimeCondProjDim);
             var vaeDecoder = new VaeDecoder(Open(model.VaeDecoderPath));
@@ -50,7 +50,7 @@ internal static class LcmPipelineLoader
                 throw new ModelFormatException($"'{model.TextEncoder2Path}' gives text_embeds of width {pooled} but '{model.UnetPath}' input 'text_embeds' expects {takes}");
             logger.LogInformation("Loaded {Family} LCM model {Model} on {Provider}", model.Family, model.Root, sessions.ActiveProvider);
             var memory = MemoryBudget.Resolve(RunMemoryEstimate.For(model.Root, unet.ElementBytes), options.MemoryBudgetBytes, sessions.ActiveProvider,
-                options.CudaDeviceId, WeightBytes([paths.TextEncoder, model.TextEncoder2Path, paths.Unet, model.VaeDecoderPath]), logger);
+                options.CudaDeviceId, WeightBytes([paths.TextEncoder, paths.TextEncoder2, paths.Unet, model.VaeDecoderPath]), logger);
             return new LcmEngine(model, options, sessions, loras, prompts, unet, IGuidance.For(unet), vaeDecoder, memory);
         }
         catch
@@ -74,7 +74,7 @@ internal static class LcmPipelineLoader
         graphs.OfType<string>().Sum(graph => new DirectoryInfo(Path.GetDirectoryName(graph)!).EnumerateFiles(Path.GetFileName(graph) + "*").Sum(f => f.Length));
 
     private static GraphPaths GraphFiles(ModelFolder model, EngineOptions options, ILogger logger, IReadOnlyList<LoraFile> loras) =>
-        loras.Count == 0 ? new GraphPaths(model.TextEncoderPath, model.UnetPath)
+        loras.Count == 0 ? new GraphPaths(model.TextEncoderPath, model.UnetPath, model.TextEncoder2Path)
             : new MergedModels(options.MergedModelDirectory ?? throw new InvalidOperationException("EngineOptions.MergedModelDirectory must be set to merge LoRAs"), logger, options.MergedModelMaxBytes)
                 .GetOrMerge(model, loras);
 }

@@ -8,7 +8,7 @@ using SixLabors.ImageSharp.PixelFormats;
 
 namespace Lcm.Tests.Lora;
 
-/// <summary><c>lcm make-model --sd15-style</c>, <c>make-lora</c>, <c>info --lora</c> and <c>generate --lora</c> through the real entry point.</summary>
+/// <summary><c>lcm make-model --sd15-style</c> (and <c>--family sdxl</c>), <c>make-lora</c>, <c>info --lora</c> and <c>generate --lora</c> through the real entry point.</summary>
 public sealed class LoraCliTests(CliFolder folder) : IClassFixture<CliFolder>
 {
     private (string Model, string Loras) MakeModelAndLoras()
@@ -34,6 +34,31 @@ public sealed class LoraCliTests(CliFolder folder) : IClassFixture<CliFolder>
         Assert.Contains("lora style: 33 keys matched: 9 UNet and 2 text encoder modules", run.Stdout);
         Assert.Contains("lora peft-style: 18 keys matched: 9 UNet and 0 text encoder modules", run.Stdout);
         Assert.Contains("guidance=1 (0..3)", run.Stdout);
+    }
+
+    [Fact]
+    public void Info_on_an_sdxl_model_counts_both_text_encoders_and_refuses_an_sd15_lora_and_ssd_1b()
+    {
+        string model = folder.NewDirectory("sdxl"), ssd1b = folder.NewDirectory("ssd1b"), loras = folder.NewDirectory("loras");
+        LcmRun.AssertExit(0, folder.Lcm("make-model", "--family", "sdxl", "--kind", "lcm-lora", "--output", model));
+        LcmRun.AssertExit(0, folder.Lcm("make-model", "--family", "sdxl", "--kind", "lcm-lora", "--ssd1b-style", "--output", ssd1b));
+        LcmRun.AssertExit(0, folder.Lcm("make-lora", "--family", "sdxl", "--output", Path.Combine(loras, "style.safetensors")));
+        LcmRun.AssertExit(0, folder.Lcm("make-lora", "--family", "sdxl", "--format", "kohya-sgm", "--unet-only", "--output", Path.Combine(loras, "sgm.safetensors")));
+        LcmRun.AssertExit(0, folder.Lcm("make-lora", "--output", Path.Combine(loras, "sd15.safetensors")));
+        var environment = new Dictionary<string, string> { ["LCM_LORA_PATH"] = loras };
+
+        var run = folder.Lcm(environment, "info", "--model", model, "--lora", "style", "--lora", "sgm");
+        var sd15 = folder.Lcm(environment, "info", "--model", model, "--lora", "sd15");
+        var onSsd1b = folder.Lcm(environment, "info", "--model", ssd1b, "--lora", "style");
+
+        LcmRun.AssertExit(0, run);
+        Assert.Contains("lora style: 51 keys matched: 11 UNet, 2 text encoder and 4 text encoder 2 modules", run.Stdout);
+        Assert.Contains("lora sgm: 33 keys matched: 11 UNet, 0 text encoder and 0 text encoder 2 modules", run.Stdout);
+        LcmRun.AssertExit(1, sd15);
+        Assert.Contains("lora_mismatch:", sd15.Stderr);
+        LcmRun.AssertExit(1, onSsd1b);
+        Assert.Contains("lora_mismatch:", onSsd1b.Stderr);
+        Assert.Contains("down_blocks_1_attentions_0_transformer_blocks_1_ff_net_2", onSsd1b.Stderr);
     }
 
     [Fact]

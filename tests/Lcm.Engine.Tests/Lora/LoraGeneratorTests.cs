@@ -121,8 +121,9 @@ public sealed class LoraGeneratorTests(LoraFixture fixture) : IClassFixture<Lora
     {
         string folder = Folder();
         File.WriteAllBytes(Path.Combine(folder, "broken.safetensors"), [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+        // SGM input block 7 is down block 3 at one layer per block; this UNet has one down block.
         SafeTensorsWriter.Write(Path.Combine(folder, "other-model.safetensors"),
-            [new("lora_unet_input_blocks_1_1_proj_in.lora_down.weight", [1, 8], new float[8]), new("lora_unet_input_blocks_1_1_proj_in.lora_up.weight", [8, 1], new float[8])]);
+            [new("lora_unet_input_blocks_7_1_proj_in.lora_down.weight", [1, 8], new float[8]), new("lora_unet_input_blocks_7_1_proj_in.lora_up.weight", [8, 1], new float[8])]);
         var generator = Generator(folder);
 
         var broken = await Assert.ThrowsAsync<InvalidRequestException>(() => generator.GenerateAsync(Request(new LoraReference("broken")), null, CancellationToken.None));
@@ -130,7 +131,7 @@ public sealed class LoraGeneratorTests(LoraFixture fixture) : IClassFixture<Lora
 
         Assert.Equal("invalid_lora", broken.Code);
         Assert.Equal("lora_mismatch", mismatch.Code);
-        Assert.Contains("input_blocks_1_1_proj_in", mismatch.Message);
+        Assert.Contains("down_blocks_3_attentions_0_proj_in ('input_blocks_7_1_proj_in' in the file:", mismatch.Message);
     }
 
     [Fact]

@@ -15,41 +15,8 @@ public sealed class LoraMergeTests(LoraFixture fixture) : IClassFixture<LoraFixt
     private GraphPaths Merge(bool float16, params LoraFile[] loras) =>
         new MergedModels(fixture.NewDirectory("merged"), NullLogger.Instance).GetOrMerge(ModelFolder.Open(fixture.Model(float16)), loras);
 
-    /// <summary>Each module's weight equals the pre-merged model's; every other weight is untouched.</summary>
-    private void AssertMergedAsExpected(bool float16, GraphPaths merged, IReadOnlyDictionary<(LoraComponent, string), float[]> deltas)
-    {
-        var expectedModel = ModelFolder.Open(fixture.PreMerged(float16, deltas));
-        var source = ModelFolder.Open(fixture.Model(float16));
-        foreach (var (component, mergedPath, expectedPath, sourcePath) in new[]
-                 {
-                     (LoraComponent.Unet, merged.Unet, expectedModel.UnetPath, source.UnetPath),
-                     (LoraComponent.TextEncoder, merged.TextEncoder, expectedModel.TextEncoderPath, source.TextEncoderPath),
-                 })
-        {
-            var actual = LoraFixture.Weights(mergedPath);
-            var expected = LoraFixture.Weights(expectedPath);
-            var original = LoraFixture.Weights(sourcePath);
-            Assert.Equal(expected.Keys.Order(), actual.Keys.Order());
-            var patched = Sd15StyleGraphs.Modules.Where(m => m.Component == component && deltas.ContainsKey((component, m.Path))).Select(m => m.WeightName).ToHashSet();
-            foreach (var (name, values) in actual)
-            {
-                if (!patched.Contains(name))
-                {
-                    Assert.Equal(original[name], values);
-                    continue;
-                }
-                Assert.NotEqual(original[name], values);
-                for (int i = 0; i < values.Length; i++)
-                {
-                    // float32: the merger sums rank terms in float32, the expectation in float64.
-                    // float16: both round once, so they may differ by one unit in the last place.
-                    float tolerance = float16 ? MathF.Abs(expected[name][i]) / 1024 + 1e-7f : 1e-5f * (1 + MathF.Abs(expected[name][i]));
-                    Assert.True(MathF.Abs(values[i] - expected[name][i]) <= tolerance,
-                        $"{name}[{i}]: merged {values[i]}, expected {expected[name][i]}");
-                }
-            }
-        }
-    }
+    private void AssertMergedAsExpected(bool float16, GraphPaths merged, IReadOnlyDictionary<(LoraComponent, string), float[]> deltas) =>
+        MergedWeights.AssertAsExpected(fixture, new TestModelOptions { Sd15Style = true, Float16 = float16 }, Sd15StyleGraphs.Modules, merged, deltas);
 
     [Theory]
     [InlineData(LoraKeyFormat.Kohya, false)]

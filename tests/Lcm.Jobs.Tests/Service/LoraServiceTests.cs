@@ -1,13 +1,14 @@
 using Lcm.Client;
 using Lcm.Contracts;
 using Lcm.Engine.Loaders.Lora;
+using Lcm.Engine.Models;
 using Lcm.Jobs;
 using Lcm.SyntheticModels;
 using Xunit.Abstractions;
 
 namespace Lcm.Tests.Service;
 
-/// <summary>Jobs through the queue on an SD 1.5-style model with LoRAs from the worker's LoRA folder.</summary>
+/// <summary>Jobs through the queue on SD 1.5-style and SDXL models with LoRAs from the worker's LoRA folder.</summary>
 [Collection(ServiceCollection.Name)]
 public sealed class LoraServiceTests(AzuriteFixture fixture, ITestOutputHelper output) : IDisposable
 {
@@ -45,6 +46,39 @@ public sealed class LoraServiceTests(AzuriteFixture fixture, ITestOutputHelper o
         Assert.NotEqual(await fixture.DownloadImageAsync(plainDone.Images[0].Blob), await fixture.DownloadImageAsync(styledDone.Images[0].Blob));
         var failed = await client.WaitForCompletionAsync(unknown.Id, ServiceStorage.Timeout);
         Assert.Equal("unknown_lora", failed.Error!.Code);
+    }
+
+    [Fact]
+    public async Task A_job_naming_an_sdxl_lora_runs_on_the_merged_sdxl_model_and_an_sd15_lora_fails_with_lora_mismatch()
+    {
+        string model = Path.Combine(_root, "sdxl"), loras = Path.Combine(_root, "loras");
+        TestModelMaker.Write(model, new TestModelOptions { Family = ModelFamily.StableDiffusionXL, Kind = ModelKind.LcmLora });
+        Directory.CreateDirectory(loras);
+        TestLoraMaker.Write(Path.Combine(loras, "sdxl-style.safetensors"), new TestLoraOptions { Family = ModelFamily.StableDiffusionXL, Format = LoraKeyFormat.KohyaSgm });
+        TestLoraMaker.Write(Path.Combine(loras, "sd15-style.safetensors"), new TestLoraOptions());
+        var names = fixture.NewNames();
+        var settings = TestWorker.Settings(names) with
+        {
+            Engine = AzuriteFixture.EngineOptions with { PreparedCacheDirectory = null, MergedModelDirectory = Path.Combine(_root, "merged") },
+            Lora = new LoraSettings { Folder = loras },
+        };
+        await using var worker = await TestWorker.StartLocalAsync(fixture, settings, output, model);
+        var client = new LcmJobClient(fixture.Account, new LcmJobClientOptions { Names = names, PollInterval = TimeSpan.FromMilliseconds(100) });
+        JobRequest Request(params JobLora[] jobLoras) => new() { Prompt = "a cat", Width = 64, Height = 64, Steps = 2, Seed = 4, Loras = jobLoras };
+
+        var plain = await client.SubmitAsync(Request());
+        var styled = await client.SubmitAsync(Request(new JobLora("sdxl-style", 0.8)));
+        var mismatched = await client.SubmitAsync(Request(new JobLora("sd15-style", 1.0)));
+
+        var plainDone = await client.WaitForCompletionAsync(plain.Id, ServiceStorage.Timeout);
+        var styledDone = await client.WaitForCompletionAsync(styled.Id, ServiceStorage.Timeout);
+        output.WriteLine(styledDone.Json());
+        Assert.Equal(JobState.Succeeded, plainDone.Status);
+        Assert.Equal(JobState.Succeeded, styledDone.Status);
+        Assert.NotEqual(await fixture.DownloadImageAsync(plainDone.Images[0].Blob), await fixture.DownloadImageAsync(styledDone.Images[0].Blob));
+        var failed = await client.WaitForCompletionAsync(mismatched.Id, ServiceStorage.Timeout);
+        Assert.Equal("lora_mismatch", failed.Error!.Code);
+        Assert.Contains("nothing was merged", failed.Error.Message);
     }
 
     [Fact]

@@ -6,7 +6,7 @@ namespace Lcm.Engine.Loaders.Lora;
 internal sealed record WeightPatch(WeightTarget Target, IReadOnlyList<(LoraWeights Lora, LoraModule Module, double Scale)> Sources);
 
 /// <summary>How much of one LoRA file matched: its tensors and its modules per graph.</summary>
-public sealed record LoraMatchReport(string Name, int Tensors, int UnetModules, int TextEncoderModules);
+public sealed record LoraMatchReport(string Name, int Tensors, int UnetModules, int TextEncoderModules, int TextEncoder2Modules);
 
 /// <summary>
 /// Matches the modules of LoRA files to the weights of the model's graphs. All or nothing: any module
@@ -15,7 +15,9 @@ public sealed record LoraMatchReport(string Name, int Tensors, int UnetModules, 
 /// </summary>
 internal static class LoraMatcher
 {
+    /// <summary>Matches the modules of <paramref name="components"/>, of which <paramref name="graphs"/> has those the model has.</summary>
     public static Dictionary<LoraComponent, List<WeightPatch>> Match(
+        IReadOnlyCollection<LoraComponent> components,
         IReadOnlyDictionary<LoraComponent, (string Path, GraphWeights Weights)> graphs,
         IReadOnlyList<(LoraFile File, LoraWeights Weights)> loras)
     {
@@ -25,16 +27,21 @@ internal static class LoraMatcher
         {
             var unmatched = new List<string>();
             // Only the graphs asked for: the others' merges may already be cached.
-            var modules = weights.Modules.Where(m => graphs.ContainsKey(m.Component)).ToArray();
+            var modules = weights.Modules.Where(m => components.Contains(m.Component)).ToArray();
             foreach (var module in modules)
             {
-                var (path, graph) = graphs[module.Component];
+                if (!graphs.TryGetValue(module.Component, out var source))
+                {
+                    unmatched.Add($"{module.Module} (the model has no text_encoder_2/model.onnx: an SDXL LoRA on an SD 1.5-class model?)");
+                    continue;
+                }
+                var (path, graph) = source;
                 string? problem = graph.Targets.TryGetValue(module.Module, out var target) ? ShapeProblem(module, target)
                     : graph.Problems.TryGetValue(module.Module, out var why) ? why
                     : $"no MatMul, Gemm or Conv node with a weight in scope '{module.Module}' of '{path}'";
                 if (problem is not null)
                 {
-                    unmatched.Add($"{module.Module} ({problem})");
+                    unmatched.Add($"{module.Module} ({(module.SgmName is { } sgm ? $"'{sgm}' in the file: " : "")}{problem})");
                     continue;
                 }
                 if (!patches.TryGetValue(module.Component, out var byModule)) patches[module.Component] = byModule = [];
@@ -42,7 +49,7 @@ internal static class LoraMatcher
                 patch.Item2.Add((weights, module, file.Scale));
             }
             if (unmatched.Count == 0) continue;
-            string hint = graphs.Values.All(g => g.Weights.Targets.Count == 0)
+            string hint = graphs.Count > 0 && graphs.Values.All(g => g.Weights.Targets.Count == 0)
                 ? " The graphs have no weight nodes with scoped names (like '/down_blocks.0/attentions.0/proj_in/Conv'), so no LoRA can be matched to them."
                 : "";
             failures.Add($"'{file.Name}': {unmatched.Count} of {modules.Length} modules do not match: {LoraText.List(unmatched)}.{hint}");
@@ -56,7 +63,8 @@ internal static class LoraMatcher
     public static IReadOnlyList<LoraMatchReport> Report(IReadOnlyList<(LoraFile File, LoraWeights Weights)> loras) =>
         loras.Select(l => new LoraMatchReport(l.File.Name, l.Weights.TensorCount,
             l.Weights.Modules.Count(m => m.Component == LoraComponent.Unet),
-            l.Weights.Modules.Count(m => m.Component == LoraComponent.TextEncoder))).ToArray();
+            l.Weights.Modules.Count(m => m.Component == LoraComponent.TextEncoder),
+            l.Weights.Modules.Count(m => m.Component == LoraComponent.TextEncoder2))).ToArray();
 
     /// <summary>
     /// up is [out, rank] (or [out, rank, 1, 1]); down is [rank, in] or [rank, in, kh, kw], whose

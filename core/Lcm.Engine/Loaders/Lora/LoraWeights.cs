@@ -1,15 +1,19 @@
 namespace Lcm.Engine.Loaders.Lora;
 
-/// <summary>The tensors of one LoRA module; <see cref="Alpha"/> is absent in most PEFT files.</summary>
-internal sealed record LoraModule(LoraComponent Component, string Module, SafeTensor Down, SafeTensor Up, SafeTensor? Alpha)
+/// <summary>
+/// The tensors of one LoRA module; <see cref="Alpha"/> is absent in most PEFT files. <see cref="SgmName"/> is the
+/// file's own name of a module named by SGM blocks, whose <see cref="Module"/> is the diffusers name it maps to.
+/// </summary>
+internal sealed record LoraModule(LoraComponent Component, string Module, SafeTensor Down, SafeTensor Up, SafeTensor? Alpha, string? SgmName = null)
 {
     public long Rank => Down.Shape[0];
 }
 
 /// <summary>
 /// A LoRA file read as modules. Every tensor must be part of a module this merger understands;
-/// anything else (LoHa, LoKr, DoRA, SDXL's two text encoders, original-LDM names) is listed, since
-/// merging a file partway would give a model that is neither the base nor the LoRA.
+/// anything else (LoHa, LoKr, DoRA, original-LDM names) is listed, since merging a file partway would
+/// give a model that is neither the base nor the LoRA. SGM block names are read as diffusers'
+/// (<see cref="SgmBlockNames"/>), which needs the UNet's <c>layers_per_block</c>.
 /// </summary>
 internal sealed class LoraWeights : IDisposable
 {
@@ -19,12 +23,12 @@ internal sealed class LoraWeights : IDisposable
     public IReadOnlyList<LoraModule> Modules { get; }
     public int TensorCount => File.Tensors.Count;
 
-    public static LoraWeights Open(string path)
+    public static LoraWeights Open(string path, int unetLayersPerBlock)
     {
         var file = SafeTensorsFile.Open(path);
         try
         {
-            return new LoraWeights(file, Group(file));
+            return new LoraWeights(file, Group(file, unetLayersPerBlock));
         }
         catch
         {
@@ -45,10 +49,11 @@ internal sealed class LoraWeights : IDisposable
 
     public void Dispose() => File.Dispose();
 
-    private static List<LoraModule> Group(SafeTensorsFile file)
+    private static IReadOnlyList<LoraModule> Group(SafeTensorsFile file, int unetLayersPerBlock)
     {
         var parts = new Dictionary<(LoraComponent, string), Dictionary<LoraPart, SafeTensor>>();
         var unknown = new List<string>();
+        bool allKohya = true;
         foreach (var tensor in file.Tensors.Values.OrderBy(t => t.Name, StringComparer.Ordinal))
         {
             if (LoraKey.Parse(tensor.Name) is not { } key)
@@ -56,6 +61,7 @@ internal sealed class LoraWeights : IDisposable
                 unknown.Add(tensor.Name);
                 continue;
             }
+            allKohya &= key.Kohya;
             if (!parts.TryGetValue((key.Component, key.Module), out var module)) parts[(key.Component, key.Module)] = module = [];
             // Two names for one part: the kohya and the PEFT form, or lora_A and lora.down, side by side.
             if (!module.TryAdd(key.Part, tensor))
@@ -63,7 +69,7 @@ internal sealed class LoraWeights : IDisposable
         }
         if (unknown.Count > 0)
             throw new LoraException(LoraException.Mismatch,
-                $"LoRA file '{file.Path}' has {unknown.Count} tensor(s) that are not kohya or diffusers/PEFT LoRA keys of an SD 1.5 UNet or text encoder: {LoraText.List(unknown)}");
+                $"LoRA file '{file.Path}' has {unknown.Count} tensor(s) that are not kohya or diffusers/PEFT LoRA keys of a UNet or text encoder (SD 1.5 or SDXL): {LoraText.List(unknown)}");
 
         var modules = new List<LoraModule>();
         foreach (var ((component, name), module) in parts)
@@ -73,7 +79,7 @@ internal sealed class LoraWeights : IDisposable
             module.TryGetValue(LoraPart.Alpha, out var alpha);
             modules.Add(new LoraModule(component, name, down, up, alpha));
         }
-        return modules;
+        return SgmBlockNames.ToDiffusers(modules, allKohya, unetLayersPerBlock, file.Path);
     }
 }
 

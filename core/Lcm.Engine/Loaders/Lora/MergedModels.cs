@@ -8,11 +8,11 @@ using Onnx;
 
 namespace Lcm.Engine.Loaders.Lora;
 
-/// <summary>The graphs an engine loads: the model's own, or LoRA-merged copies of the text encoder and UNet.</summary>
-public sealed record GraphPaths(string TextEncoder, string Unet);
+/// <summary>The graphs an engine loads: the model's own, or LoRA-merged copies of the text encoders and UNet; <see cref="TextEncoder2"/> is SDXL's.</summary>
+public sealed record GraphPaths(string TextEncoder, string Unet, string? TextEncoder2);
 
 /// <summary>
-/// Merges LoRA files into a model's UNet and text encoder and keeps the results in a cache folder,
+/// Merges LoRA files into a model's UNet and text encoders and keeps the results in a cache folder,
 /// keyed by the source graph, each LoRA file's content hash and scale, in order. A merged graph is
 /// a copy of the source folder's graph in which only the patched weights differ: where the model keeps
 /// its weights in external data, the graph file is copied as exported and the weights are patched by
@@ -24,37 +24,38 @@ public sealed class MergedModels(string cacheDirectory, ILogger logger, long? ma
     private const int FormatVersion = 1;
     private readonly CacheEntries _entries = new(cacheDirectory, logger, maxBytes);
 
-    public GraphPaths GetOrMerge(ModelFolder model, IReadOnlyList<LoraFile> loras) => WithOpened(loras, opened =>
+    public GraphPaths GetOrMerge(ModelFolder model, IReadOnlyList<LoraFile> loras) => WithOpened(model, loras, opened =>
     {
         var touched = Touched(opened);
         string loraKey = string.Join("|", opened.Select(l => $"{ContentHash(l.File.Path)}*{l.File.Scale.ToString("R", CultureInfo.InvariantCulture)}"));
-        var keys = touched.ToDictionary(c => c, c => EntryKey(Source(model, c), loraKey));
-        var entries = touched.ToDictionary(c => c, c => _entries.TryGet(keys[c]));
-        var missing = entries.Where(e => e.Value is null).Select(e => e.Key).ToArray();
+        // A graph the folder lacks (text_encoder_2 of an SD 1.5 model) has no entry, so it goes to the matcher, which refuses it.
+        var keys = touched.Where(c => Source(model, c) is not null).ToDictionary(c => c, c => EntryKey(Source(model, c)!, loraKey));
+        var entries = keys.ToDictionary(k => k.Key, k => _entries.TryGet(k.Value));
+        var missing = touched.Where(c => entries.GetValueOrDefault(c) is null).ToArray();
         if (missing.Length > 0)
         {
             // Every graph is matched before any is written: a LoRA that fits the UNet but not the text encoder merges nothing.
             var (graphs, patches) = Match(model, missing, opened);
             foreach (var component in missing)
-                entries[component] = _entries.GetOrCreate(keys[component], folder => Write(Source(model, component), graphs[component], patches[component], folder));
+                entries[component] = _entries.GetOrCreate(keys[component], folder => Write(Source(model, component)!, graphs[component], patches[component], folder));
         }
-        string PathOf(LoraComponent c) => entries.TryGetValue(c, out var entry) ? Path.Combine(entry!, Path.GetFileName(Source(model, c))) : Source(model, c);
-        return new GraphPaths(PathOf(LoraComponent.TextEncoder), PathOf(LoraComponent.Unet));
+        string? PathOf(LoraComponent c) => entries.TryGetValue(c, out var entry) ? Path.Combine(entry!, Path.GetFileName(Source(model, c))!) : Source(model, c);
+        return new GraphPaths(PathOf(LoraComponent.TextEncoder)!, PathOf(LoraComponent.Unet)!, PathOf(LoraComponent.TextEncoder2));
     });
 
     /// <summary>Matches LoRA files against the model without merging (<c>lcm info --lora</c>): what each would patch, or the mismatch.</summary>
-    public static IReadOnlyList<LoraMatchReport> Check(ModelFolder model, IReadOnlyList<LoraFile> loras) => WithOpened(loras, opened =>
+    public static IReadOnlyList<LoraMatchReport> Check(ModelFolder model, IReadOnlyList<LoraFile> loras) => WithOpened(model, loras, opened =>
     {
         Match(model, Touched(opened), opened);
         return LoraMatcher.Report(opened);
     });
 
-    private static T WithOpened<T>(IReadOnlyList<LoraFile> loras, Func<List<(LoraFile File, LoraWeights Weights)>, T> use)
+    private static T WithOpened<T>(ModelFolder model, IReadOnlyList<LoraFile> loras, Func<List<(LoraFile File, LoraWeights Weights)>, T> use)
     {
         var opened = new List<(LoraFile File, LoraWeights Weights)>();
         try
         {
-            foreach (var lora in loras) opened.Add((lora, LoraWeights.Open(lora.Path)));
+            foreach (var lora in loras) opened.Add((lora, LoraWeights.Open(lora.Path, model.UnetLayersPerBlock)));
             return use(opened);
         }
         finally
@@ -70,14 +71,19 @@ public sealed class MergedModels(string cacheDirectory, ILogger logger, long? ma
     private static string EntryKey(string source, string loraKey) =>
         $"{Path.GetFileName(Path.GetDirectoryName(source))}-{PreparedModelCache.Hash($"v{FormatVersion}|{PreparedModelCache.Fingerprint(source)}|{loraKey}")}";
 
-    private static string Source(ModelFolder model, LoraComponent component) =>
-        component == LoraComponent.Unet ? model.UnetPath : model.TextEncoderPath;
+    /// <summary>The model's graph a component patches; null for text_encoder_2 of an SD 1.5-class folder.</summary>
+    private static string? Source(ModelFolder model, LoraComponent component) => component switch
+    {
+        LoraComponent.Unet => model.UnetPath,
+        LoraComponent.TextEncoder => model.TextEncoderPath,
+        _ => model.TextEncoder2Path,
+    };
 
     private static (Dictionary<LoraComponent, ModelProto> Graphs, Dictionary<LoraComponent, List<WeightPatch>> Patches) Match(
         ModelFolder model, IReadOnlyList<LoraComponent> components, List<(LoraFile File, LoraWeights Weights)> opened)
     {
-        var graphs = components.ToDictionary(c => c, c => ReadModel(Source(model, c)));
-        var patches = LoraMatcher.Match(graphs.ToDictionary(g => g.Key, g => (Source(model, g.Key), GraphWeights.Find(g.Value.Graph))), opened);
+        var graphs = components.Where(c => Source(model, c) is not null).ToDictionary(c => c, c => ReadModel(Source(model, c)!));
+        var patches = LoraMatcher.Match(components, graphs.ToDictionary(g => g.Key, g => (Source(model, g.Key)!, GraphWeights.Find(g.Value.Graph))), opened);
         return (graphs, patches);
     }
 
