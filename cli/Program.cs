@@ -26,6 +26,7 @@ internal static class Program
           worker     [--model DIR] [--connection CS] [--health-port N]
           submit     --prompt TEXT [--id ID] [--steps N] [--guidance G] [--width W] [--height H] [--seed S]
                      [--count N] [--format F] [--quality Q] [--reply-to QUEUE] [--init-image FILE [--strength S]]
+                     [--webhook URL [--webhook-events E,...]] [--deadline SEC]
                      [--negative-prompt TEXT] [--lora NAME[:SCALE]]... [--wait [--output DIR] [--timeout SEC]]
                      [--connection CS]
           status     ID [--connection CS]

@@ -26,6 +26,7 @@ internal static class SubmitCommand
             Strength = args.Double("strength"),
             NegativePrompt = args.Text("negative-prompt"),
             Webhook = args.Text("webhook"),
+            Deadline = args.Int("deadline"),
             WebhookEvents = args.Text("webhook-events")?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries),
         };
         string? initImage = args.Text("init-image");

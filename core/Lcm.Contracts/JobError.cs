@@ -21,6 +21,9 @@ public static class JobErrorCodes
     public const string InvalidQuality = "invalid_quality";
     public const string InvalidReplyTo = "invalid_reply_to";
     public const string InvalidOwner = "invalid_owner";
+    public const string InvalidDeadline = "invalid_deadline";
+    /// <summary>The job did not start, or did not finish, by its deadline.</summary>
+    public const string DeadlineExceeded = "deadline_exceeded";
     /// <summary>A webhook URL the service will not call: not https, a private or metadata address, not on the allow-list, or no signing secret.</summary>
     public const string InvalidWebhook = "invalid_webhook";
     public const string MessageTooLarge = "message_too_large";

@@ -36,6 +36,8 @@ public sealed record JobRequest
     public string? Webhook { get; init; }
     /// <summary>Which events the webhook receives: started, progress, completed; null is completed only.</summary>
     public IReadOnlyList<string>? WebhookEvents { get; init; }
+    /// <summary>Seconds from submit (the message's insertion) by which the job must have started, else it ends expired; one still running then is canceled.</summary>
+    public int? Deadline { get; init; }
 
     /// <summary>The output formats as the contract spells them (jpg is jpeg).</summary>
     public static readonly IReadOnlyList<string> Formats = ["png", "jpeg", "jpg", "webp"];
@@ -57,6 +59,8 @@ public sealed record JobRequest
             throw new JobRejectedException(JobErrorCodes.InvalidReplyTo, $"replyTo must be a storage queue name (3-63 of a-z, 0-9 and single '-'), found '{ReplyTo}'");
         if (Owner is not null && !Names.IsValidOwner(Owner))
             throw new JobRejectedException(JobErrorCodes.InvalidOwner, "owner must be 1-128 characters of A-Z, a-z, 0-9 and '_', '-', '.', ':', '@'");
+        if (Deadline is < 1 or > RequestLimits.MaxDeadlineSeconds)
+            throw new JobRejectedException(JobErrorCodes.InvalidDeadline, $"deadline must be in 1..{RequestLimits.MaxDeadlineSeconds} seconds, found {Deadline}");
         if (Webhooks.ShapeError(Webhook, WebhookEvents) is { } webhookError) throw new JobRejectedException(webhookError.Code, webhookError.Message);
         if (InitImage is not null && !Names.IsPlausibleInitImage(InitImage))
             throw new JobRejectedException(JobErrorCodes.InvalidInitImage,

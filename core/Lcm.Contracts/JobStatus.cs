@@ -10,6 +10,8 @@ public enum JobState
     Succeeded,
     Failed,
     Canceled,
+    /// <summary>Not started before its deadline: never run, never billed.</summary>
+    Expired,
 }
 
 public sealed record JobImage(string Blob, string Url, int Width, int Height, long Seed, string ContentType);
@@ -38,7 +40,7 @@ public sealed record JobStatus
     public WebhookDelivery? Webhook { get; init; }
 
     [JsonIgnore]
-    public bool IsTerminal => Status is JobState.Succeeded or JobState.Failed or JobState.Canceled;
+    public bool IsTerminal => Status is JobState.Succeeded or JobState.Failed or JobState.Canceled or JobState.Expired;
 
     public byte[] ToJson() => JsonSerializer.SerializeToUtf8Bytes(this, JobJson.Documents);
 

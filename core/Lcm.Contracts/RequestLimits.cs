@@ -7,6 +7,8 @@ namespace Lcm.Contracts;
 public static class RequestLimits
 {
     public const int DefaultSize = 512;
+    /// <summary>The longest deadline a job may name: a day, well inside a queue message's lifetime.</summary>
+    public const int MaxDeadlineSeconds = 86_400;
     public const int MinImageSize = 64;
     public const int MaxImageSize = 2048;
     public const int DefaultSteps = 4;

@@ -83,6 +83,10 @@ public sealed class JobProcessor(
             message = RefuseServiceQueueAsReplyTo(message);
             if (message.Error is null && await webhooks.RefusalAsync(message.Request, shutdown) is { } refusedWebhook)
                 message = message with { Request = null, Error = refusedWebhook };
+            var queued = stored?.Status ?? NewStatus(id, delivery, message.Request);
+            if (message.Error is null && Remaining(queued, message.Request!) <= TimeSpan.Zero)
+                return Final(queued, JobState.Expired, new JobError(JobErrorCodes.DeadlineExceeded,
+                    $"the job was not started within its deadline of {message.Request!.Deadline} s, so it was not run"));
             return message.Error is { } error
                 ? Final(stored?.Status ?? NewStatus(id, delivery, message.Request), JobState.Failed, error)
                 : Claim(stored, NewStatus(id, delivery, message.Request), message.Request!);
@@ -165,7 +169,8 @@ public sealed class JobProcessor(
         logger.LogInformation("Job {Id} running (attempt {Attempt})", status.Id, status.Attempts);
         await NotifyAsync(() => webhooks.EnqueueAsync(status, Webhooks.Started, new JobStartedEvent(status.Id, status.Status, status.Attempts), shutdown, $".{status.Attempts}"));
         using var canceledByClient = new CancellationTokenSource();
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(shutdown, canceledByClient.Token);
+        using var deadline = new CancellationTokenSource(Remaining(status, status.Request!) is { } left ? (left > TimeSpan.Zero ? left : TimeSpan.Zero) : Timeout.InfiniteTimeSpan, _clock);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(shutdown, canceledByClient.Token, deadline.Token);
         using var stopWatching = CancellationTokenSource.CreateLinkedTokenSource(linked.Token);
         var watcher = WatchForCancelAsync(status.Id, claimed.ETag, canceledByClient, stopWatching.Token);
         var timer = Stopwatch.StartNew();
@@ -203,6 +208,12 @@ public sealed class JobProcessor(
             var canceled = await statuses.GetAsync(status.Id, CancellationToken.None);
             if (canceled is not null) await PublishAsync(canceled.Status, CancellationToken.None);
             return new JobOutcome(JobOutcomeKind.Completed, status.Id, JobState.Canceled);
+        }
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested && !shutdown.IsCancellationRequested)
+        {
+            await images.DeleteAllAsync(status.Id, CancellationToken.None);
+            final = Final(status, JobState.Canceled, new JobError(JobErrorCodes.DeadlineExceeded,
+                $"the job was still running at its deadline of {status.Request!.Deadline} s after submit, so it was canceled")) with { Metrics = Metrics(status, timer.Elapsed, []) };
         }
         catch (OperationCanceledException) when (shutdown.IsCancellationRequested)
         {
@@ -338,6 +349,10 @@ public sealed class JobProcessor(
             logger.LogWarning(e, "Watching job {Id} for a cancel failed; the job runs on", id);
         }
     }
+
+    /// <summary>Time left before the job's deadline (from its creation, the submit); null without one.</summary>
+    private TimeSpan? Remaining(JobStatus status, JobRequest request) =>
+        request.Deadline is int seconds ? status.CreatedAt + TimeSpan.FromSeconds(seconds) - _clock.GetUtcNow() : null;
 
     private JobStatus NewStatus(string id, JobDelivery delivery, JobRequest? request) => new()
     {
