@@ -23,14 +23,8 @@ public sealed class LoraServiceTests(AzuriteFixture fixture, ITestOutputHelper o
         TestModelMaker.Write(model, new TestModelOptions { Sd15Style = true });
         Directory.CreateDirectory(loras);
         TestLoraMaker.Write(Path.Combine(loras, "style.safetensors"), new TestLoraOptions());
-        var names = fixture.NewNames();
-        var settings = TestWorker.Settings(names) with
-        {
-            Engine = AzuriteFixture.EngineOptions with { PreparedCacheDirectory = null, MergedModelDirectory = Path.Combine(_root, "merged") },
-            Lora = new LoraSettings { Folder = loras },
-        };
-        await using var worker = await TestWorker.StartLocalAsync(fixture, settings, output, model);
-        var client = new LcmJobClient(fixture.Account, new LcmJobClientOptions { Names = names, PollInterval = TimeSpan.FromMilliseconds(100) });
+        var (worker, client) = await StartWorkerAsync(model, loras);
+        await using var _ = worker;
 
         var plain = await client.SubmitAsync(new JobRequest { Prompt = "a cat", Width = 64, Height = 64, Steps = 2, Seed = 4 });
         var styled = await client.SubmitAsync(new JobRequest { Prompt = "a cat", Width = 64, Height = 64, Steps = 2, Seed = 4, Loras = [new JobLora("style", 1.0)] });
@@ -56,14 +50,8 @@ public sealed class LoraServiceTests(AzuriteFixture fixture, ITestOutputHelper o
         Directory.CreateDirectory(loras);
         TestLoraMaker.Write(Path.Combine(loras, "sdxl-style.safetensors"), new TestLoraOptions { Family = ModelFamily.StableDiffusionXL, Format = LoraKeyFormat.KohyaSgm });
         TestLoraMaker.Write(Path.Combine(loras, "sd15-style.safetensors"), new TestLoraOptions());
-        var names = fixture.NewNames();
-        var settings = TestWorker.Settings(names) with
-        {
-            Engine = AzuriteFixture.EngineOptions with { PreparedCacheDirectory = null, MergedModelDirectory = Path.Combine(_root, "merged") },
-            Lora = new LoraSettings { Folder = loras },
-        };
-        await using var worker = await TestWorker.StartLocalAsync(fixture, settings, output, model);
-        var client = new LcmJobClient(fixture.Account, new LcmJobClientOptions { Names = names, PollInterval = TimeSpan.FromMilliseconds(100) });
+        var (worker, client) = await StartWorkerAsync(model, loras);
+        await using var _ = worker;
         JobRequest Request(params JobLora[] jobLoras) => new() { Prompt = "a cat", Width = 64, Height = 64, Steps = 2, Seed = 4, Loras = jobLoras };
 
         var plain = await client.SubmitAsync(Request());
@@ -89,5 +77,18 @@ public sealed class LoraServiceTests(AzuriteFixture fixture, ITestOutputHelper o
         string id = $"guide-{Guid.NewGuid():N}"[..20];
         await fixture.SendJsonAsync(names.JobsQueue, $$"""{"id":"{{id}}","prompt":"a cat","width":64,"height":64,"steps":1}""");
         Assert.Equal(8.5, (await fixture.WaitForTerminalAsync(id)).Request!.GuidanceScale);
+    }
+
+    /// <summary>A worker on <paramref name="model"/> with the LoRA folder <paramref name="loras"/>, as lcm worker composes it, and a client of its queue.</summary>
+    private async Task<(TestWorker, LcmJobClient)> StartWorkerAsync(string model, string loras)
+    {
+        var names = fixture.NewNames();
+        var settings = TestWorker.Settings(names) with
+        {
+            Engine = AzuriteFixture.EngineOptions with { PreparedCacheDirectory = null, MergedModelDirectory = Path.Combine(_root, "merged") },
+            Lora = new LoraSettings { Folder = loras },
+        };
+        var worker = await TestWorker.StartLocalAsync(fixture, settings, output, model);
+        return (worker, new LcmJobClient(fixture.Account, new LcmJobClientOptions { Names = names, PollInterval = TimeSpan.FromMilliseconds(100) }));
     }
 }
