@@ -244,6 +244,7 @@ module app 'modules/app.bicep' = {
     modelStorageName: environment.outputs.modelStorageName
     modelPath: useModelShare ? '/models/${modelFolderName}' : '/home/site/model'
     loraPath: useModelShare ? '/models/loras' : '/home/site/loras'
+    retentionDays: retentionDays
     executionProvider: cpuOnly ? 'cpu' : executionProvider
     minReplicas: minReplicas
     maxReplicas: maxReplicas

@@ -111,7 +111,8 @@ public class LcmJobClient
         await EnsureCreatedAsync(cancellationToken);
         if (initImage is not null)
             await _account.Blobs.GetBlobContainerClient(StorageNames.InputsContainer).GetBlobClient(request.InitImage).UploadAsync(initImage, overwrite: true, cancellationToken);
-        var queued = new JobStatus { Id = request.Id!, Status = JobState.Queued, CreatedAt = DateTimeOffset.UtcNow, Request = request, RequestHash = requestHash };
+        var now = DateTimeOffset.UtcNow;
+        var queued = new JobStatus { Id = request.Id!, Status = JobState.Queued, CreatedAt = now, ExpiresAt = now + _options.Names.Retention, Request = request, RequestHash = requestHash };
         if (await _statuses.TryCreateAsync(queued, cancellationToken) is null)
             throw new LcmJobException(409, LcmJobException.JobExists, $"a job with id '{request.Id}' exists already; use another id");
         await _queues.SendJobAsync(request, cancellationToken);

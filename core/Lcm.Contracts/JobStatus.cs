@@ -27,6 +27,8 @@ public sealed record JobStatus
     public DateTimeOffset CreatedAt { get; init; }
     public DateTimeOffset? StartedAt { get; init; }
     public DateTimeOffset? CompletedAt { get; init; }
+    /// <summary>When the retention rule deletes the status and images (created + LCM_RETENTION_DAYS); an idempotency key lasts as long.</summary>
+    public DateTimeOffset? ExpiresAt { get; init; }
     public JobRequest? Request { get; init; }
     public IReadOnlyList<JobImage> Images { get; init; } = [];
     public JobError? Error { get; init; }

@@ -13,6 +13,8 @@ public sealed record StorageNames
     public const string StatusContainer = "lcm-status";
     public const string InputsContainer = "lcm-inputs";
     public const string RequestsContainer = "lcm-requests";
+    /// <summary>How long statuses and images are kept: the storage lifecycle rule's days (LCM_RETENTION_DAYS, 7 by default).</summary>
+    public TimeSpan Retention { get; init; } = TimeSpan.FromDays(7);
 
     /// <summary>Whether <paramref name="queue"/> is one of the service's own queues, which no job may name as its replyTo.</summary>
     public bool IsServiceQueue(string queue) => queue == JobsQueue || queue == PoisonQueue || queue == ResultsQueue || queue == WebhooksQueue;
@@ -29,6 +31,7 @@ public sealed record StorageNames
         if (read("LCM_JOBS_QUEUE") is { Length: > 0 } jobs) names = names with { JobsQueue = CheckQueue("LCM_JOBS_QUEUE", jobs) };
         if (read("LCM_RESULTS_QUEUE") is { Length: > 0 } results) names = names with { ResultsQueue = CheckQueue("LCM_RESULTS_QUEUE", results) };
         if (Settings.ReadBool(read, "LCM_PUBLISH_RESULTS") == false) names = names with { ResultsQueue = null };
+        if (Settings.ReadInt(read, "LCM_RETENTION_DAYS", 1, 3650) is int days) names = names with { Retention = TimeSpan.FromDays(days) };
         return names;
     }
 

@@ -25,6 +25,8 @@ param modelPath string
 @description('Folder of the LoRA files jobs may name (LCM_LORA_PATH): beside the model on the share, or in the image.')
 param loraPath string
 param executionProvider string
+@description('Days the storage lifecycle rule keeps statuses and images; statuses say when theirs expire (LCM_RETENTION_DAYS).')
+param retentionDays int
 param minReplicas int
 param maxReplicas int
 param queueLengthPerReplica int
@@ -58,6 +60,7 @@ var baseEnv = [
   { name: 'LCM_JOBS_QUEUE', value: jobsQueue }
   { name: 'LCM_RESULTS_QUEUE', value: resultsQueue }
   { name: 'LCM_EXECUTION_PROVIDER', value: executionProvider }
+  { name: 'LCM_RETENTION_DAYS', value: string(retentionDays) }
   // At SIGTERM (scale-in, new revision) the host stops its listeners and lets running invocations finish
   // instead of canceling them at once; terminationGracePeriodSeconds below bounds how long.
   { name: 'FUNCTIONS_ENABLE_DRAIN_ON_APP_STOPPING', value: 'true' }

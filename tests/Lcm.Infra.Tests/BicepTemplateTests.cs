@@ -185,6 +185,7 @@ public class BicepTemplateTests : IClassFixture<BicepFixture>
         Assert.Equal(4, resources["cpu"]!.GetValue<double>());
         Assert.Equal("8Gi", Str(resources["memory"]));
         Assert.Equal("cpu", Str(Env(app)["LCM_EXECUTION_PROVIDER"]["value"]));
+        Assert.Equal("7", Str(Env(app)["LCM_RETENTION_DAYS"]["value"]));
 
         Assert.Equal("auto", Str(Env(Single(Default, "Microsoft.App/containerApps"))["LCM_EXECUTION_PROVIDER"]["value"]));
         Assert.Equal("cuda", Str(Env(Single(A100WithIngress, "Microsoft.App/containerApps"))["LCM_EXECUTION_PROVIDER"]["value"]));

@@ -158,7 +158,7 @@ public sealed class JobProcessor(
     {
         var error = new JobError(JobErrorCodes.RetriesExhausted, reason);
         var update = await statuses.UpdateAsync(jobId, stored => ValueTask.FromResult(stored?.Status.IsTerminal == true ? null
-            : Final(stored?.Status ?? new JobStatus { Id = jobId, Status = JobState.Queued, CreatedAt = _clock.GetUtcNow() }, JobState.Failed, error)),
+            : Final(stored?.Status ?? Queued(jobId, _clock.GetUtcNow()), JobState.Failed, error)),
             _options.MaxStatusRaces, cancellationToken);
         if (update.Written is { } written) await AnnounceAsync(written.Status, cancellationToken);
     }
@@ -354,13 +354,11 @@ public sealed class JobProcessor(
     private TimeSpan? Remaining(JobStatus status, JobRequest request) =>
         request.Deadline is int seconds ? status.CreatedAt + TimeSpan.FromSeconds(seconds) - _clock.GetUtcNow() : null;
 
-    private JobStatus NewStatus(string id, JobDelivery delivery, JobRequest? request) => new()
-    {
-        Id = id,
-        Status = JobState.Queued,
-        CreatedAt = delivery.InsertedOn ?? _clock.GetUtcNow(),
-        Request = request,
-    };
+    private JobStatus NewStatus(string id, JobDelivery delivery, JobRequest? request) => Queued(id, delivery.InsertedOn ?? _clock.GetUtcNow()) with { Request = request };
+
+    /// <summary>The status of a job this worker is the first to hear of, kept as long as the retention rule keeps it.</summary>
+    private JobStatus Queued(string id, DateTimeOffset created) =>
+        new() { Id = id, Status = JobState.Queued, CreatedAt = created, ExpiresAt = created + queues.Names.Retention };
 
     private JobStatus Final(JobStatus status, JobState state, JobError? error) => status with
     {

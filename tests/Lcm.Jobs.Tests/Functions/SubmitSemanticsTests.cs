@@ -33,6 +33,8 @@ public sealed class SubmitSemanticsTests(AzuriteFixture fixture, ITestOutputHelp
         string id = JsonSerializer.SerializeToElement(first.Body, JobJson.Options).GetProperty("id").GetString()!;
         Assert.Equal(202, first.StatusCode);
         Assert.Equal((200, id), (again.StatusCode, ((JobStatus)again.Body).Id));
+        // The key lasts as long as the job's status, which says when that is.
+        Assert.Equal(((JobStatus)again.Body).CreatedAt + TimeSpan.FromDays(7), ((JobStatus)again.Body).ExpiresAt);
         Assert.Equal((422, LcmJobException.IdempotencyConflict), (other.StatusCode, ErrorCode(other)));
         Assert.Equal(202, otherKey.StatusCode);
         // One message per key: the replay sent nothing.

@@ -25,6 +25,8 @@ public sealed class ConflictTests(AzuriteFixture fixture, ITestOutputHelper outp
         await Task.Delay(1000);
 
         Assert.Equal((JobState.Failed, JobErrorCodes.InvalidReplyTo), (status.Status, status.Error!.Code));
+        // A status the worker writes first says when retention deletes it, as the client's do.
+        Assert.Equal(status.CreatedAt + TimeSpan.FromDays(7), status.ExpiresAt);
         Assert.Contains("own queues", status.Error.Message);
         Assert.Equal(0, await fixture.MessageCountAsync(names.JobsQueue));
         Assert.Equal(0, await fixture.MessageCountAsync(names.ResultsQueue!));
