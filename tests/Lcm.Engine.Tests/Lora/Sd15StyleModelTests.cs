@@ -9,12 +9,6 @@ namespace Lcm.Tests.Lora;
 /// <summary>The SD 1.5-style test model: three UNet inputs, and node and weight naming as real exports have it.</summary>
 public sealed class Sd15StyleModelTests(LoraFixture fixture) : IClassFixture<LoraFixture>
 {
-    private static GraphProto Graph(string path)
-    {
-        using var stream = File.OpenRead(path);
-        return ModelProto.Parser.ParseFrom(stream).Graph;
-    }
-
     [Fact]
     public void The_unet_has_the_three_inputs_of_an_sd15_export()
     {
@@ -30,30 +24,16 @@ public sealed class Sd15StyleModelTests(LoraFixture fixture) : IClassFixture<Lor
     public void Every_patchable_module_is_found_by_node_scope_with_the_exporters_weight_and_layout(bool float16)
     {
         var model = ModelFolder.Open(fixture.Model(float16));
-        foreach (var (component, path) in new[] { (LoraComponent.Unet, model.UnetPath), (LoraComponent.TextEncoder, model.TextEncoderPath) })
-        {
-            var weights = GraphWeights.Find(Graph(path));
-            var expected = Sd15StyleGraphs.Modules.Where(m => m.Component == component).ToArray();
-
-            Assert.Empty(weights.Problems);
-            Assert.Equal(expected.Select(m => LoraKey.Flatten(m.Path)).Order(), weights.Targets.Keys.Order());
-            foreach (var module in expected)
-            {
-                var target = weights.Targets[LoraKey.Flatten(module.Path)];
-                Assert.Equal((module.WeightName, module.OpType, module.Layout, (long)module.Out, module.InputsPerOutput),
-                    (target.Weight.Name, target.Node.OpType, target.Layout, target.Out, target.In));
-                Assert.StartsWith("/", target.Node.Name);
-            }
-        }
+        PatchableModules.AssertFound(Sd15StyleGraphs.Modules, (LoraComponent.Unet, model.UnetPath), (LoraComponent.TextEncoder, model.TextEncoderPath));
         // The attention's own MatMuls (scores, mixing) share the scope but multiply activations.
-        Assert.Contains(Graph(model.UnetPath).Node, n => n.Name == "/down_blocks.0/attentions.0/transformer_blocks.0/attn2/MatMul");
+        Assert.Contains(PatchableModules.Graph(model.UnetPath).Node, n => n.Name == "/down_blocks.0/attentions.0/transformer_blocks.0/attn2/MatMul");
     }
 
     [Fact]
     public void Float32_unet_weights_are_external_as_in_real_exports_and_float16_ones_in_the_graph()
     {
-        var fp32 = Graph(ModelFolder.Open(fixture.Model(false)).UnetPath);
-        var fp16 = Graph(ModelFolder.Open(fixture.Model(true)).UnetPath);
+        var fp32 = PatchableModules.Graph(ModelFolder.Open(fixture.Model(false)).UnetPath);
+        var fp16 = PatchableModules.Graph(ModelFolder.Open(fixture.Model(true)).UnetPath);
         var names = Sd15StyleGraphs.Modules.Where(m => m.Component == LoraComponent.Unet).Select(m => m.WeightName).ToHashSet();
 
         Assert.All(fp32.Initializer.Where(t => names.Contains(t.Name)), t => Assert.Equal(TensorProto.Types.DataLocation.External, t.DataLocation));

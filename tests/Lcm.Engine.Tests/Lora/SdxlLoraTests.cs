@@ -6,7 +6,6 @@ using Lcm.Engine.Pipelines;
 using Lcm.SyntheticModels;
 using Lcm.Tests.Generation;
 using Microsoft.Extensions.Logging.Abstractions;
-using Onnx;
 
 namespace Lcm.Tests.Lora;
 
@@ -27,34 +26,15 @@ public sealed class SdxlLoraTests(LoraFixture fixture) : IClassFixture<LoraFixtu
     private GraphPaths Merge(string model, params LoraFile[] loras) =>
         new MergedModels(fixture.NewDirectory("merged"), NullLogger.Instance).GetOrMerge(ModelFolder.Open(model), loras);
 
-    private static GraphProto Graph(string path)
-    {
-        using var stream = File.OpenRead(path);
-        return ModelProto.Parser.ParseFrom(stream).Graph;
-    }
-
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
     public void Every_patchable_module_is_found_by_node_scope_with_the_exporters_weight_and_layout(bool float16)
     {
         var model = ModelFolder.Open(fixture.Model(Sdxl(float16)));
-        foreach (var (component, path) in new[] { (LoraComponent.Unet, model.UnetPath), (LoraComponent.TextEncoder, model.TextEncoderPath), (LoraComponent.TextEncoder2, model.TextEncoder2Path!) })
-        {
-            var weights = GraphWeights.Find(Graph(path));
-            var expected = SdxlGraphs.Modules.Where(m => m.Component == component).ToArray();
-
-            Assert.Empty(weights.Problems);
-            Assert.Equal(expected.Select(m => LoraKey.Flatten(m.Path)).Order(), weights.Targets.Keys.Order());
-            foreach (var module in expected)
-            {
-                var target = weights.Targets[LoraKey.Flatten(module.Path)];
-                Assert.Equal((module.WeightName, module.OpType, module.Layout, (long)module.Out, module.InputsPerOutput),
-                    (target.Weight.Name, target.Node.OpType, target.Layout, target.Out, target.In));
-            }
-        }
+        PatchableModules.AssertFound(SdxlGraphs.Modules, (LoraComponent.Unet, model.UnetPath), (LoraComponent.TextEncoder, model.TextEncoderPath), (LoraComponent.TextEncoder2, model.TextEncoder2Path!));
         // SDXL's proj_in is Linear: a MatMul on an [in, out] weight, then its bias.
-        var unet = Graph(model.UnetPath);
+        var unet = PatchableModules.Graph(model.UnetPath);
         Assert.Contains(unet.Node, n => n.Name == "/down_blocks.1/attentions.0/proj_in/MatMul");
         Assert.Contains(unet.Node, n => n.Name == "/down_blocks.1/attentions.0/proj_in/Add");
     }
