@@ -84,9 +84,7 @@ public sealed class JobApi(LcmJobClient client, CallerIdentity identity, ImageIn
         if (!Names.IsValidId(id)) return BadRequest(JobErrorCodes.InvalidId, $"'{id}' is not a job id");
         try
         {
-            // A job's owner never changes, so checking it before the cancel's own conditional write is safe.
-            if (owner is not null && await client.GetStatusAsync(id, cancellationToken) is { } status && !Visible(status, owner)) return NotFound(id);
-            return new ApiResult(200, await client.CancelAsync(id, cancellationToken));
+            return new ApiResult(200, await client.CancelAsync(id, owner, cancellationToken));
         }
         catch (LcmJobException e)
         {

@@ -71,8 +71,8 @@ public class LcmJobClient
             throw new LcmJobException(400, LcmJobException.InvalidIdempotencyKey, "an idempotency key is 1-255 printable ASCII characters");
         if (request.Id is not null)
             throw new LcmJobException(400, JobErrorCodes.InvalidId, "give a job either an id or an idempotency key, not both: the key decides the id");
-        string id = "key-" + Hash($"{request.Owner}\n{idempotencyKey}")[..40];
-        string requestHash = Hash(JsonSerializer.Serialize(request, JobJson.Options));
+        string id = "key-" + Names.Sha256Hex($"{request.Owner}\n{idempotencyKey}")[..40];
+        string requestHash = Names.Sha256Hex(JsonSerializer.Serialize(request, JobJson.Options));
         try
         {
             return new JobSubmission(await SubmitCoreAsync(request with { Id = id }, null, requestHash, cancellationToken), Replayed: false);
@@ -86,8 +86,6 @@ public class LcmJobClient
                     $"idempotency key '{idempotencyKey}' was used for another request (job '{id}'); use a new key for a new request");
         }
     }
-
-    private static string Hash(string text) => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text)));
 
     private async Task<JobStatus> SubmitCoreAsync(JobRequest request, Stream? initImage, string? requestHash, CancellationToken cancellationToken)
     {
@@ -179,11 +177,15 @@ public class LcmJobClient
     /// Cancels a queued or running job; a finished job keeps its status. Returns the status after the call;
     /// throws <see cref="LcmJobException"/> 404 <c>not_found</c> when there is no such job.
     /// </summary>
-    public virtual async Task<JobStatus> CancelAsync(string id, CancellationToken cancellationToken = default)
+    public virtual Task<JobStatus> CancelAsync(string id, CancellationToken cancellationToken = default) => CancelAsync(id, owner: null, cancellationToken);
+
+    /// <summary>As <see cref="CancelAsync(string, CancellationToken)"/>; with <paramref name="owner"/>, another owner's job is 404 as if absent (the HTTP API).</summary>
+    internal async Task<JobStatus> CancelAsync(string id, string? owner, CancellationToken cancellationToken)
     {
         var update = await _statuses.UpdateAsync(id, stored => ValueTask.FromResult(stored switch
         {
             null => throw LcmJobException.NoSuchJob(id),
+            _ when owner is not null && stored.Status.Request?.Owner != owner => throw LcmJobException.NoSuchJob(id),
             { Status.IsTerminal: true } => null,
             _ => stored.Status with
             {

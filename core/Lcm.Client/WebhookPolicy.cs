@@ -37,7 +37,7 @@ public sealed record WebhookPolicy
         IPAddress[] addresses;
         try
         {
-            addresses = IPAddress.TryParse(uri.DnsSafeHost, out var literal) ? [literal] : await Dns.GetHostAddressesAsync(uri.DnsSafeHost, cancellationToken);
+            addresses = await ResolveAsync(uri.DnsSafeHost, cancellationToken);
         }
         catch (SocketException e)
         {
@@ -50,6 +50,10 @@ public sealed record WebhookPolicy
             return Refused("webhook must be https (http is accepted only for loopback with LCM_WEBHOOK_ALLOW_HTTP_LOOPBACK)");
         return null;
     }
+
+    /// <summary>The addresses of a webhook host: itself when it is a literal address, else what DNS says.</summary>
+    public static async Task<IPAddress[]> ResolveAsync(string host, CancellationToken cancellationToken) =>
+        IPAddress.TryParse(host, out var literal) ? [literal] : await Dns.GetHostAddressesAsync(host, cancellationToken);
 
     /// <summary>Whether a connection to <paramref name="address"/> is allowed: checked again when connecting, so a name that re-resolves elsewhere is caught.</summary>
     public bool Allows(IPAddress address)

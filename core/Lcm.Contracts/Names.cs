@@ -21,7 +21,11 @@ public static partial class Names
     /// uploaded them; <c>uploads</c> for callers without an identity.
     /// </summary>
     public static string InputFolder(string? owner) => owner is null ? "uploads"
-        : "owner-" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(owner)))[..32];
+        : "owner-" + Sha256Hex(owner)[..32];
+
+    /// <summary>The lower-case hex SHA-256 of a text's UTF-8: names derived from what callers give (owners, idempotency keys).</summary>
+    internal static string Sha256Hex(string text) =>
+        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text)));
 
     /// <summary>Where a client uploads a job's init image: <c>lcm-inputs/{id}/init</c>.</summary>
     public static string InitImageBlob(string jobId) => $"{jobId}/init";

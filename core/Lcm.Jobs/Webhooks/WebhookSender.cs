@@ -73,8 +73,7 @@ public sealed class WebhookSender : IDisposable
     private async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken)
     {
         string host = context.DnsEndPoint.Host;
-        var addresses = IPAddress.TryParse(host, out var literal) ? [literal] : await Dns.GetHostAddressesAsync(host, cancellationToken);
-        var allowed = addresses.Where(_options.Policy.Allows).ToArray();
+        var allowed = (await WebhookPolicy.ResolveAsync(host, cancellationToken)).Where(_options.Policy.Allows).ToArray();
         if (allowed.Length == 0) throw new HttpRequestException($"webhook host '{host}' resolves only to addresses this service does not call");
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
