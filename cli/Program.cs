@@ -1,3 +1,5 @@
+using System.CommandLine;
+using System.CommandLine.Invocation;
 using Lcm.Client;
 using Lcm.Contracts;
 using Lcm.Engine;
@@ -7,47 +9,31 @@ using Lcm.Engine.Pipelines;
 
 namespace Lcm.Cli;
 
-/// <summary>The <c>lcm</c> command: parses the command word and dispatches. Exit codes: 0 success, 1 failure, 2 bad arguments.</summary>
+/// <summary>The <c>lcm</c> command: composes the commands, parses and runs one. Exit codes: 0 success, 1 failure, 2 bad arguments.</summary>
 internal static class Program
 {
-    public const string Usage = """
-        usage: lcm <command> [options]
-
-          generate   --prompt TEXT --output FILE [--model DIR] [--steps N] [--guidance G] [--width W]
-                     [--height H] [--seed S] [--count N] [--format png|jpeg|webp] [--quality Q]
-                     [--init-image FILE [--strength S]] [--negative-prompt TEXT] [--lora NAME[:SCALE]]...
-          tokenize   [--model DIR] TEXT
-          info       [--model DIR] [--lora NAME[:SCALE]]...
-          make-model --output DIR [--fp16 [--fp32-vae]] [--unet-mb N] [--seed S] [--sd15-style]
-                     [--family sd15|sdxl [--kind distilled|lcm-lora] [--era current|legacy] [--ssd1b-style]]
-          make-lora  --output FILE [--family sd15|sdxl] [--format kohya|kohya-sgm|peft] [--rank R] [--alpha A] [--seed S]
-                     [--dtype F32|F16|BF16] [--unet-only]
-          prepare    [--model DIR]
-          worker     [--model DIR] [--connection CS] [--health-port N]
-          submit     --prompt TEXT [--id ID] [--steps N] [--guidance G] [--width W] [--height H] [--seed S]
-                     [--count N] [--format F] [--quality Q] [--reply-to QUEUE] [--init-image FILE [--strength S]]
-                     [--webhook URL [--webhook-events E,...]] [--deadline SEC]
-                     [--negative-prompt TEXT] [--lora NAME[:SCALE]]... [--wait [--output DIR] [--timeout SEC]]
-                     [--connection CS]
-          status     ID [--connection CS]
-          cancel     ID [--connection CS]
-          demo       [--prompt TEXT] [--seed S] [--output DIR] [--model DIR]
-          bench      [--only cold,warm,burst,soak] [--unet-mb N] [--family sd15|sdxl] [--fp16] [--runs N] [--jobs N] [--batch N] [--kill-worker]
-                     [--model DIR] [--json]
-
-        The model is --model, else LCM_MODEL_PATH, else a built-in test model. A --lora is a name in
-        LCM_LORA_PATH (NAME.safetensors there) or, locally, a path to a .safetensors file. Storage is
-        --connection, else AzureWebJobsStorage (or AzureWebJobsStorage__accountName), else Azurite on its
-        default ports.
-        """;
-
     public static async Task<int> Main(string[] args)
     {
-        if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+        var root = new RootCommand("LCM images on this machine (generate, info, ...) and through the job service (worker, submit, status, ...).")
         {
-            (args.Length == 0 ? Console.Error : Console.Out).Write(Usage);
-            return args.Length == 0 ? 2 : 0;
-        }
+            GenerateCommand.Create(),
+            TokenizeCommand.Create(),
+            InfoCommand.Create(),
+            MakeModelCommand.Create(),
+            MakeLoraCommand.Create(),
+            PrepareCommand.Create(),
+            WorkerCommand.Create(),
+            SubmitCommand.Create(),
+            StatusCommand.Create(cancel: false),
+            StatusCommand.Create(cancel: true),
+            DemoCommand.Create(),
+            BenchCommand.Create(),
+            BenchCommand.CreateProbe(),
+        };
+        var parsed = root.Parse(args);
+        string name = parsed.CommandResult.Command == root ? "lcm" : $"lcm {parsed.CommandResult.Command.Name}";
+        if (parsed.Action is ParseErrorAction errors) return UsageError(parsed, errors, name);
+
         using var cancel = new CancellationTokenSource();
         Console.CancelKeyPress += (_, e) =>
         {
@@ -61,12 +47,13 @@ internal static class Program
         });
         try
         {
-            return await DispatchAsync(args[0], args[1..], cancel.Token);
+            // Exceptions reach Failure below; the signals above cancel the token, and the worker takes its own grace to stop.
+            return await parsed.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null }, cancel.Token);
         }
         catch (Exception e)
         {
-            var (text, exitCode) = Failure(e);
-            await Console.Error.WriteLineAsync($"lcm {args[0]}: {text}");
+            var (text, exitCode) = Failure(e, name);
+            await Console.Error.WriteLineAsync($"{name}: {text}");
             return exitCode;
         }
         finally
@@ -75,28 +62,21 @@ internal static class Program
         }
     }
 
-    private static async Task<int> DispatchAsync(string command, string[] rest, CancellationToken cancellationToken) => command switch
+    /// <summary>The parser's errors, named like every failure, then its typo suggestions ("did you mean"), all on stderr; exit code 2.</summary>
+    private static int UsageError(ParseResult parsed, ParseErrorAction errors, string name)
     {
-        "generate" => GenerateCommand.Run(rest, cancellationToken),
-        "tokenize" => TokenizeCommand.Run(rest),
-        "info" => InfoCommand.Run(rest),
-        "make-model" => MakeModelCommand.Run(rest),
-        "make-lora" => MakeLoraCommand.Run(rest),
-        "prepare" => PrepareCommand.Run(rest),
-        "worker" => await WorkerCommand.RunAsync(rest, cancellationToken),
-        "submit" => await SubmitCommand.RunAsync(rest, cancellationToken),
-        "status" => await StatusCommand.RunAsync(rest, cancel: false, cancellationToken),
-        "cancel" => await StatusCommand.RunAsync(rest, cancel: true, cancellationToken),
-        "demo" => await DemoCommand.RunAsync(rest, cancellationToken),
-        "bench" => await BenchCommand.RunAsync(rest),
-        "bench-probe" => BenchCommand.Probe(rest),
-        _ => throw new UsageException($"unknown command '{command}'"),
-    };
+        foreach (var error in parsed.Errors) Console.Error.WriteLine($"{name}: {error.Message}");
+        // The action writes the suggestions to its Output and the errors again to its Error, written above already.
+        errors.ShowHelp = false;
+        parsed.Invoke(new InvocationConfiguration { Output = Console.Error, Error = TextWriter.Null });
+        Console.Error.WriteLine($"Run '{name} --help' for usage.");
+        return 2;
+    }
 
     /// <summary>What the user is told and the exit code: 2 for what the arguments can fix, 1 for the rest.</summary>
-    private static (string Text, int ExitCode) Failure(Exception e) => e switch
+    private static (string Text, int ExitCode) Failure(Exception e, string name) => e switch
     {
-        UsageException => ($"{e.Message}\nRun 'lcm --help' for usage.", 2),
+        UsageException => ($"{e.Message}\nRun '{name} --help' for usage.", 2),
         InvalidRequestException refused => ($"{refused.Code}: {refused.Message}", 2),
         ModelOutputException output => ($"{output.Code}: {output.Message}", 1),
         JobRejectedException rejected => ($"{rejected.Code}: {rejected.Message}", 2),

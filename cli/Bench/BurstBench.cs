@@ -6,7 +6,7 @@ namespace Lcm.Cli;
 /// </summary>
 internal static class BurstBench
 {
-    public static async Task<object> RunAsync(string model, int jobs, int batchImages, Action<string> log)
+    public static async Task<object> RunAsync(string model, int jobs, int batchImages, ConsoleProgress progress)
     {
         using var azurite = await Azurite.StartAsync();
         var results = new List<object>();
@@ -15,9 +15,10 @@ internal static class BurstBench
         {
             foreach (bool batching in new[] { false, true })
             {
+                progress.Report(results.Count, 4, $"burst {jobs} jobs, {workers} worker(s), batching {(batching ? "on" : "off")}");
                 var figures = await RunOneAsync(azurite.ConnectionString, model, jobs, workers, batching ? batchImages : 1);
                 size = figures.Size;
-                log($"burst {jobs} jobs, {workers} worker(s), batching {(batching ? "on" : "off")}: {figures.JobsPerSecond:F2} jobs/s, p50 {figures.P50Ms:F0} ms, p95 {figures.P95Ms:F0} ms");
+                progress.Line($"burst {jobs} jobs, {workers} worker(s), batching {(batching ? "on" : "off")}: {figures.JobsPerSecond:F2} jobs/s, p50 {figures.P50Ms:F0} ms, p95 {figures.P95Ms:F0} ms");
                 results.Add(new { workers, batching, figures.JobsPerSecond, p50Ms = figures.P50Ms, p95Ms = figures.P95Ms, figures.Failed });
             }
         }

@@ -16,13 +16,13 @@ internal static class ColdStartBench
 {
     internal sealed record Probe(double ReadyMs, double FirstImageMs, long PrivateBytes, long SharedBytes, long RssBytes);
 
-    public static async Task<object> RunAsync(TestModelOptions modelOptions, int runs, Action<string> log)
+    public static async Task<object> RunAsync(TestModelOptions modelOptions, int runs, ConsoleProgress progress)
     {
         string cache = CacheDirectory.Resolve();
         string variant = (modelOptions.Family == ModelFamily.StableDiffusionXL ? "sdxl-" : "") + (modelOptions.Float16 ? "fp16-" : "");
         string model = new CacheEntries(cache, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance).GetOrCreate($"bench-{variant}unet-{modelOptions.UnetMegabytes}mb", folder =>
         {
-            log($"writing a {modelOptions.UnetMegabytes} MB {variant}test UNet");
+            progress.Line($"writing a {modelOptions.UnetMegabytes} MB {variant}test UNet");
             TestModelMaker.Write(folder, modelOptions);
         });
         long unetBytes = Directory.GetFiles(Path.Combine(model, "unet")).Sum(f => new FileInfo(f).Length);
@@ -30,15 +30,23 @@ internal static class ColdStartBench
 
         ReadIntoPageCache(model);
         var naive = new List<Probe>();
-        for (int i = 0; i < runs; i++) naive.Add(await ProbeAsync(model, "naive", env));
-        log($"naive: ready {Median(naive, p => p.ReadyMs):F0} ms, first image {Median(naive, p => p.FirstImageMs):F0} ms");
+        for (int i = 0; i < runs; i++)
+        {
+            progress.Report(i, runs, $"cold start: naive run {i + 1}/{runs}");
+            naive.Add(await ProbeAsync(model, "naive", env));
+        }
+        progress.Line($"naive: ready {Median(naive, p => p.ReadyMs):F0} ms, first image {Median(naive, p => p.FirstImageMs):F0} ms");
 
         await ProbeAsync(model, "optimized", env); // prepares the cache entry on the first run; not counted
         await Process.Start("sync")!.WaitForExitAsync(); // freshly written pages count as dirty until written back
         ReadIntoPageCache(Path.Combine(cache, "prepared"));
         var optimized = new List<Probe>();
-        for (int i = 0; i < runs; i++) optimized.Add(await ProbeAsync(model, "optimized", env));
-        log($"optimized: ready {Median(optimized, p => p.ReadyMs):F0} ms, first image {Median(optimized, p => p.FirstImageMs):F0} ms");
+        for (int i = 0; i < runs; i++)
+        {
+            progress.Report(i, runs, $"cold start: optimized run {i + 1}/{runs}");
+            optimized.Add(await ProbeAsync(model, "optimized", env));
+        }
+        progress.Line($"optimized: ready {Median(optimized, p => p.ReadyMs):F0} ms, first image {Median(optimized, p => p.FirstImageMs):F0} ms");
 
         // Two workers at once on one model: the mapped weights should be shared, not copied twice.
         var pair = await Task.WhenAll(ProbeAsync(model, "optimized", env, holdMs: 2000), ProbeAsync(model, "optimized", env, holdMs: 2000));

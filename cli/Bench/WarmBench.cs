@@ -9,7 +9,7 @@ namespace Lcm.Cli;
 /// <summary>Warm generation at 512x512 on the small model: where the time goes, and how much is outside ONNX Runtime.</summary>
 internal static class WarmBench
 {
-    public static object Run(string model, int runs, Action<string> log)
+    public static object Run(string model, int runs, ConsoleProgress progress)
     {
         using var engine = LcmEngine.Load(model, EngineSettings.ReadEngine());
         var results = new Dictionary<string, object>();
@@ -20,6 +20,7 @@ internal static class WarmBench
             var samples = new List<(GenerationTimings Timings, double EncodeMs)>();
             for (int i = 0; i < runs; i++)
             {
+                progress.Report(i, runs, $"warm {steps} step(s): run {i + 1}/{runs}");
                 var result = engine.Generate(request);
                 long start = Stopwatch.GetTimestamp();
                 ImageEncoder.Encode(result.Images[0], OutputFormat.Png);
@@ -37,7 +38,7 @@ internal static class WarmBench
                 vaeDecoderMs = Median(s => s.Timings.VaeDecoderMs),
                 imageEncodingMs = Median(s => s.EncodeMs),
             };
-            log($"warm {steps} step(s): total {figures.totalMs:F1} ms, ORT {figures.ortMs:F1} ms, overhead {figures.overheadMs:F2} ms, PNG {figures.imageEncodingMs:F1} ms");
+            progress.Line($"warm {steps} step(s): total {figures.totalMs:F1} ms, ORT {figures.ortMs:F1} ms, overhead {figures.overheadMs:F2} ms, PNG {figures.imageEncodingMs:F1} ms");
             results[$"steps{steps}"] = figures;
         }
         return results;

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Text.Json;
 using Lcm.Engine.Models;
 using Lcm.SyntheticModels;
@@ -11,12 +12,32 @@ namespace Lcm.Cli;
 /// </summary>
 internal static class BenchCommand
 {
-    public static async Task<int> RunAsync(string[] argv)
+    private static readonly Option<string> Only = CliOptions.Text("--only", "Which parts, comma-separated: cold, warm, burst, soak (cold,warm,burst by default).", "PARTS");
+    private static readonly Option<int?> UnetMegabytes = CliOptions.Int("--unet-mb", "The cold start's UNet size in MB (1700 by default).");
+    private static readonly Option<string> Family = CliOptions.Text("--family", "The cold start's model family: sd15 or sdxl (sd15 by default).", "sd15|sdxl");
+    private static readonly Option<bool> Fp16 = CliOptions.Flag("--fp16", "A float16 cold-start model.");
+    private static readonly Option<int?> Runs = CliOptions.Int("--runs", "Runs per cold-start mode (3 by default; warm takes at least 5).");
+    private static readonly Option<int?> Jobs = CliOptions.Int("--jobs", "Jobs of the burst (32 by default) or the soak (500 by default).");
+    private static readonly Option<int?> Batch = CliOptions.Int("--batch", "The burst's batch size with batching on, 1..8 (4 by default).");
+    private static readonly Option<bool> KillWorker = CliOptions.Flag("--kill-worker", "With --only soak: kills one of the two workers midway.");
+    private static readonly Option<string> Model = CliOptions.Model();
+    private static readonly Option<bool> Json = CliOptions.Flag("--json", "The figures as one line of JSON.");
+
+    public static Command Create()
     {
-        var args = new Arguments(argv, "json", "fp16", "kill-worker");
-        bool json = args.Flag("json");
-        bool killWorker = args.Flag("kill-worker");
-        var family = args.Text("family") switch
+        var command = new Command("bench", "Benchmarks: cold start, warm generation, bursts through Azurite, and (when named) a soak.")
+        {
+            Only, UnetMegabytes, Family, Fp16, Runs, Jobs, Batch, KillWorker, Model, Json,
+        };
+        command.SetAction((args, _) => RunAsync(args));
+        return command;
+    }
+
+    private static async Task<int> RunAsync(ParseResult args)
+    {
+        bool json = args.GetValue(Json);
+        bool killWorker = args.GetValue(KillWorker);
+        var family = args.GetValue(Family) switch
         {
             null or "sd15" => ModelFamily.StableDiffusion,
             "sdxl" => ModelFamily.StableDiffusionXL,
@@ -25,42 +46,50 @@ internal static class BenchCommand
         // The cold-start model: SD 1.5's distilled test model, or SDXL's as SDXL with LCM-LoRA fused (one UNet pass per step).
         var coldModel = new TestModelOptions
         {
-            Float16 = args.Flag("fp16"),
+            Float16 = args.GetValue(Fp16),
             Family = family,
             Kind = family == ModelFamily.StableDiffusionXL ? ModelKind.LcmLora : ModelKind.Distilled,
         };
-        int unetMegabytes = args.Int("unet-mb") ?? 1700;
-        int runs = args.Int("runs") ?? 3;
-        int? jobsOption = args.Int("jobs");
-        int batchImages = args.Int("batch") ?? 4;
-        var parts = (args.Text("only") ?? "cold,warm,burst").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
-        string? model = args.Text("model");
-        args.EnsureAllUsed();
+        int unetMegabytes = args.GetValue(UnetMegabytes) ?? 1700;
+        int runs = args.GetValue(Runs) ?? 3;
+        int? jobsOption = args.GetValue(Jobs);
+        int batchImages = args.GetValue(Batch) ?? 4;
+        var parts = (args.GetValue(Only) ?? "cold,warm,burst").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        string? model = args.GetValue(Model);
         if (parts.Except(["cold", "warm", "burst", "soak"]).FirstOrDefault() is { } unknown) throw new UsageException($"--only takes cold, warm, burst and soak, found '{unknown}'");
         if (unetMegabytes < 1 || runs < 1 || jobsOption < 1 || batchImages is < 1 or > 8) throw new UsageException("--unet-mb, --runs and --jobs must be positive and --batch in 1..8");
         if (killWorker && !parts.Contains("soak")) throw new UsageException("--kill-worker belongs to the soak: add --only soak");
 
-        void Log(string line) => Console.Error.WriteLine(line);
         string smallModel = CliModel.Resolve(model);
         var report = new Dictionary<string, object>();
-        if (parts.Contains("cold")) report["coldStart"] = await ColdStartBench.RunAsync(coldModel with { UnetMegabytes = unetMegabytes }, runs, Log);
-        if (parts.Contains("warm")) report["warm"] = WarmBench.Run(smallModel, Math.Max(runs, 5), Log);
-        if (parts.Contains("burst")) report["burst"] = await BurstBench.RunAsync(smallModel, jobsOption ?? 32, batchImages, Log);
-        if (parts.Contains("soak")) report["soak"] = await SoakBench.RunAsync(smallModel, jobsOption ?? 500, killWorker, Log);
+        using (var progress = new ConsoleProgress("bench"))
+        {
+            if (parts.Contains("cold")) report["coldStart"] = await ColdStartBench.RunAsync(coldModel with { UnetMegabytes = unetMegabytes }, runs, progress);
+            if (parts.Contains("warm")) report["warm"] = WarmBench.Run(smallModel, Math.Max(runs, 5), progress);
+            if (parts.Contains("burst")) report["burst"] = await BurstBench.RunAsync(smallModel, jobsOption ?? 32, batchImages, progress);
+            if (parts.Contains("soak")) report["soak"] = await SoakBench.RunAsync(smallModel, jobsOption ?? 500, killWorker, progress);
+        }
         report["machine"] = new { Environment.ProcessorCount, os = System.Runtime.InteropServices.RuntimeInformation.OSDescription };
         Console.WriteLine(JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = !json, PropertyNamingPolicy = JsonNamingPolicy.CamelCase }));
         return 0;
     }
 
-    /// <summary><c>lcm bench-probe</c>: the fresh process of one cold-start measurement.</summary>
-    public static int Probe(string[] argv)
+    /// <summary><c>lcm bench-probe</c>, hidden: the fresh process of one cold-start measurement.</summary>
+    public static Command CreateProbe()
     {
-        var args = new Arguments(argv);
-        string model = args.Required("model");
-        string mode = args.Required("mode");
-        int hold = args.Int("hold-ms") ?? 0;
-        args.EnsureAllUsed();
-        if (mode is not ("naive" or "optimized")) throw new UsageException("--mode must be naive or optimized");
-        return ColdStartBench.RunProbe(model, mode == "optimized", hold);
+        var model = CliOptions.Text("--model", "The model folder.", "DIR", required: true);
+        var mode = CliOptions.Text("--mode", "naive or optimized.", "naive|optimized", required: true);
+        var hold = CliOptions.Int("--hold-ms", "How long to hold before and after reading the memory figures.", "MS");
+        var command = new Command("bench-probe") { Hidden = true };
+        command.Options.Add(model);
+        command.Options.Add(mode);
+        command.Options.Add(hold);
+        command.SetAction(args =>
+        {
+            string modeText = args.GetValue(mode)!;
+            if (modeText is not ("naive" or "optimized")) throw new UsageException("--mode must be naive or optimized");
+            return ColdStartBench.RunProbe(args.GetValue(model)!, modeText == "optimized", args.GetValue(hold) ?? 0);
+        });
+        return command;
     }
 }

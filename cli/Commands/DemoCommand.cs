@@ -1,3 +1,4 @@
+using System.CommandLine;
 using Lcm.Client;
 using Lcm.Contracts;
 using Lcm.Jobs;
@@ -11,14 +12,24 @@ namespace Lcm.Cli;
 /// </summary>
 internal static class DemoCommand
 {
-    public static async Task<int> RunAsync(string[] argv, CancellationToken cancellationToken)
+    private static readonly Option<string> Prompt = CliOptions.Text("--prompt", "What to draw (a photo of a cat at sunset by default).");
+    private static readonly Option<long?> Seed = CliOptions.Long("--seed", "The seed (42 by default).", "S");
+    private static readonly Option<string> Output = CliOptions.Text("--output", "The folder to save the image to (lcm-demo-output by default).", "DIR");
+    private static readonly Option<string> Model = CliOptions.Model();
+
+    public static Command Create()
     {
-        var args = new Arguments(argv);
-        string prompt = args.Text("prompt") ?? "a photo of a cat at sunset";
-        string output = Path.GetFullPath(args.Text("output") ?? "lcm-demo-output");
-        long seed = args.Long("seed") ?? 42;
-        string? model = args.Text("model");
-        args.EnsureAllUsed();
+        var command = new Command("demo", "The whole service on this machine: Azurite, a worker, one job and its image.") { Prompt, Seed, Output, Model };
+        command.SetAction(RunAsync);
+        return command;
+    }
+
+    private static async Task<int> RunAsync(ParseResult args, CancellationToken cancellationToken)
+    {
+        string prompt = args.GetValue(Prompt) ?? "a photo of a cat at sunset";
+        string output = Path.GetFullPath(args.GetValue(Output) ?? "lcm-demo-output");
+        long seed = args.GetValue(Seed) ?? 42;
+        string? model = args.GetValue(Model);
         string modelPath = CliModel.Resolve(model);
 
         Console.Error.WriteLine("starting Azurite");

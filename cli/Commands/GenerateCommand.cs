@@ -1,3 +1,4 @@
+using System.CommandLine;
 using Lcm.Contracts;
 using Lcm.Engine.Imaging;
 using Lcm.Engine.Loaders;
@@ -9,35 +10,44 @@ namespace Lcm.Cli;
 /// <summary><c>lcm generate</c>: one request through the local engine, images written to files.</summary>
 internal static class GenerateCommand
 {
-    public static int Run(string[] argv, CancellationToken cancellationToken)
+    private static readonly RequestOptions Request = new();
+    private static readonly Option<string> Output = CliOptions.Text("--output", "The image file; with --count > 1, NAME-0.EXT, NAME-1.EXT, ...", "FILE", required: true);
+    private static readonly Option<string> Format = CliOptions.Text("--format", "png, jpeg or webp; else the file's extension, else png.", "png|jpeg|webp");
+    private static readonly Option<string> Model = CliOptions.Model();
+
+    public static Command Create()
     {
-        var args = new Arguments(argv);
-        string prompt = args.Required("prompt");
-        string output = Path.GetFullPath(args.Required("output"));
-        string? formatText = args.Text("format");
+        var command = new Command("generate", "Generates images with the local engine and writes them to files.") { Output, Format, Model };
+        Request.AddTo(command);
+        command.SetAction((args, cancellationToken) => Task.FromResult(Run(args, cancellationToken)));
+        return command;
+    }
+
+    private static int Run(ParseResult args, CancellationToken cancellationToken)
+    {
+        string output = Path.GetFullPath(args.GetValue(Output)!);
+        string? formatText = args.GetValue(Format);
         var format = formatText is null
             ? OutputFormats.Parse(Path.GetExtension(output).TrimStart('.')) ?? OutputFormat.Png
             : OutputFormats.Parse(formatText) ?? throw new UsageException($"--format must be png, jpeg or webp, found '{formatText}'");
-        int quality = args.Int("quality") ?? RequestLimits.DefaultQuality;
+        int quality = args.GetValue(Request.Quality) ?? RequestLimits.DefaultQuality;
         if (quality is < 1 or > 100) throw new UsageException($"--quality must be in 1..100, found {quality}");
-        string? initImage = args.Text("init-image");
-        double? strength = args.Double("strength");
-        int? width = args.Int("width"), height = args.Int("height");
+        string? initImage = args.GetValue(Request.InitImage);
+        int? width = args.GetValue(Request.Width), height = args.GetValue(Request.Height);
         var request = new GenerationRequest
         {
-            Prompt = prompt,
-            Steps = args.Int("steps") ?? RequestLimits.DefaultSteps,
-            GuidanceScale = args.Double("guidance"),
+            Prompt = args.GetValue(Request.Prompt)!,
+            Steps = args.GetValue(Request.Steps) ?? RequestLimits.DefaultSteps,
+            GuidanceScale = args.GetValue(Request.Guidance),
             Width = width ?? RequestLimits.DefaultSize,
             Height = height ?? RequestLimits.DefaultSize,
-            Seed = args.Long("seed"),
-            Count = args.Int("count") ?? 1,
-            Strength = strength,
-            NegativePrompt = args.Text("negative-prompt"),
+            Seed = args.GetValue(Request.Seed),
+            Count = args.GetValue(Request.Count) ?? 1,
+            Strength = args.GetValue(Request.Strength),
+            NegativePrompt = args.GetValue(Request.NegativePrompt),
         };
-        string? model = args.Text("model");
-        var loraArguments = args.All("lora");
-        args.EnsureAllUsed();
+        string? model = args.GetValue(Model);
+        var loraArguments = args.GetValue(Request.Loras) ?? [];
         int maxImageSize = EngineSettings.ReadEngine().MaxImageSize;
         if (initImage is not null) request = WithInitImage(request, initImage, width, height, maxImageSize);
         var loras = CliLoras.Resolve(loraArguments);
@@ -49,7 +59,10 @@ internal static class GenerateCommand
         using var engine = CliModel.LoadEngine(modelPath, loras);
         // Without --width/--height text-to-image takes the model's default size (1024 for SDXL), known once it is loaded.
         if (initImage is null) request = request with { Width = width ?? engine.Capabilities.DefaultWidth, Height = height ?? engine.Capabilities.DefaultHeight };
-        var result = engine.Generate(request, new SynchronousProgress<StepProgress>(p => Console.Error.WriteLine($"step {p.Step}/{p.Steps} ({p.Elapsed.TotalMilliseconds:F0} ms)")), cancellationToken);
+        GenerationResult result;
+        using (var progress = new ConsoleProgress("generating"))
+            result = engine.Generate(request, new SynchronousProgress<StepProgress>(p =>
+                progress.ReportStep(p.Step, p.Steps, p.Image, p.Images, suffix: $" ({p.Elapsed.TotalMilliseconds:F0} ms)")), cancellationToken);
         foreach (string warning in result.Warnings) Console.Error.WriteLine($"warning: {warning}");
         Directory.CreateDirectory(Path.GetDirectoryName(output)!);
         string extension = Path.HasExtension(output) ? Path.GetExtension(output) : "." + format.Extension();

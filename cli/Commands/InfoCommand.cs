@@ -1,3 +1,4 @@
+using System.CommandLine;
 using Lcm.Contracts;
 using Lcm.Engine.Loaders;
 using Lcm.Engine.Loaders.Lora;
@@ -11,12 +12,23 @@ namespace Lcm.Cli;
 /// <summary><c>lcm info</c>: each graph's inputs and outputs, the config values in use and the execution provider.</summary>
 internal static class InfoCommand
 {
-    public static int Run(string[] argv)
+    private static readonly Option<string> Model = CliOptions.Model();
+    private static readonly Option<string[]> Loras = CliOptions.Loras();
+
+    public static Command Create()
     {
-        var args = new Arguments(argv);
-        string? model = args.Text("model");
-        var loraArguments = args.All("lora");
-        args.EnsureAllUsed();
+        var command = new Command("info", "Shows each graph's inputs and outputs, the model kind and defaults, the config in use, the execution provider; with --lora, how each LoRA's keys match.")
+        {
+            Model, Loras,
+        };
+        command.SetAction(Run);
+        return command;
+    }
+
+    private static int Run(ParseResult args)
+    {
+        string? model = args.GetValue(Model);
+        var loraArguments = args.GetValue(Loras) ?? [];
         var loras = CliLoras.Resolve(loraArguments);
         string modelPath = CliModel.Resolve(model);
         using var engine = CliModel.LoadEngine(modelPath);

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using Lcm.Engine.Models;
 using Lcm.SyntheticModels;
 
@@ -6,20 +7,40 @@ namespace Lcm.Cli;
 /// <summary><c>lcm make-model</c>: writes a self-made test model folder (meaningless pictures, real ONNX graphs).</summary>
 internal static class MakeModelCommand
 {
-    public static int Run(string[] argv)
+    private static readonly Option<string> Output = CliOptions.Text("--output", "The folder to write.", "DIR", required: true);
+    private static readonly Option<bool> Fp16 = CliOptions.Flag("--fp16", "float16 graphs.");
+    private static readonly Option<bool> Fp32Vae = CliOptions.Flag("--fp32-vae", "With --fp16: a float32 VAE beside the float16 UNet.");
+    private static readonly Option<int?> UnetMegabytes = CliOptions.Int("--unet-mb", "The UNet's size in MB, 1..16384 (1 by default).");
+    private static readonly Option<int?> Seed = CliOptions.Int("--seed", "The seed of the weights (1 by default).", "S");
+    private static readonly Option<bool> Sd15Style = CliOptions.Flag("--sd15-style", "A three-input UNet named like a real SD 1.5 export (LCM-LoRA), for LoRA merging.");
+    private static readonly Option<string> Family = CliOptions.Text("--family", "sd15 or sdxl (sd15 by default).", "sd15|sdxl");
+    private static readonly Option<string> Kind = CliOptions.Text("--kind", "With --family sdxl: distilled or lcm-lora (distilled by default).", "distilled|lcm-lora");
+    private static readonly Option<string> Era = CliOptions.Text("--era", "With --family sdxl: the export's era, current or legacy (current by default).", "current|legacy");
+    private static readonly Option<bool> Ssd1bStyle = CliOptions.Flag("--ssd1b-style", "With --family sdxl: fewer transformer blocks, as SSD-1B has.");
+
+    public static Command Create()
     {
-        var args = new Arguments(argv, "fp16", "fp32-vae", "sd15-style", "ssd1b-style");
-        string output = Path.GetFullPath(args.Required("output"));
-        string family = args.Text("family") ?? "sd15";
-        string? kind = args.Text("kind"), era = args.Text("era");
+        var command = new Command("make-model", "Writes a self-made test model folder (meaningless pictures, real ONNX graphs).")
+        {
+            Output, Fp16, Fp32Vae, UnetMegabytes, Seed, Sd15Style, Family, Kind, Era, Ssd1bStyle,
+        };
+        command.SetAction(Run);
+        return command;
+    }
+
+    private static int Run(ParseResult args)
+    {
+        string output = Path.GetFullPath(args.GetValue(Output)!);
+        string family = args.GetValue(Family) ?? "sd15";
+        string? kind = args.GetValue(Kind), era = args.GetValue(Era);
         var options = new TestModelOptions
         {
-            Float16 = args.Flag("fp16"),
-            Float32Vae = args.Flag("fp32-vae"),
-            UnetMegabytes = args.Int("unet-mb") ?? 1,
-            Seed = args.Int("seed") ?? 1,
-            Sd15Style = args.Flag("sd15-style"),
-            Ssd1bStyle = args.Flag("ssd1b-style"),
+            Float16 = args.GetValue(Fp16),
+            Float32Vae = args.GetValue(Fp32Vae),
+            UnetMegabytes = args.GetValue(UnetMegabytes) ?? 1,
+            Seed = args.GetValue(Seed) ?? 1,
+            Sd15Style = args.GetValue(Sd15Style),
+            Ssd1bStyle = args.GetValue(Ssd1bStyle),
             Family = family switch
             {
                 "sd15" => ModelFamily.StableDiffusion,
@@ -42,7 +63,6 @@ internal static class MakeModelCommand
         // The eras' VAE encoders differ too: older exports sample inside the graph, newer ones return the parameters.
         if (options.Family == ModelFamily.StableDiffusionXL)
             options = options with { VaeEncoder = options.Era == ExportEra.Legacy ? VaeEncoderKind.LatentSample : VaeEncoderKind.LatentParameters };
-        args.EnsureAllUsed();
         if (options.UnetMegabytes is < 1 or > 16384) throw new UsageException($"--unet-mb must be in 1..16384, found {options.UnetMegabytes}");
         if (options.Family == ModelFamily.StableDiffusion && (kind ?? era) is not null)
             throw new UsageException("--kind and --era are for --family sdxl (an SD 1.5 test model is distilled, or LCM-LoRA with --sd15-style)");

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using Lcm.Engine.Loaders;
 using Lcm.Engine.Pipelines;
@@ -11,11 +12,18 @@ namespace Lcm.Cli;
 /// </summary>
 internal static class PrepareCommand
 {
-    public static int Run(string[] argv)
+    private static readonly Option<string> Model = CliOptions.Model();
+
+    public static Command Create()
     {
-        var args = new Arguments(argv);
-        string? model = args.Text("model");
-        args.EnsureAllUsed();
+        var command = new Command("prepare", "Writes the model's optimised graphs into the prepared-model cache, as the first start does.") { Model };
+        command.SetAction(Run);
+        return command;
+    }
+
+    private static int Run(ParseResult args)
+    {
+        string? model = args.GetValue(Model);
         var options = EngineSettings.ReadEngine();
         if (options.PreparedCacheDirectory is null) throw new UsageException("LCM_PREPARED_CACHE=false turns the prepared-model cache off; unset it to prepare");
         string modelPath = CliModel.Resolve(model);

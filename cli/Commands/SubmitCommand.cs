@@ -1,3 +1,4 @@
+using System.CommandLine;
 using Lcm.Client;
 using Lcm.Contracts;
 using Lcm.Engine.Pipelines;
@@ -7,36 +8,57 @@ namespace Lcm.Cli;
 /// <summary><c>lcm submit</c>: enqueues a job; with --wait shows progress, prints the final status and saves the images to --output.</summary>
 internal static class SubmitCommand
 {
-    public static async Task<int> RunAsync(string[] argv, CancellationToken cancellationToken)
+    private static readonly RequestOptions Request = new();
+    private static readonly Option<string> Id = CliOptions.Text("--id", "The job id (a new one by default).", "ID");
+    private static readonly Option<string> Format = CliOptions.Text("--format", "png, jpeg or webp (png by default).", "F");
+    private static readonly Option<string> ReplyTo = CliOptions.Text("--reply-to", "A queue that hears of the job's completion too.", "QUEUE");
+    private static readonly Option<string> Webhook = CliOptions.Text("--webhook", "An https URL told of the job's events.", "URL");
+    private static readonly Option<string> WebhookEvents = CliOptions.Text("--webhook-events", "Which events the webhook hears, comma-separated: started, progress, completed (completed by default).", "E,...");
+    private static readonly Option<int?> Deadline = CliOptions.Int("--deadline", "Seconds from submit by which the job must have started, else it ends expired; one still running then is canceled.", "SEC");
+    private static readonly Option<bool> Wait = CliOptions.Flag("--wait", "Waits for the job, showing its progress, and prints the final status.");
+    private static readonly Option<string> Output = CliOptions.Text("--output", "With --wait: a folder to save the images to.", "DIR");
+    private static readonly Option<int?> Timeout = CliOptions.Int("--timeout", "With --wait: how many seconds to wait (600 by default).", "SEC");
+    private static readonly Option<string> Connection = CliOptions.Connection();
+
+    public static Command Create()
     {
-        var args = new Arguments(argv, "wait");
+        var command = new Command("submit", "Submits a job; prints its status, or with --wait waits and saves the images.")
+        {
+            Id, Format, ReplyTo, Webhook, WebhookEvents, Deadline, Wait, Output, Timeout, Connection,
+        };
+        Request.AddTo(command);
+        command.SetAction(RunAsync);
+        return command;
+    }
+
+    private static async Task<int> RunAsync(ParseResult args, CancellationToken cancellationToken)
+    {
         var request = new JobRequest
         {
-            Prompt = args.Required("prompt"),
-            Id = args.Text("id"),
-            Steps = args.Int("steps"),
-            GuidanceScale = args.Double("guidance"),
-            Width = args.Int("width"),
-            Height = args.Int("height"),
-            Seed = args.Long("seed"),
-            Count = args.Int("count"),
-            Format = args.Text("format"),
-            Quality = args.Int("quality"),
-            ReplyTo = args.Text("reply-to"),
-            Strength = args.Double("strength"),
-            NegativePrompt = args.Text("negative-prompt"),
-            Webhook = args.Text("webhook"),
-            Deadline = args.Int("deadline"),
-            WebhookEvents = args.Text("webhook-events")?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries),
+            Prompt = args.GetValue(Request.Prompt)!,
+            Id = args.GetValue(Id),
+            Steps = args.GetValue(Request.Steps),
+            GuidanceScale = args.GetValue(Request.Guidance),
+            Width = args.GetValue(Request.Width),
+            Height = args.GetValue(Request.Height),
+            Seed = args.GetValue(Request.Seed),
+            Count = args.GetValue(Request.Count),
+            Format = args.GetValue(Format),
+            Quality = args.GetValue(Request.Quality),
+            ReplyTo = args.GetValue(ReplyTo),
+            Strength = args.GetValue(Request.Strength),
+            NegativePrompt = args.GetValue(Request.NegativePrompt),
+            Webhook = args.GetValue(Webhook),
+            Deadline = args.GetValue(Deadline),
+            WebhookEvents = args.GetValue(WebhookEvents)?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries),
         };
-        string? initImage = args.Text("init-image");
-        if (args.All("lora") is { Count: > 0 } loras)
+        string? initImage = args.GetValue(Request.InitImage);
+        if (args.GetValue(Request.Loras) is { Length: > 0 } loras)
             request = request with { Loras = loras.Select(CliLoras.Parse).Select(l => new JobLora(l.Name, l.Scale)).ToArray() };
-        bool wait = args.Flag("wait");
-        string? output = args.Text("output");
-        int timeout = args.Int("timeout") ?? 600;
-        string? connection = args.Text("connection");
-        args.EnsureAllUsed();
+        bool wait = args.GetValue(Wait);
+        string? output = args.GetValue(Output);
+        int timeout = args.GetValue(Timeout) ?? 600;
+        string? connection = args.GetValue(Connection);
         if (output is not null && !wait) throw new UsageException("--output needs --wait");
 
         var client = CliStorage.Client(connection);
@@ -63,17 +85,26 @@ internal static class SubmitCommand
         return final.Status == JobState.Succeeded ? 0 : 1;
     }
 
-    /// <summary>Waits with a one-line progress display on stderr: each change of state is printed once.</summary>
-    public static Task<JobStatus> WaitAsync(LcmJobClient client, string id, TimeSpan timeout, CancellationToken cancellationToken)
+    /// <summary>Waits with progress on stderr: each change of state as a line that stays, the steps of the images as the bar (or lines).</summary>
+    public static async Task<JobStatus> WaitAsync(LcmJobClient client, string id, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        JobState? last = null;
+        using var display = new ConsoleProgress($"job {id}");
+        JobState? lastState = null;
+        JobProgress? lastProgress = null;
         var progress = new SynchronousProgress<JobStatus>(s =>
         {
-            if (s.Status == last) return;
-            last = s.Status;
-            Console.Error.WriteLine($"job {s.Id}: {s.Status.ToString().ToLowerInvariant()}{(s.Attempts > 1 ? $" (attempt {s.Attempts})" : "")}");
+            if (s.Status != lastState)
+            {
+                lastState = s.Status;
+                display.Line($"job {s.Id}: {s.Status.ToString().ToLowerInvariant()}{(s.Attempts > 1 ? $" (attempt {s.Attempts})" : "")}");
+            }
+            if (s.Progress is { } p && p != lastProgress)
+            {
+                lastProgress = p;
+                display.ReportStep(p.Step, p.Steps, p.Image, p.Images, prefix: $"job {s.Id}: ");
+            }
         });
-        return client.WaitForCompletionAsync(id, timeout, progress, cancellationToken);
+        return await client.WaitForCompletionAsync(id, timeout, progress, cancellationToken);
     }
 
     public static async Task SaveAsync(LcmJobClient client, JobStatus status, string folder, CancellationToken cancellationToken)

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using Lcm.Engine.Loaders;
 using Lcm.Engine.Text;
 
@@ -6,15 +7,22 @@ namespace Lcm.Cli;
 /// <summary><c>lcm tokenize TEXT</c>: the 77 token ids the model's tokenizer gives, as one JSON array.</summary>
 internal static class TokenizeCommand
 {
-    public static int Run(string[] argv)
+    private static readonly Argument<string> Text = new("TEXT") { Description = "The text to tokenize." };
+    private static readonly Option<string> Model = CliOptions.Model();
+
+    public static Command Create()
     {
-        var args = new Arguments(argv);
-        string? model = args.Text("model");
-        args.EnsureAllUsed(maxPositionals: 1);
-        if (args.Positionals.Count == 0) throw new UsageException("the TEXT to tokenize is required");
+        var command = new Command("tokenize", "Prints the 77 token ids of the model's tokenizer as one JSON array.") { Text, Model };
+        command.SetAction(Run);
+        return command;
+    }
+
+    private static int Run(ParseResult args)
+    {
+        string? model = args.GetValue(Model);
         string modelPath = CliModel.Resolve(model);
         var tokenizer = ClipTokenizer.FromFolder(ModelFolder.Open(modelPath).TokenizerDirectory);
-        var tokens = tokenizer.Encode(args.Positionals[0]);
+        var tokens = tokenizer.Encode(args.GetValue(Text)!);
         Console.WriteLine($"[{string.Join(",", tokens.Ids)}]");
         if (tokens.Truncated) Console.Error.WriteLine($"warning: {tokens.TokenCount} tokens; truncated to {ClipTokenizer.MaxLength - 2}");
         return 0;

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using Lcm.Client;
 using Lcm.Jobs;
 using Microsoft.Extensions.DependencyInjection;
@@ -11,13 +12,22 @@ namespace Lcm.Cli;
 /// </summary>
 internal static class WorkerCommand
 {
-    public static async Task<int> RunAsync(string[] argv, CancellationToken cancellationToken)
+    private static readonly Option<string> Model = CliOptions.Model();
+    private static readonly Option<string> Connection = CliOptions.Connection();
+    private static readonly Option<int?> HealthPort = CliOptions.Int("--health-port", "Serves /healthz and /readyz on this port (else LCM_HEALTH_PORT).", "PORT");
+
+    public static Command Create()
     {
-        var args = new Arguments(argv);
-        string? connection = args.Text("connection");
-        string? model = args.Text("model");
-        int? healthPort = args.Int("health-port");
-        args.EnsureAllUsed();
+        var command = new Command("worker", "Serves the jobs queue until Ctrl+C or SIGTERM.") { Model, Connection, HealthPort };
+        command.SetAction(RunAsync);
+        return command;
+    }
+
+    private static async Task<int> RunAsync(ParseResult args, CancellationToken cancellationToken)
+    {
+        string? connection = args.GetValue(Connection);
+        string? model = args.GetValue(Model);
+        int? healthPort = args.GetValue(HealthPort);
         if (healthPort is < 1 or > 65535) throw new UsageException($"--health-port must be in 1..65535, found {healthPort}");
         string modelPath = CliModel.Resolve(model);
         var settings = WorkerSettings.FromEnvironment();
