@@ -16,10 +16,10 @@ internal sealed class ConsoleProgress : IDisposable
     public ConsoleProgress(string title)
     {
         if (Console.IsErrorRedirected) return;
-        _console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        _console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error), Interactive = InteractionSupport.Yes });
         var started = new TaskCompletionSource<ProgressTask>();
         // Spectre renders inside a callback; it runs on its own thread until Dispose, so reports can come from anywhere.
-        _display = Task.Run(() => _console.Progress().AutoClear(true).Start(context =>
+        _display = Task.Run(() => _console.Progress().AutoClear(false).Start(context =>
         {
             started.SetResult(context.AddTask(Markup.Escape(title), maxValue: 1));
             _stop.Task.Wait();
@@ -42,7 +42,7 @@ internal sealed class ConsoleProgress : IDisposable
 
     /// <summary>A denoising step of the images from <paramref name="image"/> on (of <paramref name="images"/>), which run together.</summary>
     public void ReportStep(int step, int steps, int image, int images, string prefix = "", string suffix = "") =>
-        Report(step, steps, $"{prefix}step {step}/{steps}{(images > 1 ? $", image {image + 1}/{images}" : "")}{suffix}");
+        Report(step, steps, $"{prefix}step {step}/{steps}{(images > 1 ? $", images from {image + 1} of {images}" : "")}{suffix}");
 
     /// <summary>A message that stays: printed above the bar, or as a plain line.</summary>
     public void Line(string text)

@@ -180,11 +180,11 @@ public sealed class CliTests(CliFolder folder) : IClassFixture<CliFolder>
     }
 
     [Theory]
-    [InlineData("unknown option --bogus", "--bogus", "1")]
+    [InlineData("Unrecognized command or argument '--bogus'.", "--bogus", "1")]
     [InlineData("invalid_width: width must be a multiple of 8", "--width", "100")]
     [InlineData("--steps must be an integer, found 'abc'", "--steps", "abc")]
     [InlineData("--format must be png, jpeg or webp, found 'gif'", "--format", "gif")]
-    [InlineData("--prompt is required")]
+    [InlineData("Option '--prompt' is required.")]
     public void Bad_arguments_exit_2_naming_the_argument(string message, params string[] extra)
     {
         string output = Path.Combine(folder.NewDirectory("bad"), "x.png");
