@@ -6,11 +6,18 @@ namespace Lcm.Cli;
 /// <summary>
 /// The kinds of option the commands take, built one way: numbers parsed invariantly with a message that
 /// names the option, and the options several commands share (--model, --connection, --lora) described once.
+/// A value option given twice takes the last value, as scripts that append an override expect.
 /// </summary>
 internal static class CliOptions
 {
-    public static Option<string> Text(string name, string description, string helpName = "TEXT", bool required = false) =>
-        new(name) { Description = description, HelpName = helpName, Required = required };
+    public static Option<string> Text(string name, string description, string helpName = "TEXT", bool required = false) => new(name)
+    {
+        Description = description,
+        HelpName = helpName,
+        Required = required,
+        Arity = ArgumentArity.OneOrMore,
+        CustomParser = result => result.Tokens[^1].Value,
+    };
 
     public static Option<bool> Flag(string name, string description) => new(name) { Description = description };
 
@@ -37,9 +44,10 @@ internal static class CliOptions
     {
         Description = description,
         HelpName = helpName,
+        Arity = ArgumentArity.OneOrMore,
         CustomParser = result =>
         {
-            string text = result.Tokens.Single().Value;
+            string text = result.Tokens[^1].Value;
             if (T.TryParse(text, CultureInfo.InvariantCulture, out T value)) return value;
             result.AddError($"{name} must be {what}, found '{text}'");
             return null;

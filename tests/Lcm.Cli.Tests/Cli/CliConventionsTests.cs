@@ -80,6 +80,18 @@ public sealed class CliConventionsTests(CliFolder folder) : IClassFixture<CliFol
     }
 
     [Fact]
+    public void A_repeated_option_takes_its_last_value()
+    {
+        string output = Path.Combine(folder.NewDirectory("repeated"), "x.png");
+
+        var run = folder.Lcm("generate", "--prompt", "a cat", "--output", output, "--width", "64", "--height", "64", "--steps", "3", "--steps", "1");
+
+        LcmRun.AssertExit(0, run);
+        Assert.Contains("step 1/1 (", run.Stderr);
+        Assert.DoesNotContain("step 1/3", run.Stderr);
+    }
+
+    [Fact]
     public void Progress_on_a_redirected_stderr_is_plain_lines_without_terminal_codes()
     {
         string output = Path.Combine(folder.NewDirectory("plain"), "x.png");
