@@ -45,7 +45,7 @@ internal static class BenchCommand
         var report = new Dictionary<string, object>();
         if (parts.Contains("cold")) report["coldStart"] = await ColdStartBench.RunAsync(coldModel with { UnetMegabytes = unetMegabytes }, runs, Log);
         if (parts.Contains("warm")) report["warm"] = WarmBench.Run(smallModel, Math.Max(runs, 5), Log);
-        if (parts.Contains("burst")) report["burst"] = await BurstBench.RunAsync(smallModel, jobsOption ?? 32, batchImages, Log);
+        if (parts.Contains("burst")) report["burst"] = await BurstBench.RunAsync(smallModel, jobsOption ?? 32, batchImages, runs, Log);
         if (parts.Contains("soak")) report["soak"] = await SoakBench.RunAsync(smallModel, jobsOption ?? 500, killWorker, Log);
         report["machine"] = new { Environment.ProcessorCount, os = System.Runtime.InteropServices.RuntimeInformation.OSDescription };
         Console.WriteLine(JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = !json, PropertyNamingPolicy = JsonNamingPolicy.CamelCase }));
