@@ -22,6 +22,18 @@ internal sealed class WorkerProcesses : IAsyncDisposable
         }
     }
 
+    /// <summary>The CPU time the running workers have used so far (user and system, all their threads).</summary>
+    public TimeSpan CpuTime()
+    {
+        var total = TimeSpan.Zero;
+        foreach (var process in _processes.Where(p => !p.HasExited))
+        {
+            process.Refresh();
+            total += process.TotalProcessorTime;
+        }
+        return total;
+    }
+
     /// <summary>SIGKILL, as a crash: nothing is handed back, its messages return when their leases run out.</summary>
     public void Kill(int index) => _processes[index].Kill(entireProcessTree: true);
 

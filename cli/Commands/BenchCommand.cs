@@ -16,7 +16,7 @@ internal static class BenchCommand
     private static readonly Option<int?> UnetMegabytes = CliOptions.Int("--unet-mb", "The cold start's UNet size in MB (1700 by default).");
     private static readonly Option<string> Family = CliOptions.Text("--family", "The cold start's model family: sd15 or sdxl (sd15 by default).", "sd15|sdxl");
     private static readonly Option<bool> Fp16 = CliOptions.Flag("--fp16", "A float16 cold-start model.");
-    private static readonly Option<int?> Runs = CliOptions.Int("--runs", "Runs per cold-start mode (3 by default; warm takes at least 5).");
+    private static readonly Option<int?> Runs = CliOptions.Int("--runs", "Runs per cold-start mode and repeats of the burst (3 by default; warm takes at least 5).");
     private static readonly Option<int?> Jobs = CliOptions.Int("--jobs", "Jobs of the burst (32 by default) or the soak (500 by default).");
     private static readonly Option<int?> Batch = CliOptions.Int("--batch", "The burst's batch size with batching on, 1..8 (4 by default).");
     private static readonly Option<bool> KillWorker = CliOptions.Flag("--kill-worker", "With --only soak: kills one of the two workers midway.");
@@ -66,7 +66,7 @@ internal static class BenchCommand
         {
             if (parts.Contains("cold")) report["coldStart"] = await ColdStartBench.RunAsync(coldModel with { UnetMegabytes = unetMegabytes }, runs, progress);
             if (parts.Contains("warm")) report["warm"] = WarmBench.Run(smallModel, Math.Max(runs, 5), progress);
-            if (parts.Contains("burst")) report["burst"] = await BurstBench.RunAsync(smallModel, jobsOption ?? 32, batchImages, progress);
+            if (parts.Contains("burst")) report["burst"] = await BurstBench.RunAsync(smallModel, jobsOption ?? 32, batchImages, runs, progress);
             if (parts.Contains("soak")) report["soak"] = await SoakBench.RunAsync(smallModel, jobsOption ?? 500, killWorker, progress);
         }
         report["machine"] = new { Environment.ProcessorCount, os = System.Runtime.InteropServices.RuntimeInformation.OSDescription };

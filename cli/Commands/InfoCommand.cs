@@ -62,7 +62,7 @@ internal static class InfoCommand
                 : $"lora {report.Name}: {report.Tensors} keys matched: {report.UnetModules} UNet and {report.TextEncoderModules} text encoder modules");
         Console.WriteLine($"defaults: steps={RequestLimits.DefaultSteps} guidance={can.Guidance.Default} (0..{can.Guidance.Max}) size={can.DefaultWidth}x{can.DefaultHeight}; max size {engine.Options.MaxImageSize}");
         var memory = engine.Capabilities.Memory;
-        Console.WriteLine($"memory budget: {memory.Bytes / (1024 * 1024)} MB ({memory.Source}); a {RequestLimits.DefaultSize}x{RequestLimits.DefaultSize} image needs about {memory.Estimate.PeakBytes(RequestLimits.DefaultSize, RequestLimits.DefaultSize, 1) / (1024 * 1024)} MB");
+        Console.WriteLine($"memory budget: {memory.Bytes / (1024 * 1024)} MB ({memory.Source}); a {RequestLimits.DefaultSize}x{RequestLimits.DefaultSize} image needs about {memory.Estimate.PeakBytes(RequestLimits.DefaultSize, RequestLimits.DefaultSize, 1) / (1024 * 1024)} MB; VAE tiling {memory.Tiling.ToString().ToLowerInvariant()} (LCM_VAE_TILING)");
         return 0;
     }
 

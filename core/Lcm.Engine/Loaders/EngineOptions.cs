@@ -28,4 +28,6 @@ public sealed record EngineOptions
     public int WarmUpSize { get; init; } = RequestLimits.DefaultSize;
     /// <summary>Memory a run may take (LCM_MEMORY_BUDGET_MB); null: <see cref="Memory.MemoryBudget.DefaultShare"/> of the device's or host's, less the weights.</summary>
     public long? MemoryBudgetBytes { get; init; }
+    /// <summary>When the VAE works in tiles (LCM_VAE_TILING): by default only where the whole image would not fit <see cref="MemoryBudgetBytes"/>.</summary>
+    public Memory.VaeTilingMode VaeTiling { get; init; } = Memory.VaeTilingMode.Auto;
 }

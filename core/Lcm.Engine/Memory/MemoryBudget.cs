@@ -8,9 +8,11 @@ namespace Lcm.Engine.Memory;
 /// <summary>
 /// The memory a run may take, and the check that refuses a request whose estimated peak
 /// (<see cref="RunMemoryEstimate"/>) is over it, with the largest size that would fit: an
-/// out-of-memory on the CPU is the kernel killing the worker and every job beside it.
+/// out-of-memory on the CPU is the kernel killing the worker and every job beside it. It also picks
+/// the VAE's tile (<see cref="VaeTile"/>), so that a size whose VAE pass is the peak runs in tiles
+/// instead of being refused.
 /// </summary>
-public sealed class MemoryBudget(RunMemoryEstimate estimate, long bytes, string source)
+public sealed class MemoryBudget(RunMemoryEstimate estimate, long bytes, string source, VaeTilingMode tiling = VaeTilingMode.Auto)
 {
     /// <summary>Share of the device's or host's memory that runs may take by default; the rest is the runtime's, the arena's slack and the OS's.</summary>
     public const double DefaultShare = 0.8;
@@ -19,13 +21,36 @@ public sealed class MemoryBudget(RunMemoryEstimate estimate, long bytes, string 
     public long Bytes { get; } = bytes;
     /// <summary>Where <see cref="Bytes"/> came from, for logs and <c>lcm info</c>.</summary>
     public string Source { get; } = source;
+    public VaeTilingMode Tiling { get; } = tiling;
 
-    public bool Fits(int width, int height, int unetBatch) => Estimate.PeakBytes(width, height, unetBatch) <= Bytes;
+    public bool Fits(int width, int height, int unetBatch) => Estimate.PeakBytes(width, height, unetBatch, VaeTile(width, height)) <= Bytes;
+
+    /// <summary>
+    /// The VAE's tile a side in pixels for this size, or null for the whole image: under <see cref="VaeTilingMode.Auto"/>
+    /// the VAE config's <c>sample_size</c> halved until the tile's pass fits (down to <see cref="Models.VaeTiling.MinPixelTile"/>),
+    /// only when the whole image's does not.
+    /// </summary>
+    public int? VaeTile(int width, int height)
+    {
+        int configured = Estimate.VaeSampleSize;
+        switch (Tiling)
+        {
+            case VaeTilingMode.Off:
+                return null;
+            case VaeTilingMode.Always:
+                return new Models.VaeTiling(configured).Applies(width, height) ? configured : null;
+        }
+        if (Estimate.VaePeakBytes(width, height) <= Bytes) return null;
+        // The smallest tile when none fits: Check then refuses the size.
+        int tile = configured;
+        while (tile / 2 >= Models.VaeTiling.MinPixelTile && Estimate.VaePeakBytes(tile, tile) > Bytes) tile /= 2;
+        return new Models.VaeTiling(tile).Applies(width, height) ? tile : null;
+    }
 
     /// <summary>Throws <c>request_too_large</c> when the run does not fit; <paramref name="unetBatch"/> is of the request's count.</summary>
     public void Check(int width, int height, int count, Func<int, int> unetBatch)
     {
-        long needed = Estimate.PeakBytes(width, height, unetBatch(count));
+        long needed = Estimate.PeakBytes(width, height, unetBatch(count), VaeTile(width, height));
         if (needed <= Bytes) return;
         string fit = LargestFit(width, height, unetBatch(count)) is { } size ? $"the largest that fits with count {count} is {size.Width}x{size.Height}"
             : LargestFit(width, height, unetBatch(1)) is { } single ? $"with count 1 the largest that fits is {single.Width}x{single.Height}"
@@ -51,16 +76,16 @@ public sealed class MemoryBudget(RunMemoryEstimate estimate, long bytes, string 
     /// of the GPU's memory on CUDA or of the host's (as the GC sees it, which follows a container's
     /// limit), less the weights, which stay loaded.
     /// </summary>
-    public static MemoryBudget Resolve(RunMemoryEstimate estimate, long? configuredBytes, ActiveProvider provider, int cudaDevice,
+    public static MemoryBudget Resolve(RunMemoryEstimate estimate, long? configuredBytes, VaeTilingMode tiling, ActiveProvider provider, int cudaDevice,
         long weightBytes, ILogger logger)
     {
-        if (configuredBytes is long configured) return new MemoryBudget(estimate, configured, "LCM_MEMORY_BUDGET_MB");
+        if (configuredBytes is long configured) return new MemoryBudget(estimate, configured, "LCM_MEMORY_BUDGET_MB", tiling);
         long? gpu = provider == ActiveProvider.CUDA ? GpuMemoryBytes(cudaDevice, logger) : null;
         long total = gpu ?? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
         long bytes = Math.Max(0, (long)(total * DefaultShare) - weightBytes);
         string source = $"{DefaultShare:P0} of the {(gpu is null ? "host" : "GPU")}'s {Megabytes(total)} MB less {Megabytes(weightBytes)} MB of weights; set LCM_MEMORY_BUDGET_MB to change it";
         logger.LogInformation("Memory budget for runs: {Megabytes} MB ({Source})", Megabytes(bytes), source);
-        return new MemoryBudget(estimate, bytes, source);
+        return new MemoryBudget(estimate, bytes, source, tiling);
     }
 
     /// <summary>ONNX Runtime's C# API does not tell a device's memory; nvidia-smi, beside every CUDA driver, does.</summary>

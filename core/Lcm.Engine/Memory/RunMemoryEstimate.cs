@@ -20,9 +20,9 @@ public sealed class RunMemoryEstimate
     // convolution holds its input, its output and a normalisation copy.
     private const int VaeActivationCopies = 3;
 
-    private RunMemoryEstimate(int unetChannels, int attentionLevel, int heads, int vaeChannels, int unetElementBytes)
+    private RunMemoryEstimate(int unetChannels, int attentionLevel, int heads, int vaeChannels, int vaeSampleSize, int unetElementBytes)
     {
-        (UnetChannels, AttentionLevel, Heads, VaeChannels, UnetElementBytes) = (unetChannels, attentionLevel, heads, vaeChannels, unetElementBytes);
+        (UnetChannels, AttentionLevel, Heads, VaeChannels, VaeSampleSize, UnetElementBytes) = (unetChannels, attentionLevel, heads, vaeChannels, vaeSampleSize, unetElementBytes);
     }
 
     /// <summary>Channels of the UNet's first level (block_out_channels[0]).</summary>
@@ -33,6 +33,8 @@ public sealed class RunMemoryEstimate
     public int Heads { get; }
     /// <summary>Channels of the VAE's first level (block_out_channels[0]).</summary>
     public int VaeChannels { get; }
+    /// <summary>The VAE config's <c>sample_size</c>: diffusers' tile (<c>tile_sample_min_size</c>) when tiling is on.</summary>
+    public int VaeSampleSize { get; }
     public int UnetElementBytes { get; }
 
     /// <summary>
@@ -48,21 +50,34 @@ public sealed class RunMemoryEstimate
         int level = Math.Max(0, Array.FindIndex(blocks, b => b.Contains("Attn", StringComparison.Ordinal)));
         int heads = AtLevel(unet, "num_attention_heads", level) ?? AtLevel(unet, "attention_head_dim", level) ?? 8;
         return new RunMemoryEstimate(AtLevel(unet, "block_out_channels", 0) ?? 320, level, heads,
-            AtLevel(vae, "block_out_channels", 0) ?? 128, unetElementBytes);
+            AtLevel(vae, "block_out_channels", 0) ?? 128, AtLevel(vae, "sample_size", 0) ?? 512, unetElementBytes);
     }
 
-    /// <summary>Bytes a run at this size needs at its peak, with <paramref name="unetBatch"/> latents in one UNet run (doubled by classifier-free guidance).</summary>
-    public long PeakBytes(int width, int height, int unetBatch)
+    /// <summary>
+    /// Bytes a run at this size needs at its peak, with <paramref name="unetBatch"/> latents in one UNet run
+    /// (doubled by classifier-free guidance) and the VAE in tiles of <paramref name="vaeTile"/> pixels where given.
+    /// </summary>
+    public long PeakBytes(int width, int height, int unetBatch, int? vaeTile = null) =>
+        Math.Max(UnetPeakBytes(width, height, unetBatch),
+            vaeTile is int tile ? VaePeakBytes(Math.Min(width, tile), Math.Min(height, tile)) : VaePeakBytes(width, height));
+
+    private long UnetPeakBytes(int width, int height, int unetBatch)
     {
         long latentPixels = (long)(height / 8) * (width / 8);
         long tokens = (long)(height / 8 >> AttentionLevel) * (width / 8 >> AttentionLevel);
         // Softmax's input and output are both alive.
-        long unetAttention = 2L * unetBatch * Heads * tokens * tokens * UnetElementBytes;
-        long unetActivations = (long)UnetActivationCopies * unetBatch * UnetChannels * latentPixels * UnetElementBytes;
-        // The decoder runs one image at a time, in float32 (the SD VAE overflows in float16); its mid block has one head over the latent pixels.
-        long vaeAttention = 2L * latentPixels * latentPixels * 4;
-        long vaeActivations = (long)VaeActivationCopies * 2 * VaeChannels * width * height * 4;
-        return Math.Max(unetAttention + unetActivations, vaeAttention + vaeActivations);
+        long attention = 2L * unetBatch * Heads * tokens * tokens * UnetElementBytes;
+        long activations = (long)UnetActivationCopies * unetBatch * UnetChannels * latentPixels * UnetElementBytes;
+        return attention + activations;
+    }
+
+    /// <summary>The decoder (or encoder) on one image or tile, in float32 (the SD VAE overflows in float16); its mid block has one head over the latent pixels.</summary>
+    public long VaePeakBytes(int width, int height)
+    {
+        long latentPixels = (long)(height / 8) * (width / 8);
+        long attention = 2L * latentPixels * latentPixels * 4;
+        long activations = (long)VaeActivationCopies * 2 * VaeChannels * width * height * 4;
+        return attention + activations;
     }
 
     private static JsonElement? ReadConfig(string path)

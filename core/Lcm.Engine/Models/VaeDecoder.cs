@@ -18,20 +18,31 @@ internal sealed class VaeDecoder : IDisposable
         graph.RequireOutput("sample", OnnxGraph.FloatTypes, 4);
     }
 
-    /// <summary>Decodes one image's latents (already divided by the scaling factor) to RGB pixels.</summary>
-    public byte[] Decode(float[] latents, LatentShape shape, RunOptions runOptions)
+    /// <summary>
+    /// Decodes one image's latents (already divided by the scaling factor) to RGB pixels, in tiles
+    /// where <paramref name="tiling"/> is given and the image is larger than a tile.
+    /// </summary>
+    public byte[] Decode(float[] latents, LatentShape shape, RunOptions runOptions, VaeTiling? tiling = null)
     {
-        using var input = OnnxGraph.FloatTensor(latents, shape.Dimensions, _latentType);
-        float[] planes = _graph.Run(new Dictionary<string, OrtValue> { ["latent_sample"] = input }, "sample", runOptions);
-        int pixels = shape.PixelHeight * shape.PixelWidth;
-        if (planes.Length != 3 * pixels)
-            throw new ModelFormatException($"'{_graph.Path}' output 'sample' has {planes.Length} values; expected 3 x {shape.PixelHeight} x {shape.PixelWidth}");
+        float[] planes = tiling is not null && tiling.Applies(shape.PixelWidth, shape.PixelHeight)
+            ? tiling.Decode(latents, shape.Channels, shape.Height, shape.Width, tile => Run(tile, runOptions))
+            : Run(new VaeTiling.Planes(latents, shape.Channels, shape.Height, shape.Width), runOptions).Values;
         // A NaN would become black pixels: the job must fail instead of looking like a success.
         if (!AllFinite(planes))
             throw new ModelOutputException(JobErrorCodes.VaeOverflow,
                 $"'{_graph.Path}' gave NaN or infinite values, as SDXL's VAE does in float16: use a float32 vae_decoder " +
                 "(export it without --fp16) or the float16-safe madebyollin/sdxl-vae-fp16-fix VAE");
-        return ToRgb(planes, pixels);
+        return ToRgb(planes, shape.PixelHeight * shape.PixelWidth);
+    }
+
+    private VaeTiling.Planes Run(VaeTiling.Planes latents, RunOptions runOptions)
+    {
+        using var input = OnnxGraph.FloatTensor(latents.Values, [1, latents.Channels, latents.Height, latents.Width], _latentType);
+        float[] planes = _graph.Run(new Dictionary<string, OrtValue> { ["latent_sample"] = input }, "sample", runOptions);
+        int height = latents.Height * 8, width = latents.Width * 8;
+        if (planes.Length != 3 * height * width)
+            throw new ModelFormatException($"'{_graph.Path}' output 'sample' has {planes.Length} values; expected 3 x {height} x {width}");
+        return new VaeTiling.Planes(planes, 3, height, width);
     }
 
     private static bool AllFinite(ReadOnlySpan<float> values)

@@ -29,8 +29,11 @@ public sealed class VaeEncoder : IDisposable
     /// <summary>True when the graph returns mean and log-variance for the engine to sample.</summary>
     public bool ReturnsParameters => _output == "latent_parameters";
 
-    /// <summary>Encodes one picture: [4, h, w] latents, or [8, h, w] parameters (mean, then log-variance).</summary>
-    public float[] Encode(RgbImage image, RunOptions runOptions)
+    /// <summary>
+    /// Encodes one picture: [4, h, w] latents, or [8, h, w] parameters (mean, then log-variance), in
+    /// tiles where <paramref name="tiling"/> is given and the picture is larger than a tile.
+    /// </summary>
+    public float[] Encode(RgbImage image, RunOptions runOptions, VaeTiling? tiling = null)
     {
         int pixels = image.Width * image.Height;
         var planes = new float[3 * pixels];
@@ -38,12 +41,20 @@ public sealed class VaeEncoder : IDisposable
         for (int i = 0; i < pixels; i++)
             for (int c = 0; c < 3; c++)
                 planes[c * pixels + i] = image.Rgb[3 * i + c] / 255f * 2f - 1f;
-        using var input = OnnxGraph.FloatTensor(planes, [1, 3, image.Height, image.Width], _sampleType);
+        return tiling is not null && tiling.Applies(image.Width, image.Height)
+            ? tiling.Encode(planes, 3, image.Height, image.Width, tile => Run(tile, runOptions))
+            : Run(new VaeTiling.Planes(planes, 3, image.Height, image.Width), runOptions).Values;
+    }
+
+    private VaeTiling.Planes Run(VaeTiling.Planes picture, RunOptions runOptions)
+    {
+        using var input = OnnxGraph.FloatTensor(picture.Values, [1, 3, picture.Height, picture.Width], _sampleType);
         float[] output = _graph.Run(new Dictionary<string, OrtValue> { ["sample"] = input }, _output, runOptions);
-        int expected = (ReturnsParameters ? 2 : 1) * LatentShape.FromImage(image.Width, image.Height).Length;
-        if (output.Length != expected)
-            throw new ModelFormatException($"'{_graph.Path}' output '{_output}' has {output.Length} values; expected {expected} for a {image.Width}x{image.Height} image");
-        return output;
+        var latent = LatentShape.FromImage(picture.Width, picture.Height);
+        int channels = (ReturnsParameters ? 2 : 1) * latent.Channels;
+        if (output.Length != channels * latent.Height * latent.Width)
+            throw new ModelFormatException($"'{_graph.Path}' output '{_output}' has {output.Length} values; expected {channels * latent.Height * latent.Width} for a {picture.Width}x{picture.Height} image");
+        return new VaeTiling.Planes(output, channels, latent.Height, latent.Width);
     }
 
     /// <summary>mean + exp(logvar / 2) * z, with the log-variance clamped to [-30, 20] as diffusers does.</summary>

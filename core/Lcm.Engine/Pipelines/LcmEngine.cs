@@ -257,7 +257,10 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
 
     private float[]?[] EncodeInitImages(IReadOnlyList<GenerationRequest> requests, PipelineRun run) =>
         requests.Select(r => r.InitImage is null ? null
-            : run.Ort(ref run.VaeEncoderMs, () => _vaeEncoder.Value!.Encode(r.InitImage, run.Options))).ToArray();
+            : run.Ort(ref run.VaeEncoderMs, () => _vaeEncoder.Value!.Encode(r.InitImage, run.Options, VaeTiling(r.Width, r.Height)))).ToArray();
+
+    /// <summary>The VAE's tiles for this size, where the memory budget asks for them.</summary>
+    private VaeTiling? VaeTiling(int width, int height) => Capabilities.Memory.VaeTile(width, height) is int tile ? new VaeTiling(tile) : null;
 
     /// <summary>The starting latents of one UNet batch, image after image.</summary>
     private float[] PrepareLatents(PendingImage[] chunk, float[]?[] initLatents, int firstTimestep, LatentShape image)
@@ -322,11 +325,12 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
 
     private void Decode(PendingImage[] chunk, LatentShape image, PipelineRun run)
     {
+        var tiling = VaeTiling(image.PixelWidth, image.PixelHeight);
         foreach (var pending in chunk)
         {
             run.CancellationToken.ThrowIfCancellationRequested();
             float[] latents = Array.ConvertAll(pending.Denoised, v => (float)(v / Model.VaeScalingFactor));
-            pending.Rgb = run.Ort(ref run.VaeDecoderMs, () => _vaeDecoder.Decode(latents, image, run.Options));
+            pending.Rgb = run.Ort(ref run.VaeDecoderMs, () => _vaeDecoder.Decode(latents, image, run.Options, tiling));
         }
     }
 

@@ -49,7 +49,7 @@ internal static class LcmPipelineLoader
             if (prompts.PooledSize is int pooled && unet.PooledSize is int takes && pooled != takes)
                 throw new ModelFormatException($"'{model.TextEncoder2Path}' gives text_embeds of width {pooled} but '{model.UnetPath}' input 'text_embeds' expects {takes}");
             logger.LogInformation("Loaded {Family} LCM model {Model} on {Provider}", model.Family, model.Root, sessions.ActiveProvider);
-            var memory = MemoryBudget.Resolve(RunMemoryEstimate.For(model.Root, unet.ElementBytes), options.MemoryBudgetBytes, sessions.ActiveProvider,
+            var memory = MemoryBudget.Resolve(RunMemoryEstimate.For(model.Root, unet.ElementBytes), options.MemoryBudgetBytes, options.VaeTiling, sessions.ActiveProvider,
                 options.CudaDeviceId, WeightBytes([paths.TextEncoder, paths.TextEncoder2, paths.Unet, model.VaeDecoderPath]), logger);
             return new LcmEngine(model, options, sessions, loras, prompts, unet, IGuidance.For(unet), vaeDecoder, memory);
         }
