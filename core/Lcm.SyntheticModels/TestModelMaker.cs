@@ -145,10 +145,7 @@ public static class TestModelMaker
     private static void WriteLcmUnetGraph(GraphBuilder g, TestModelOptions options, Dim batch, string directory)
     {
         string sample = g.FloatInput("sample", batch, LatentChannels, "height", "width");
-        // Real exports: int64 [1] in float32 models, a float32 scalar in float16 ones.
-        string timestep = options.Float16
-            ? g.Input("timestep", DataType.Float)
-            : g.Node("Cast", [g.Input("timestep", DataType.Int64, 1)], IntAttribute("to", (long)DataType.Float));
+        string timestep = TimestepInput(g, options.Float16);
         string text = g.FloatInput("encoder_hidden_states", batch, Tokens, Hidden);
         string timeCond = g.FloatInput("timestep_cond", batch, TimeCondDim);
 
@@ -161,6 +158,11 @@ public static class TestModelMaker
         string perBatch = g.Node("Add", [g.Node("Add", [g.Node("Add", [textTerm, condTerm]), timeTerm]), SizeChain(g, options, timeCond, TimeCondDim, directory)]);
         NoiseHead(g, sample, perBatch, batch);
     }
+
+    /// <summary>The SD 1.5 UNet's timestep input as real exports declare it (int64 [1] in float32 models, a float32 scalar in float16 ones), as float32.</summary>
+    internal static string TimestepInput(GraphBuilder g, bool float16) => float16
+        ? g.Input("timestep", DataType.Float)
+        : g.Node("Cast", [g.Input("timestep", DataType.Int64, 1)], IntAttribute("to", (long)DataType.Float));
 
     /// <summary>The noise prediction of the distilled test UNet from the sample and a [batch, channels] bias that carries every conditioning input.</summary>
     private static void NoiseHead(GraphBuilder g, string sample, string perBatch, Dim batch)
@@ -294,7 +296,7 @@ public static class TestModelMaker
     private static string TorchDtype(TestModelOptions options) => options.Float16 ? "float16" : "float32";
 
     // LCM_Dreamshaper_v7's scheduler, key for key.
-    private static readonly object SchedulerConfig = new
+    internal static readonly object SchedulerConfig = new
     {
         _class_name = "LCMScheduler",
         _diffusers_version = "0.22.0",
@@ -317,7 +319,7 @@ public static class TestModelMaker
         trained_betas = (double[]?)null,
     };
 
-    private static readonly object ModelIndex = new
+    internal static readonly object ModelIndex = new
     {
         _class_name = "LatentConsistencyModelPipeline",
         _diffusers_version = "0.22.0",
