@@ -1,5 +1,6 @@
 using Lcm.Engine.Models;
 using Lcm.SyntheticModels;
+using Lcm.SyntheticModels.Architectures;
 
 namespace Lcm.Cli;
 
@@ -9,6 +10,7 @@ internal static class MakeModelCommand
     public static int Run(string[] argv)
     {
         var args = new Arguments(argv, "fp16", "fp32-vae", "sd15-style", "ssd1b-style");
+        if (args.Text("architecture") is { } architecture) return MakeArchitectureModel(args, architecture);
         string output = Path.GetFullPath(args.Required("output"));
         string family = args.Text("family") ?? "sd15";
         string? kind = args.Text("kind"), era = args.Text("era");
@@ -26,12 +28,7 @@ internal static class MakeModelCommand
                 "sdxl" => ModelFamily.StableDiffusionXL,
                 _ => throw new UsageException($"--family must be sd15 or sdxl, found '{family}'"),
             },
-            Kind = kind switch
-            {
-                null or "distilled" => ModelKind.Distilled,
-                "lcm-lora" => ModelKind.LcmLora,
-                _ => throw new UsageException($"--kind must be distilled or lcm-lora, found '{kind}'"),
-            },
+            Kind = Kind(kind),
             Era = era switch
             {
                 null or "current" => ExportEra.Current,
@@ -53,4 +50,38 @@ internal static class MakeModelCommand
         Console.WriteLine(output);
         return 0;
     }
+
+    /// <summary>
+    /// <c>--architecture sd15</c>: the real network with random weights (<see cref="ArchitectureModelMaker"/>), made once in
+    /// the cache and reused; prints its folder, or copies it to <c>--output</c> when given.
+    /// </summary>
+    private static int MakeArchitectureModel(Arguments args, string architecture)
+    {
+        var options = new ArchitectureOptions
+        {
+            Architecture = architecture == "sd15" ? ModelArchitecture.Sd15 : throw new UsageException($"--architecture must be sd15, found '{architecture}'"),
+            Kind = Kind(args.Text("kind")),
+            Seed = args.Int("seed") ?? 1,
+            Float16 = args.Flag("fp16"),
+        };
+        string? output = args.Text("output") is { } path ? Path.GetFullPath(path) : null;
+        args.EnsureAllUsed();
+        string folder = ArchitectureModelMaker.EnsureCached(options);
+        if (output != null)
+            foreach (string file in Directory.GetFiles(folder, "*", SearchOption.AllDirectories))
+            {
+                string target = Path.Combine(output, Path.GetRelativePath(folder, file));
+                Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+                File.Copy(file, target, overwrite: true);
+            }
+        Console.WriteLine(output ?? folder);
+        return 0;
+    }
+
+    private static ModelKind Kind(string? kind) => kind switch
+    {
+        null or "distilled" => ModelKind.Distilled,
+        "lcm-lora" => ModelKind.LcmLora,
+        _ => throw new UsageException($"--kind must be distilled or lcm-lora, found '{kind}'"),
+    };
 }

@@ -85,10 +85,6 @@ public sealed class ArchitectureModelTests(ArchitectureModelTests.NarrowModel mo
                 [("latent_parameters", DataType.Float16, "batch,8,latent_height,latent_width")]);
             Assert.Equal(Sd15Counts.Unet(Divisor, distilled: false), Parameters(Graph(Path("unet"))));
             Assert.DoesNotContain(Graph(Path("unet")).Initializer, t => t.DataType == (int)DataType.Float && t.Dims.Count > 0);
-
-            var engine = LcmEngine.Load(directory, TestModels.Cpu);
-            using (engine)
-                Assert.Equal(ModelKind.LcmLora, engine.Kind);
         }
         finally
         {
