@@ -104,25 +104,28 @@ public static class TestModelMaker
         g.FloatOutput("pooler_output", g.Node("ReduceMean", [hidden], IntsAttribute("axes", 1L), IntAttribute("keepdims", 0L)), batch, Hidden);
         g.Save(Path.Combine(directory, "model.onnx"));
 
-        ModelJson.Write(Path.Combine(directory, "config.json"), new
-        {
-            _name_or_path = "lcm-functions-test-model",
-            architectures = new[] { "CLIPTextModel" },
-            model_type = "clip_text_model",
-            hidden_act = "quick_gelu",
-            hidden_size = Hidden,
-            intermediate_size = 4 * Hidden,
-            num_attention_heads = 2,
-            num_hidden_layers = 1,
-            max_position_embeddings = Tokens,
-            projection_dim = Hidden,
-            vocab_size = vocabularySize,
-            bos_token_id = vocabularySize - 2,
-            eos_token_id = vocabularySize - 1,
-            pad_token_id = vocabularySize - 1,
-            torch_dtype = TorchDtype(options),
-        });
+        ModelJson.Write(Path.Combine(directory, "config.json"), ClipTextConfig(Hidden, heads: 2, layers: 1, vocabularySize, vocabularySize, options.Float16));
     }
+
+    /// <summary>A CLIP-L-style text_encoder/config.json; the special token ids are those of the test tokenizer (<paramref name="tokenizerVocabularySize"/> tokens).</summary>
+    internal static object ClipTextConfig(int hidden, int heads, int layers, int vocabularySize, int tokenizerVocabularySize, bool float16) => new
+    {
+        _name_or_path = "lcm-functions-test-model",
+        architectures = new[] { "CLIPTextModel" },
+        model_type = "clip_text_model",
+        hidden_act = "quick_gelu",
+        hidden_size = hidden,
+        intermediate_size = 4 * hidden,
+        num_attention_heads = heads,
+        num_hidden_layers = layers,
+        max_position_embeddings = Tokens,
+        projection_dim = hidden,
+        vocab_size = vocabularySize,
+        bos_token_id = tokenizerVocabularySize - 2,
+        eos_token_id = tokenizerVocabularySize - 1,
+        pad_token_id = tokenizerVocabularySize - 1,
+        torch_dtype = float16 ? "float16" : "float32",
+    };
 
     private static void WriteUnet(string directory, TestModelOptions options, Dim batch)
     {
@@ -181,25 +184,30 @@ public static class TestModelMaker
         g.FloatOutput("out_sample", noise, batch, LatentChannels, "height", "width");
     }
 
-    private static object UnetConfig(TestModelOptions options) => new
+    private static object UnetConfig(TestModelOptions options) =>
+        Sd15UnetConfig([UnetChannels, 2 * UnetChannels], Hidden, layersPerBlock: 1, groups: UnetChannels,
+            ["CrossAttnDownBlock2D", "DownBlock2D"], ["UpBlock2D", "CrossAttnUpBlock2D"], options.Sd15Style ? null : TimeCondDim);
+
+    /// <summary>An SD 1.5 unet/config.json with the sizes of the UNet written; without <paramref name="timeCondDim"/> for the LCM-LoRA kind.</summary>
+    internal static object Sd15UnetConfig(int[] blockChannels, int crossAttentionDim, int layersPerBlock, int groups, string[] downBlocks, string[] upBlocks, int? timeCondDim) => new
     {
         _class_name = "UNet2DConditionModel",
         _diffusers_version = "0.22.0",
         act_fn = "silu",
         attention_head_dim = 8,
-        block_out_channels = new[] { UnetChannels, 2 * UnetChannels },
+        block_out_channels = blockChannels,
         center_input_sample = false,
-        cross_attention_dim = Hidden,
-        down_block_types = new[] { "CrossAttnDownBlock2D", "DownBlock2D" },
+        cross_attention_dim = crossAttentionDim,
+        down_block_types = downBlocks,
         flip_sin_to_cos = true,
         freq_shift = 0,
         in_channels = LatentChannels,
-        layers_per_block = 1,
-        norm_num_groups = UnetChannels,
+        layers_per_block = layersPerBlock,
+        norm_num_groups = groups,
         out_channels = LatentChannels,
         sample_size = 64,
-        time_cond_proj_dim = options.Sd15Style ? (int?)null : TimeCondDim,
-        up_block_types = new[] { "UpBlock2D", "CrossAttnUpBlock2D" },
+        time_cond_proj_dim = timeCondDim,
+        up_block_types = upBlocks,
     };
 
     /// <summary>
@@ -292,8 +300,6 @@ public static class TestModelMaker
         up_block_types = Enumerable.Repeat("UpDecoderBlock2D", 4),
         torch_dtype = options.VaeFloat16 ? "float16" : "float32",
     };
-
-    private static string TorchDtype(TestModelOptions options) => options.Float16 ? "float16" : "float32";
 
     // LCM_Dreamshaper_v7's scheduler, key for key.
     internal static readonly object SchedulerConfig = new

@@ -15,7 +15,9 @@ internal static class ClipTextArchitecture
     public const int Hidden = 768, Layers = 12, Heads = 12, Tokens = 77, VocabularySize = 49408;
 
     public static void Write(string directory, ArchitectureOptions options, Dim batch, int tokenizerVocabularySize) =>
-        ArchitectureModelMaker.WriteGraph(directory, options, Config(options, tokenizerVocabularySize), layers => WriteGraph(layers, options, batch));
+        ArchitectureModelMaker.WriteGraph(directory, options,
+            TestModelMaker.ClipTextConfig(options.Width(Hidden), Heads, Layers, VocabularySize, tokenizerVocabularySize, options.Float16),
+            layers => WriteGraph(layers, options, batch));
 
     private static void WriteGraph(NetworkLayers layers, ArchitectureOptions options, Dim batch)
     {
@@ -46,31 +48,5 @@ internal static class ClipTextArchitecture
         // ArgMax has no int32 kernel on every provider; ids below 2^24 are exact in float32.
         string end = g.Node("ArgMax", [g.Node("Cast", [ids], IntAttribute("to", (long)DataType.Float))], IntAttribute("axis", 1L), IntAttribute("keepdims", 1L));
         g.FloatOutput("pooler_output", g.Node("GatherND", [last, end], IntAttribute("batch_dims", 1L)), batch, hidden);
-    }
-
-    /// <summary>CLIP-L's text_encoder/config.json, widths as written.</summary>
-    private static object Config(ArchitectureOptions options, int tokenizerVocabularySize)
-    {
-        int hidden = options.Width(Hidden);
-        return new
-        {
-            _name_or_path = "lcm-functions-architecture-model",
-            architectures = new[] { "CLIPTextModel" },
-            model_type = "clip_text_model",
-            hidden_act = "quick_gelu",
-            hidden_size = hidden,
-            intermediate_size = 4 * hidden,
-            layer_norm_eps = 1e-5,
-            num_attention_heads = Heads,
-            num_hidden_layers = Layers,
-            max_position_embeddings = Tokens,
-            projection_dim = hidden,
-            vocab_size = VocabularySize,
-            // The project's own tokenizer, whose vocabulary is smaller than CLIP's 49408 rows.
-            bos_token_id = tokenizerVocabularySize - 2,
-            eos_token_id = tokenizerVocabularySize - 1,
-            pad_token_id = tokenizerVocabularySize - 1,
-            torch_dtype = options.Float16 ? "float16" : "float32",
-        };
     }
 }

@@ -18,7 +18,11 @@ internal static class Sd15UnetArchitecture
     private const float Epsilon = 1e-5f;
 
     public static void Write(string directory, ArchitectureOptions options, Dim batch) =>
-        ArchitectureModelMaker.WriteGraph(directory, options, Config(options), layers => WriteGraph(layers, options, batch));
+        ArchitectureModelMaker.WriteGraph(directory, options,
+            TestModelMaker.Sd15UnetConfig(BlockChannels.Select(options.Width).ToArray(), options.Width(ClipTextArchitecture.Hidden), LayersPerBlock, options.Groups,
+                ["CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"], ["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"],
+                options.Kind == ModelKind.Distilled ? TimeCondDim : null),
+            layers => WriteGraph(layers, options, batch));
 
     private static void WriteGraph(NetworkLayers layers, ArchitectureOptions options, Dim batch)
     {
@@ -92,30 +96,4 @@ internal static class Sd15UnetArchitecture
         string hidden = layers.Silu(layers.Gemm("time_embedding.linear_1", projected, width, timeChannels));
         return layers.Gemm("time_embedding.linear_2", hidden, timeChannels, timeChannels);
     }
-
-    /// <summary>SD 1.5's unet/config.json (LCM_Dreamshaper_v7's with time_cond_proj_dim for the distilled kind), widths as written.</summary>
-    private static object Config(ArchitectureOptions options) => new
-    {
-        _class_name = "UNet2DConditionModel",
-        _diffusers_version = "0.22.0",
-        act_fn = "silu",
-        attention_head_dim = Heads,
-        block_out_channels = BlockChannels.Select(options.Width).ToArray(),
-        center_input_sample = false,
-        cross_attention_dim = options.Width(ClipTextArchitecture.Hidden),
-        down_block_types = new[] { "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D" },
-        downsample_padding = 1,
-        flip_sin_to_cos = true,
-        freq_shift = 0,
-        in_channels = LatentChannels,
-        layers_per_block = LayersPerBlock,
-        mid_block_scale_factor = 1,
-        norm_eps = Epsilon,
-        norm_num_groups = options.Groups,
-        out_channels = LatentChannels,
-        sample_size = 64,
-        time_cond_proj_dim = options.Kind == ModelKind.Distilled ? TimeCondDim : (int?)null,
-        up_block_types = new[] { "UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D" },
-        use_linear_projection = false,
-    };
 }
