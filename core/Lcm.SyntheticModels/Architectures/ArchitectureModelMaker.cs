@@ -32,7 +32,7 @@ public static class ArchitectureModelMaker
     public static string EnsureCached(ArchitectureOptions options, string? cacheDirectory = null) =>
         new CacheEntries(cacheDirectory ?? CacheDirectory.Resolve(), NullLogger.Instance).GetOrCreate(options.CacheKey, folder => Write(folder, options));
 
-    /// <summary>One graph folder: model.onnx with every weight in model.onnx_data beside it, and config.json.</summary>
+    /// <summary>One graph folder: model.onnx with its Conv, Linear and embedding weights in model.onnx_data beside it, and config.json.</summary>
     internal static void WriteGraph(string directory, ArchitectureOptions options, object config, Action<NetworkLayers> writeGraph)
     {
         Directory.CreateDirectory(directory);

@@ -10,8 +10,8 @@ namespace Lcm.SyntheticModels.Architectures;
 /// </summary>
 internal static class AutoencoderKlArchitecture
 {
-    public static readonly int[] BlockChannels = [128, 256, 512, 512];
-    public const int LayersPerBlock = 2, LatentChannels = 4, ImageChannels = 3;
+    private static readonly int[] BlockChannels = [128, 256, 512, 512];
+    private const int LayersPerBlock = 2, LatentChannels = 4, ImageChannels = 3;
     private const float Epsilon = 1e-6f, ScalingFactor = 0.18215f;
 
     public static void WriteDecoder(string directory, ArchitectureOptions options, Dim batch) =>

@@ -12,7 +12,9 @@ namespace Lcm.SyntheticModels.Architectures;
 /// </summary>
 internal static class ClipTextArchitecture
 {
-    public const int Hidden = 768, Layers = 12, Heads = 12, Tokens = 77, VocabularySize = 49408;
+    /// <summary>The hidden width, which the UNet's cross-attention takes.</summary>
+    public const int Hidden = 768;
+    private const int Layers = 12, Heads = 12, Tokens = 77, VocabularySize = 49408;
 
     public static void Write(string directory, ArchitectureOptions options, Dim batch, int tokenizerVocabularySize) =>
         ArchitectureModelMaker.WriteGraph(directory, options,

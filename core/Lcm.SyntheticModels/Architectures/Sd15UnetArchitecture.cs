@@ -12,8 +12,8 @@ namespace Lcm.SyntheticModels.Architectures;
 /// </summary>
 internal static class Sd15UnetArchitecture
 {
-    public static readonly int[] BlockChannels = [320, 640, 1280, 1280];
-    public const int Heads = 8, TimeCondDim = 256, LatentChannels = 4, Tokens = 77;
+    private static readonly int[] BlockChannels = [320, 640, 1280, 1280];
+    private const int Heads = 8, TimeCondDim = 256, LatentChannels = 4, Tokens = 77;
     private const int LayersPerBlock = 2;
     private const float Epsilon = 1e-5f;
 
