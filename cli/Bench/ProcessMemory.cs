@@ -19,4 +19,10 @@ internal sealed record ProcessMemory(long AnonymousBytes, long PrivateDirtyBytes
         return new ProcessMemory(values.GetValueOrDefault("Anonymous"), values.GetValueOrDefault("Private_Dirty"),
             values.GetValueOrDefault("Shared_Clean"), values.GetValueOrDefault("Rss"));
     }
+
+    /// <summary>The largest resident size this process has had (VmHWM in /proc/self/status); 0 where there is none.</summary>
+    public static long PeakRssBytes() =>
+        File.Exists("/proc/self/status") && File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal)) is { } line
+            ? long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024
+            : 0;
 }

@@ -6,21 +6,24 @@ using Lcm.Jobs;
 
 namespace Lcm.Cli;
 
-/// <summary>Warm generation at 512x512 on the small model: where the time goes, and how much is outside ONNX Runtime.</summary>
+/// <summary>
+/// Warm generation of square images of <c>size</c> for each step count: where the time goes stage by stage, how much
+/// is outside ONNX Runtime, and the process's peak resident memory (VmHWM, all of this process's work so far).
+/// </summary>
 internal static class WarmBench
 {
-    public static object Run(string model, int runs, ConsoleProgress progress)
+    public static object Run(string model, int runs, int size, int[] stepCounts, ConsoleProgress progress)
     {
         using var engine = LcmEngine.Load(model, EngineSettings.ReadEngine());
-        var results = new Dictionary<string, object>();
-        foreach (int steps in new[] { 1, 2, 4 })
+        var results = new Dictionary<string, object> { ["size"] = $"{size}x{size}" };
+        foreach (int steps in stepCounts)
         {
-            var request = new GenerationRequest { Prompt = "a photo of a cat at sunset", Steps = steps, Seed = 1 };
+            var request = new GenerationRequest { Prompt = "a photo of a cat at sunset", Steps = steps, Seed = 1, Width = size, Height = size };
             engine.Generate(request); // the first run sizes ONNX Runtime's arenas; not counted
             var samples = new List<(GenerationTimings Timings, double EncodeMs)>();
             for (int i = 0; i < runs; i++)
             {
-                progress.Report(i, runs, $"warm {steps} step(s): run {i + 1}/{runs}");
+                progress.Report(i, runs, $"warm {size}x{size}, {steps} step(s): run {i + 1}/{runs}");
                 var result = engine.Generate(request);
                 long start = Stopwatch.GetTimestamp();
                 ImageEncoder.Encode(result.Images[0], OutputFormat.Png);
@@ -37,8 +40,11 @@ internal static class WarmBench
                 unetStepMs = Enumerable.Range(0, steps).Select(i => Median(s => s.Timings.UnetStepMs[i])).ToArray(),
                 vaeDecoderMs = Median(s => s.Timings.VaeDecoderMs),
                 imageEncodingMs = Median(s => s.EncodeMs),
+                peakRssBytes = ProcessMemory.PeakRssBytes(),
             };
-            progress.Line($"warm {steps} step(s): total {figures.totalMs:F1} ms, ORT {figures.ortMs:F1} ms, overhead {figures.overheadMs:F2} ms, PNG {figures.imageEncodingMs:F1} ms");
+            progress.Line($"warm {size}x{size}, {steps} step(s): total {figures.totalMs:F1} ms (text encoder {figures.textEncoderMs:F1} ms, UNet steps "
+                + $"{string.Join(", ", figures.unetStepMs.Select(ms => ms.ToString("F1")))} ms, VAE decoder {figures.vaeDecoderMs:F1} ms), ORT {figures.ortMs:F1} ms, "
+                + $"overhead {figures.overheadMs:F2} ms, PNG {figures.imageEncodingMs:F1} ms, peak RSS {figures.peakRssBytes / 1048576} MB");
             results[$"steps{steps}"] = figures;
         }
         return results;

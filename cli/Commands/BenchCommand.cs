@@ -6,7 +6,7 @@ using Lcm.SyntheticModels;
 namespace Lcm.Cli;
 
 /// <summary>
-/// <c>lcm bench</c>: cold start (fresh processes, large UNet), warm generation (small model),
+/// <c>lcm bench</c>: cold start (fresh processes, large UNet), warm generation (any model, size and step count),
 /// bursts through Azurite, and (only when asked for) a soak with two workers, one optionally killed.
 /// Prints figures; asserts nothing about speed.
 /// </summary>
@@ -16,7 +16,9 @@ internal static class BenchCommand
     private static readonly Option<int?> UnetMegabytes = CliOptions.Int("--unet-mb", "The cold start's UNet size in MB (1700 by default).");
     private static readonly Option<string> Family = CliOptions.Text("--family", "The cold start's model family: sd15 or sdxl (sd15 by default).", "sd15|sdxl");
     private static readonly Option<bool> Fp16 = CliOptions.Flag("--fp16", "A float16 cold-start model.");
-    private static readonly Option<int?> Runs = CliOptions.Int("--runs", "Runs per cold-start mode and repeats of the burst (3 by default; warm takes at least 5).");
+    private static readonly Option<int?> Runs = CliOptions.Int("--runs", "Runs per cold-start mode and repeats of the burst (3 by default), runs of the warm bench (5 by default).");
+    private static readonly Option<int?> Size = CliOptions.Int("--size", "The warm bench's image size a side, a multiple of 8 in 64..2048 (512 by default).");
+    private static readonly Option<int?> Steps = CliOptions.Int("--steps", "The warm bench's one step count, 1..8 (1, 2 and 4 by default).");
     private static readonly Option<int?> Jobs = CliOptions.Int("--jobs", "Jobs of the burst (32 by default) or the soak (500 by default).");
     private static readonly Option<int?> Batch = CliOptions.Int("--batch", "The burst's batch size with batching on, 1..8 (4 by default).");
     private static readonly Option<bool> KillWorker = CliOptions.Flag("--kill-worker", "With --only soak: kills one of the two workers midway.");
@@ -27,7 +29,7 @@ internal static class BenchCommand
     {
         var command = new Command("bench", "Benchmarks: cold start, warm generation, bursts through Azurite, and (when named) a soak.")
         {
-            Only, UnetMegabytes, Family, Fp16, Runs, Jobs, Batch, KillWorker, Model, Json,
+            Only, UnetMegabytes, Family, Fp16, Runs, Size, Steps, Jobs, Batch, KillWorker, Model, Json,
         };
         command.SetAction((args, _) => RunAsync(args));
         return command;
@@ -51,13 +53,17 @@ internal static class BenchCommand
             Kind = family == ModelFamily.StableDiffusionXL ? ModelKind.LcmLora : ModelKind.Distilled,
         };
         int unetMegabytes = args.GetValue(UnetMegabytes) ?? 1700;
-        int runs = args.GetValue(Runs) ?? 3;
+        int? runsOption = args.GetValue(Runs);
+        int runs = runsOption ?? 3;
+        int size = args.GetValue(Size) ?? 512;
+        int? steps = args.GetValue(Steps);
         int? jobsOption = args.GetValue(Jobs);
         int batchImages = args.GetValue(Batch) ?? 4;
         var parts = (args.GetValue(Only) ?? "cold,warm,burst").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
         string? model = args.GetValue(Model);
         if (parts.Except(["cold", "warm", "burst", "soak"]).FirstOrDefault() is { } unknown) throw new UsageException($"--only takes cold, warm, burst and soak, found '{unknown}'");
         if (unetMegabytes < 1 || runs < 1 || jobsOption < 1 || batchImages is < 1 or > 8) throw new UsageException("--unet-mb, --runs and --jobs must be positive and --batch in 1..8");
+        if (size is < 64 or > 2048 || size % 8 != 0 || steps is < 1 or > 8) throw new UsageException("--size must be a multiple of 8 in 64..2048 and --steps in 1..8");
         if (killWorker && !parts.Contains("soak")) throw new UsageException("--kill-worker belongs to the soak: add --only soak");
 
         string smallModel = CliModel.Resolve(model);
@@ -65,7 +71,7 @@ internal static class BenchCommand
         using (var progress = new ConsoleProgress("bench"))
         {
             if (parts.Contains("cold")) report["coldStart"] = await ColdStartBench.RunAsync(coldModel with { UnetMegabytes = unetMegabytes }, runs, progress);
-            if (parts.Contains("warm")) report["warm"] = WarmBench.Run(smallModel, Math.Max(runs, 5), progress);
+            if (parts.Contains("warm")) report["warm"] = WarmBench.Run(smallModel, runsOption ?? 5, size, steps is { } only ? [only] : [1, 2, 4], progress);
             if (parts.Contains("burst")) report["burst"] = await BurstBench.RunAsync(smallModel, jobsOption ?? 32, batchImages, runs, progress);
             if (parts.Contains("soak")) report["soak"] = await SoakBench.RunAsync(smallModel, jobsOption ?? 500, killWorker, progress);
         }

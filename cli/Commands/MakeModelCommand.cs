@@ -1,13 +1,15 @@
 using System.CommandLine;
 using Lcm.Engine.Models;
 using Lcm.SyntheticModels;
+using Lcm.SyntheticModels.Architectures;
 
 namespace Lcm.Cli;
 
 /// <summary><c>lcm make-model</c>: writes a self-made test model folder (meaningless pictures, real ONNX graphs).</summary>
 internal static class MakeModelCommand
 {
-    private static readonly Option<string> Output = CliOptions.Text("--output", "The folder to write.", "DIR", required: true);
+    private static readonly Option<string> Output = CliOptions.Text("--output", "The folder to write (with --architecture: a copy of the cached model, else only its path is printed).", "DIR");
+    private static readonly Option<string> Architecture = CliOptions.Text("--architecture", "sd15: the real network's blocks and sizes with seeded random weights, made once in LCM_CACHE_DIR (takes --kind, --seed, --fp16, --output).", "sd15");
     private static readonly Option<bool> Fp16 = CliOptions.Flag("--fp16", "float16 graphs.");
     private static readonly Option<bool> Fp32Vae = CliOptions.Flag("--fp32-vae", "With --fp16: a float32 VAE beside the float16 UNet.");
     private static readonly Option<int?> UnetMegabytes = CliOptions.Int("--unet-mb", "The UNet's size in MB, 1..16384 (1 by default).");
@@ -22,7 +24,7 @@ internal static class MakeModelCommand
     {
         var command = new Command("make-model", "Writes a self-made test model folder (meaningless pictures, real ONNX graphs).")
         {
-            Output, Fp16, Fp32Vae, UnetMegabytes, Seed, Sd15Style, Family, Kind, Era, Ssd1bStyle,
+            Output, Architecture, Fp16, Fp32Vae, UnetMegabytes, Seed, Sd15Style, Family, Kind, Era, Ssd1bStyle,
         };
         command.SetAction(Run);
         return command;
@@ -30,7 +32,8 @@ internal static class MakeModelCommand
 
     private static int Run(ParseResult args)
     {
-        string output = Path.GetFullPath(args.GetValue(Output)!);
+        if (args.GetValue(Architecture) is { } architecture) return MakeArchitectureModel(args, architecture);
+        string output = Path.GetFullPath(args.GetValue(Output) ?? throw new UsageException("--output is required (or --architecture)"));
         string family = args.GetValue(Family) ?? "sd15";
         string? kind = args.GetValue(Kind), era = args.GetValue(Era);
         var options = new TestModelOptions
@@ -47,12 +50,7 @@ internal static class MakeModelCommand
                 "sdxl" => ModelFamily.StableDiffusionXL,
                 _ => throw new UsageException($"--family must be sd15 or sdxl, found '{family}'"),
             },
-            Kind = kind switch
-            {
-                null or "distilled" => ModelKind.Distilled,
-                "lcm-lora" => ModelKind.LcmLora,
-                _ => throw new UsageException($"--kind must be distilled or lcm-lora, found '{kind}'"),
-            },
+            Kind = ParseKind(kind),
             Era = era switch
             {
                 null or "current" => ExportEra.Current,
@@ -73,4 +71,39 @@ internal static class MakeModelCommand
         Console.WriteLine(output);
         return 0;
     }
+
+    /// <summary>
+    /// <c>--architecture sd15</c>: the real network with random weights (<see cref="ArchitectureModelMaker"/>), made once in
+    /// the cache and reused; prints its folder, or copies it to <c>--output</c> when given.
+    /// </summary>
+    private static int MakeArchitectureModel(ParseResult args, string architecture)
+    {
+        var options = new ArchitectureOptions
+        {
+            Architecture = architecture == "sd15" ? ModelArchitecture.Sd15 : throw new UsageException($"--architecture must be sd15, found '{architecture}'"),
+            Kind = ParseKind(args.GetValue(Kind)),
+            Seed = args.GetValue(Seed) ?? 1,
+            Float16 = args.GetValue(Fp16),
+        };
+        if (new Option[] { Fp32Vae, UnetMegabytes, Sd15Style, Family, Era, Ssd1bStyle }.FirstOrDefault(o => args.GetResult(o) is not null) is { } other)
+            throw new UsageException($"{other.Name} does not go with --architecture");
+        string? output = args.GetValue(Output) is { } path ? Path.GetFullPath(path) : null;
+        string folder = ArchitectureModelMaker.EnsureCached(options);
+        if (output != null)
+            foreach (string file in Directory.GetFiles(folder, "*", SearchOption.AllDirectories))
+            {
+                string target = Path.Combine(output, Path.GetRelativePath(folder, file));
+                Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+                File.Copy(file, target, overwrite: true);
+            }
+        Console.WriteLine(output ?? folder);
+        return 0;
+    }
+
+    private static ModelKind ParseKind(string? kind) => kind switch
+    {
+        null or "distilled" => ModelKind.Distilled,
+        "lcm-lora" => ModelKind.LcmLora,
+        _ => throw new UsageException($"--kind must be distilled or lcm-lora, found '{kind}'"),
+    };
 }

@@ -34,11 +34,13 @@ internal static class ExportedLayers
         g.ScopedNode($"{Scope(module.Path)}/Gemm", "Gemm", [input, Weight(g, options, external, module), g.Weight($"{module.Path}.bias", [module.Out], 0.1f)],
             IntAttribute("transB", module.Layout == WeightLayout.OutIn ? 1L : 0L));
 
-    public static string Conv(GraphBuilder g, TestModelOptions options, ExternalDataFile? external, string input, PatchableModule module)
+    /// <summary>A Conv padded to keep the size at stride 1, or unpadded for an input padded before it.</summary>
+    public static string Conv(GraphBuilder g, TestModelOptions options, ExternalDataFile? external, string input, PatchableModule module,
+        long stride = 1, bool padded = true)
     {
-        long pad = module.Kernel / 2;
+        long pad = padded ? module.Kernel / 2 : 0;
         return g.ScopedNode($"{Scope(module.Path)}/Conv", "Conv", [input, Weight(g, options, external, module), g.Weight($"{module.Path}.bias", [module.Out], 0.1f)],
-            IntsAttribute("kernel_shape", module.Kernel, module.Kernel), IntsAttribute("pads", pad, pad, pad, pad));
+            IntsAttribute("kernel_shape", module.Kernel, module.Kernel), IntsAttribute("pads", pad, pad, pad, pad), IntsAttribute("strides", stride, stride));
     }
 
     /// <summary>
@@ -81,7 +83,7 @@ internal static class ExportedLayers
     }
 
     /// <summary>The exporter's scope of a module: its path with '/' between modules (<c>/down_blocks.0/resnets.0/conv1</c>).</summary>
-    private static string Scope(string modulePath) => "/" + string.Join('/', SplitModulePath(modulePath));
+    public static string Scope(string modulePath) => "/" + string.Join('/', SplitModulePath(modulePath));
 
     // "down_blocks.0.resnets.0.conv1" is [down_blocks.0, resnets.0, conv1]: a number belongs to the name before it.
     private static IEnumerable<string> SplitModulePath(string path)

@@ -105,6 +105,18 @@ internal sealed class GraphBuilder(string name, int seed, bool float16)
         return tensor.Name;
     }
 
+    /// <summary>
+    /// A float32 constant that is no weight (sinusoid frequencies, a mask): a Constant node rather than
+    /// an initializer, so the initializers are exactly the model's parameters.
+    /// </summary>
+    public string Constant(float[] values, params long[] dims)
+    {
+        var tensor = new TensorProto { DataType = (int)DataType.Float };
+        tensor.Dims.Add(dims);
+        tensor.FloatData.Add(values);
+        return Node("Constant", [], new AttributeProto { Name = "value", Type = AttributeProto.Types.AttributeType.Tensor, T = tensor });
+    }
+
     /// <summary>An int64 vector constant, for shape-like inputs (axes, repeats, slice bounds).</summary>
     public string Int64s(params long[] values)
     {
@@ -117,6 +129,9 @@ internal sealed class GraphBuilder(string name, int seed, bool float16)
 
     public static AttributeProto IntAttribute(string attributeName, long value) =>
         new() { Name = attributeName, Type = AttributeProto.Types.AttributeType.Int, I = value };
+
+    public static AttributeProto FloatAttribute(string attributeName, float value) =>
+        new() { Name = attributeName, Type = AttributeProto.Types.AttributeType.Float, F = value };
 
     public static AttributeProto IntsAttribute(string attributeName, params long[] values)
     {

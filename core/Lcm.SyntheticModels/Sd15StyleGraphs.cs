@@ -1,4 +1,3 @@
-using DataType = Onnx.TensorProto.Types.DataType;
 using Lcm.Engine.Loaders.Lora;
 using static Lcm.SyntheticModels.GraphBuilder;
 
@@ -86,9 +85,7 @@ internal static class Sd15StyleGraphs
         using var external = options.Float16 ? null : new ExternalDataFile(dataPath);
 
         string sample = g.FloatInput("sample", batch, LatentChannels, "height", "width");
-        string timestep = options.Float16
-            ? g.Input("timestep", DataType.Float)
-            : g.Node("Cast", [g.Input("timestep", DataType.Int64, 1)], IntAttribute("to", (long)DataType.Float));
+        string timestep = TestModelMaker.TimestepInput(g, options.Float16);
         string text = g.FloatInput("encoder_hidden_states", batch, 77, Hidden);
 
         // Timesteps run to 999: a small projection keeps the time embedding near ±1.

@@ -104,25 +104,28 @@ public static class TestModelMaker
         g.FloatOutput("pooler_output", g.Node("ReduceMean", [hidden], IntsAttribute("axes", 1L), IntAttribute("keepdims", 0L)), batch, Hidden);
         g.Save(Path.Combine(directory, "model.onnx"));
 
-        ModelJson.Write(Path.Combine(directory, "config.json"), new
-        {
-            _name_or_path = "lcm-functions-test-model",
-            architectures = new[] { "CLIPTextModel" },
-            model_type = "clip_text_model",
-            hidden_act = "quick_gelu",
-            hidden_size = Hidden,
-            intermediate_size = 4 * Hidden,
-            num_attention_heads = 2,
-            num_hidden_layers = 1,
-            max_position_embeddings = Tokens,
-            projection_dim = Hidden,
-            vocab_size = vocabularySize,
-            bos_token_id = vocabularySize - 2,
-            eos_token_id = vocabularySize - 1,
-            pad_token_id = vocabularySize - 1,
-            torch_dtype = TorchDtype(options),
-        });
+        ModelJson.Write(Path.Combine(directory, "config.json"), ClipTextConfig(Hidden, heads: 2, layers: 1, vocabularySize, vocabularySize, options.Float16));
     }
+
+    /// <summary>A CLIP-L-style text_encoder/config.json; the special token ids are those of the test tokenizer (<paramref name="tokenizerVocabularySize"/> tokens).</summary>
+    internal static object ClipTextConfig(int hidden, int heads, int layers, int vocabularySize, int tokenizerVocabularySize, bool float16) => new
+    {
+        _name_or_path = "lcm-functions-test-model",
+        architectures = new[] { "CLIPTextModel" },
+        model_type = "clip_text_model",
+        hidden_act = "quick_gelu",
+        hidden_size = hidden,
+        intermediate_size = 4 * hidden,
+        num_attention_heads = heads,
+        num_hidden_layers = layers,
+        max_position_embeddings = Tokens,
+        projection_dim = hidden,
+        vocab_size = vocabularySize,
+        bos_token_id = tokenizerVocabularySize - 2,
+        eos_token_id = tokenizerVocabularySize - 1,
+        pad_token_id = tokenizerVocabularySize - 1,
+        torch_dtype = float16 ? "float16" : "float32",
+    };
 
     private static void WriteUnet(string directory, TestModelOptions options, Dim batch)
     {
@@ -145,10 +148,7 @@ public static class TestModelMaker
     private static void WriteLcmUnetGraph(GraphBuilder g, TestModelOptions options, Dim batch, string directory)
     {
         string sample = g.FloatInput("sample", batch, LatentChannels, "height", "width");
-        // Real exports: int64 [1] in float32 models, a float32 scalar in float16 ones.
-        string timestep = options.Float16
-            ? g.Input("timestep", DataType.Float)
-            : g.Node("Cast", [g.Input("timestep", DataType.Int64, 1)], IntAttribute("to", (long)DataType.Float));
+        string timestep = TimestepInput(g, options.Float16);
         string text = g.FloatInput("encoder_hidden_states", batch, Tokens, Hidden);
         string timeCond = g.FloatInput("timestep_cond", batch, TimeCondDim);
 
@@ -161,6 +161,11 @@ public static class TestModelMaker
         string perBatch = g.Node("Add", [g.Node("Add", [g.Node("Add", [textTerm, condTerm]), timeTerm]), SizeChain(g, options, timeCond, TimeCondDim, directory)]);
         NoiseHead(g, sample, perBatch, batch);
     }
+
+    /// <summary>The SD 1.5 UNet's timestep input as real exports declare it (int64 [1] in float32 models, a float32 scalar in float16 ones), as float32.</summary>
+    internal static string TimestepInput(GraphBuilder g, bool float16) => float16
+        ? g.Input("timestep", DataType.Float)
+        : g.Node("Cast", [g.Input("timestep", DataType.Int64, 1)], IntAttribute("to", (long)DataType.Float));
 
     /// <summary>The noise prediction of the distilled test UNet from the sample and a [batch, channels] bias that carries every conditioning input.</summary>
     private static void NoiseHead(GraphBuilder g, string sample, string perBatch, Dim batch)
@@ -179,25 +184,30 @@ public static class TestModelMaker
         g.FloatOutput("out_sample", noise, batch, LatentChannels, "height", "width");
     }
 
-    private static object UnetConfig(TestModelOptions options) => new
+    private static object UnetConfig(TestModelOptions options) =>
+        Sd15UnetConfig([UnetChannels, 2 * UnetChannels], Hidden, layersPerBlock: 1, groups: UnetChannels,
+            ["CrossAttnDownBlock2D", "DownBlock2D"], ["UpBlock2D", "CrossAttnUpBlock2D"], options.Sd15Style ? null : TimeCondDim);
+
+    /// <summary>An SD 1.5 unet/config.json with the sizes of the UNet written; without <paramref name="timeCondDim"/> for the LCM-LoRA kind.</summary>
+    internal static object Sd15UnetConfig(int[] blockChannels, int crossAttentionDim, int layersPerBlock, int groups, string[] downBlocks, string[] upBlocks, int? timeCondDim) => new
     {
         _class_name = "UNet2DConditionModel",
         _diffusers_version = "0.22.0",
         act_fn = "silu",
         attention_head_dim = 8,
-        block_out_channels = new[] { UnetChannels, 2 * UnetChannels },
+        block_out_channels = blockChannels,
         center_input_sample = false,
-        cross_attention_dim = Hidden,
-        down_block_types = new[] { "CrossAttnDownBlock2D", "DownBlock2D" },
+        cross_attention_dim = crossAttentionDim,
+        down_block_types = downBlocks,
         flip_sin_to_cos = true,
         freq_shift = 0,
         in_channels = LatentChannels,
-        layers_per_block = 1,
-        norm_num_groups = UnetChannels,
+        layers_per_block = layersPerBlock,
+        norm_num_groups = groups,
         out_channels = LatentChannels,
         sample_size = 64,
-        time_cond_proj_dim = options.Sd15Style ? (int?)null : TimeCondDim,
-        up_block_types = new[] { "UpBlock2D", "CrossAttnUpBlock2D" },
+        time_cond_proj_dim = timeCondDim,
+        up_block_types = upBlocks,
     };
 
     /// <summary>
@@ -291,10 +301,8 @@ public static class TestModelMaker
         torch_dtype = options.VaeFloat16 ? "float16" : "float32",
     };
 
-    private static string TorchDtype(TestModelOptions options) => options.Float16 ? "float16" : "float32";
-
     // LCM_Dreamshaper_v7's scheduler, key for key.
-    private static readonly object SchedulerConfig = new
+    internal static readonly object SchedulerConfig = new
     {
         _class_name = "LCMScheduler",
         _diffusers_version = "0.22.0",
@@ -317,7 +325,7 @@ public static class TestModelMaker
         trained_betas = (double[]?)null,
     };
 
-    private static readonly object ModelIndex = new
+    internal static readonly object ModelIndex = new
     {
         _class_name = "LatentConsistencyModelPipeline",
         _diffusers_version = "0.22.0",

@@ -8,7 +8,7 @@ public sealed class CliConventionsTests(CliFolder folder) : IClassFixture<CliFol
         "--init-image", "--strength", "--negative-prompt", "--lora")]
     [InlineData("tokenize", "--model", "<TEXT>")]
     [InlineData("info", "--model", "--lora")]
-    [InlineData("make-model", "--output", "--fp16", "--fp32-vae", "--unet-mb", "--seed", "--sd15-style", "--family", "--kind", "--era", "--ssd1b-style")]
+    [InlineData("make-model", "--output", "--architecture", "--fp16", "--fp32-vae", "--unet-mb", "--seed", "--sd15-style", "--family", "--kind", "--era", "--ssd1b-style")]
     [InlineData("make-lora", "--output", "--family", "--format", "--rank", "--alpha", "--seed", "--dtype", "--unet-only")]
     [InlineData("prepare", "--model")]
     [InlineData("worker", "--model", "--connection", "--health-port")]
@@ -17,7 +17,7 @@ public sealed class CliConventionsTests(CliFolder folder) : IClassFixture<CliFol
     [InlineData("status", "<ID>", "--connection")]
     [InlineData("cancel", "<ID>", "--connection")]
     [InlineData("demo", "--prompt", "--seed", "--output", "--model")]
-    [InlineData("bench", "--only", "--unet-mb", "--family", "--fp16", "--runs", "--jobs", "--batch", "--kill-worker", "--model", "--json")]
+    [InlineData("bench", "--only", "--unet-mb", "--family", "--fp16", "--runs", "--size", "--steps", "--jobs", "--batch", "--kill-worker", "--model", "--json")]
     public void Help_of_each_command_lists_its_options_on_stdout(string command, params string[] expected)
     {
         var run = folder.Lcm(command, "--help");

@@ -139,6 +139,36 @@ public sealed class CliTests(CliFolder folder) : IClassFixture<CliFolder>
     }
 
     [Fact]
+    public void Make_model_architecture_refuses_what_it_does_not_take_before_writing()
+    {
+        var unknown = Lcm("make-model", "--architecture", "sdxl");
+        var unused = Lcm("make-model", "--architecture", "sd15", "--unet-mb", "5");
+
+        AssertExit(2, unknown);
+        Assert.Contains("lcm make-model: --architecture must be sd15, found 'sdxl'", unknown.Stderr);
+        AssertExit(2, unused);
+        Assert.Contains("lcm make-model: --unet-mb does not go with --architecture", unused.Stderr);
+        Assert.False(Directory.Exists(Path.Combine(folder.CacheDirectory, "architecture-sd15-distilled-seed1")));
+    }
+
+    [Fact]
+    public void Bench_warm_at_a_size_and_step_count_reports_each_stage_and_peak_memory()
+    {
+        var run = Lcm("bench", "--only", "warm", "--size", "64", "--steps", "2", "--runs", "1", "--json");
+
+        AssertExit(0, run);
+        using var report = JsonDocument.Parse(run.Stdout);
+        var warm = report.RootElement.GetProperty("warm");
+        Assert.Equal("64x64", warm.GetProperty("size").GetString());
+        Assert.False(warm.TryGetProperty("steps1", out _));
+        var figures = warm.GetProperty("steps2");
+        Assert.Equal(2, figures.GetProperty("unetStepMs").GetArrayLength());
+        foreach (string stage in new[] { "tokenizeMs", "textEncoderMs", "vaeDecoderMs", "imageEncodingMs" })
+            Assert.True(figures.GetProperty(stage).GetDouble() > 0, stage);
+        Assert.True(figures.GetProperty("peakRssBytes").GetInt64() > 0);
+    }
+
+    [Fact]
     public void Make_model_sdxl_then_info_shows_family_kind_defaults_and_image_to_image_rule_and_generate_runs()
     {
         string model = Path.Combine(folder.NewDirectory("made"), "sdxl");
