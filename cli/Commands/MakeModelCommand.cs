@@ -85,7 +85,7 @@ internal static class MakeModelCommand
             Seed = args.GetValue(Seed) ?? 1,
             Float16 = args.GetValue(Fp16),
         };
-        if (new Option[] { Fp32Vae, UnetMegabytes, Sd15Style, Family, Era, Ssd1bStyle }.FirstOrDefault(o => args.GetResult(o) is not null) is { } other)
+        if (new Option[] { Fp32Vae, UnetMegabytes, Sd15Style, Family, Era, Ssd1bStyle }.FirstOrDefault(o => args.GetResult(o) is { Implicit: false }) is { } other)
             throw new UsageException($"{other.Name} does not go with --architecture");
         string? output = args.GetValue(Output) is { } path ? Path.GetFullPath(path) : null;
         string folder = ArchitectureModelMaker.EnsureCached(options);
