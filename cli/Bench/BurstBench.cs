@@ -23,9 +23,9 @@ internal static class BurstBench
                 {
                     string setup = $"burst {repeat + 1}/{repeats}: {jobs} jobs, {workers} worker(s), batching {(batching ? "on" : "off")}";
                     progress.Report(runs.Count, 4 * repeats, setup);
-                    var run = await RunOneAsync(azurite.ConnectionString, model, jobs, workers, batching ? batchImages : 1);
+                    var run = await RunOneAsync(azurite.ConnectionString, model, jobs, repeat, workers, batching, batchImages);
                     size ??= run.Figures.Size;
-                    runs.Add(run with { Repeat = repeat, Batching = batching });
+                    runs.Add(run);
                     progress.Line($"{setup}: {run.Figures.JobsPerSecond:F2} jobs/s, p50 {run.Figures.P50Ms:F0} ms, p95 {run.Figures.P95Ms:F0} ms, {run.CpuSecondsPerImage:F2} CPU-s/image");
                 }
             }
@@ -50,7 +50,7 @@ internal static class BurstBench
             group.Sum(r => r.Figures.Failed));
     }
 
-    private static async Task<BurstRun> RunOneAsync(string connection, string model, int jobs, int workers, int batchImages)
+    private static async Task<BurstRun> RunOneAsync(string connection, string model, int jobs, int repeat, int workers, bool batching, int batchImages)
     {
         string queue = $"bench-{Guid.NewGuid():N}"[..20];
         var env = new Dictionary<string, string>
@@ -58,14 +58,14 @@ internal static class BurstBench
             ["AzureWebJobsStorage"] = connection,
             ["LCM_JOBS_QUEUE"] = queue,
             ["LCM_PUBLISH_RESULTS"] = "false",
-            ["LCM_BATCH_MAX_IMAGES"] = $"{batchImages}",
+            ["LCM_BATCH_MAX_IMAGES"] = $"{(batching ? batchImages : 1)}",
             ["LCM_EXECUTION_PROVIDER"] = "cpu",
         };
         await using var processes = await WorkerProcesses.StartAsync(model, env, workers);
         var cpuAtReady = processes.CpuTime();
         var figures = JobFigures.Of(await BenchJobs.RunAsync(BenchJobs.Client(connection, queue), jobs));
         double cpuSeconds = (processes.CpuTime() - cpuAtReady).TotalSeconds;
-        return new BurstRun(0, workers, batchImages > 1, figures, cpuSeconds / Math.Max(1, figures.Succeeded));
+        return new BurstRun(repeat, workers, batching, figures, cpuSeconds / Math.Max(1, figures.Succeeded));
     }
 
     private sealed record BurstRun(int Repeat, int Workers, bool Batching, JobFigures Figures, double CpuSecondsPerImage)

@@ -20,11 +20,11 @@ internal sealed class VaeDecoder : IDisposable
 
     /// <summary>
     /// Decodes one image's latents (already divided by the scaling factor) to RGB pixels, in tiles
-    /// where <paramref name="tiling"/> is given and the image is larger than a tile.
+    /// where the memory budget gave <paramref name="tiling"/> (only for images larger than a tile).
     /// </summary>
     public byte[] Decode(float[] latents, LatentShape shape, RunOptions runOptions, VaeTiling? tiling = null)
     {
-        float[] planes = tiling is not null && tiling.Applies(shape.PixelWidth, shape.PixelHeight)
+        float[] planes = tiling is not null
             ? tiling.Decode(latents, shape.Channels, shape.Height, shape.Width, tile => Run(tile, runOptions))
             : Run(new VaeTiling.Planes(latents, shape.Channels, shape.Height, shape.Width), runOptions).Values;
         // A NaN would become black pixels: the job must fail instead of looking like a success.

@@ -31,7 +31,7 @@ public sealed class VaeEncoder : IDisposable
 
     /// <summary>
     /// Encodes one picture: [4, h, w] latents, or [8, h, w] parameters (mean, then log-variance), in
-    /// tiles where <paramref name="tiling"/> is given and the picture is larger than a tile.
+    /// tiles where the memory budget gave <paramref name="tiling"/> (only for pictures larger than a tile).
     /// </summary>
     public float[] Encode(RgbImage image, RunOptions runOptions, VaeTiling? tiling = null)
     {
@@ -41,7 +41,7 @@ public sealed class VaeEncoder : IDisposable
         for (int i = 0; i < pixels; i++)
             for (int c = 0; c < 3; c++)
                 planes[c * pixels + i] = image.Rgb[3 * i + c] / 255f * 2f - 1f;
-        return tiling is not null && tiling.Applies(image.Width, image.Height)
+        return tiling is not null
             ? tiling.Encode(planes, 3, image.Height, image.Width, tile => Run(tile, runOptions))
             : Run(new VaeTiling.Planes(planes, 3, image.Height, image.Width), runOptions).Values;
     }
