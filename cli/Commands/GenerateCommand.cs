@@ -32,6 +32,9 @@ internal static class GenerateCommand
             : OutputFormats.Parse(formatText) ?? throw new UsageException($"--format must be png, jpeg or webp, found '{formatText}'");
         int quality = args.GetValue(Request.Quality) ?? RequestLimits.DefaultQuality;
         if (quality is < 1 or > 100) throw new UsageException($"--quality must be in 1..100, found {quality}");
+        string? decoderText = args.GetValue(Request.Decoder);
+        var decoder = decoderText is null ? VaeDecoderKind.Full
+            : VaeDecoderKinds.Parse(decoderText) ?? throw new UsageException($"--decoder must be full or tiny, found '{decoderText}'");
         string? initImage = args.GetValue(Request.InitImage);
         int? width = args.GetValue(Request.Width), height = args.GetValue(Request.Height);
         var request = new GenerationRequest
@@ -45,6 +48,7 @@ internal static class GenerateCommand
             Count = args.GetValue(Request.Count) ?? 1,
             Strength = args.GetValue(Request.Strength),
             NegativePrompt = args.GetValue(Request.NegativePrompt),
+            Decoder = decoder,
         };
         string? model = args.GetValue(Model);
         var loraArguments = args.GetValue(Request.Loras) ?? [];

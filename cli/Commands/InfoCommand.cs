@@ -41,6 +41,7 @@ internal static class InfoCommand
         Console.WriteLine($"image-to-image: {(can.ImageToImage == ImageToImageRule.LcmStrength
             ? "LCM img2img rule (floor(original_inference_steps x strength) origin steps, sampled at steps)"
             : "generic img2img rule (the last min(floor(steps x strength), steps) timesteps of the full schedule)")}");
+        Console.WriteLine($"decoder tiny: {(can.SupportsTinyDecoder ? "available (vae_decoder_tiny/ or LCM_TINY_VAE_PATH)" : "none (add vae_decoder_tiny/ or set LCM_TINY_VAE_PATH)")}");
         Console.WriteLine($"execution provider: {engine.ExecutionProvider}{(engine.ExecutionProviderFallbackReason is { } why ? $" ({why})" : "")}");
         foreach (var (name, graph) in engine.Graphs)
         {

@@ -18,11 +18,12 @@ internal sealed class RequestOptions
     public Option<double?> Strength { get; } = CliOptions.Double("--strength", "How far to move away from the init image, (0, 1] (0.8 by default).", "S");
     public Option<string> NegativePrompt { get; } = CliOptions.Text("--negative-prompt", "What to steer away from.");
     public Option<string[]> Loras { get; } = CliOptions.Loras();
+    public Option<string> Decoder { get; } = CliOptions.Text("--decoder", "full (the model's VAE, the default) or tiny (a tiny autoencoder: a fraction of the time, softer; for drafts).", "full|tiny");
 
     /// <summary>Before the command's own options, so its help lists the request first.</summary>
     public void AddTo(Command command)
     {
-        Option[] options = [Prompt, Steps, Guidance, Width, Height, Seed, Count, Quality, InitImage, Strength, NegativePrompt, Loras];
+        Option[] options = [Prompt, Steps, Guidance, Width, Height, Seed, Count, Quality, InitImage, Strength, NegativePrompt, Loras, Decoder];
         for (int i = 0; i < options.Length; i++) command.Options.Insert(i, options[i]);
     }
 }

@@ -15,6 +15,7 @@ internal static class SubmitCommand
     private static readonly Option<string> Webhook = CliOptions.Text("--webhook", "An https URL told of the job's events.", "URL");
     private static readonly Option<string> WebhookEvents = CliOptions.Text("--webhook-events", "Which events the webhook hears, comma-separated: started, progress, completed (completed by default).", "E,...");
     private static readonly Option<int?> Deadline = CliOptions.Int("--deadline", "Seconds from submit by which the job must have started, else it ends expired; one still running then is canceled.", "SEC");
+    private static readonly Option<bool> Previews = CliOptions.Flag("--previews", "Writes a small preview after each step (progress.preview); with --wait, prints each one's URL.");
     private static readonly Option<bool> Wait = CliOptions.Flag("--wait", "Waits for the job, showing its progress, and prints the final status.");
     private static readonly Option<string> Output = CliOptions.Text("--output", "With --wait: a folder to save the images to.", "DIR");
     private static readonly Option<int?> Timeout = CliOptions.Int("--timeout", "With --wait: how many seconds to wait (600 by default).", "SEC");
@@ -24,7 +25,7 @@ internal static class SubmitCommand
     {
         var command = new Command("submit", "Submits a job; prints its status, or with --wait waits and saves the images.")
         {
-            Id, Format, ReplyTo, Webhook, WebhookEvents, Deadline, Wait, Output, Timeout, Connection,
+            Id, Format, ReplyTo, Webhook, WebhookEvents, Deadline, Previews, Wait, Output, Timeout, Connection,
         };
         Request.AddTo(command);
         command.SetAction(RunAsync);
@@ -50,6 +51,8 @@ internal static class SubmitCommand
             NegativePrompt = args.GetValue(Request.NegativePrompt),
             Webhook = args.GetValue(Webhook),
             Deadline = args.GetValue(Deadline),
+            Decoder = args.GetValue(Request.Decoder),
+            Previews = args.GetValue(Previews) ? true : null,
             WebhookEvents = args.GetValue(WebhookEvents)?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries),
         };
         string? initImage = args.GetValue(Request.InitImage);
@@ -98,8 +101,10 @@ internal static class SubmitCommand
                 lastState = s.Status;
                 display.Line($"job {s.Id}: {s.Status.ToString().ToLowerInvariant()}{(s.Attempts > 1 ? $" (attempt {s.Attempts})" : "")}");
             }
-            if (s.Progress is { } p && p != lastProgress)
+            // Each read signs the preview's URL anew: a new preview is a new step, not a new URL.
+            if (s.Progress is { } p && p.Step != lastProgress?.Step | p.Image != lastProgress?.Image | p.Preview?.Step != lastProgress?.Preview?.Step)
             {
+                if (p.Preview is { } preview && preview.Step != lastProgress?.Preview?.Step) display.Line($"job {s.Id}: preview of step {preview.Step}: {preview.Url}");
                 lastProgress = p;
                 display.ReportStep(p.Step, p.Steps, p.Image, p.Images, prefix: $"job {s.Id}: ");
             }

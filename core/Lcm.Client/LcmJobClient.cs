@@ -144,6 +144,8 @@ public class LcmJobClient
         var images = new List<JobImage>();
         foreach (var image in status.Images)
             images.Add(image with { Url = await _urls.ReadUrlAsync(StorageNames.ImagesContainer, image.Blob, cancellationToken) });
+        if (status.Progress?.Preview is { } preview)
+            status = status with { Progress = status.Progress with { Preview = preview with { Url = await _urls.ReadUrlAsync(StorageNames.ImagesContainer, preview.Blob, cancellationToken) } } };
         return status with { Images = images };
     }
 

@@ -50,6 +50,8 @@ public static class JobErrorCodes
     public const string InvalidGuidanceScale = "invalid_guidance_scale";
     public const string InvalidCount = "invalid_count";
     public const string ImageToImageUnsupported = "image_to_image_unsupported";
+    public const string InvalidDecoder = "invalid_decoder";
+    public const string TinyDecoderUnavailable = "tiny_decoder_unavailable";
     public const string ImageCorrupt = "image_corrupt";
     /// <summary>The request's estimated peak memory is over the worker's budget (LCM_MEMORY_BUDGET_MB); the message gives the largest size that fits.</summary>
     public const string RequestTooLarge = "request_too_large";

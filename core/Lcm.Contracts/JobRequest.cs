@@ -38,9 +38,15 @@ public sealed record JobRequest
     public IReadOnlyList<string>? WebhookEvents { get; init; }
     /// <summary>Seconds from submit (the message's insertion) by which the job must have started, else it ends expired; one still running then is canceled.</summary>
     public int? Deadline { get; init; }
+    /// <summary>full (the model's VAE, the default) or tiny (a tiny autoencoder: much cheaper, softer details, for drafts).</summary>
+    public string? Decoder { get; init; }
+    /// <summary>True writes a small preview of the running image after each step to lcm-images/{id}/preview.jpg (progress.preview).</summary>
+    public bool? Previews { get; init; }
 
     /// <summary>The output formats as the contract spells them (jpg is jpeg).</summary>
     public static readonly IReadOnlyList<string> Formats = ["png", "jpeg", "jpg", "webp"];
+
+    public static readonly IReadOnlyList<string> Decoders = ["full", "tiny"];
 
     /// <summary>
     /// Checks the request against the contract (the schema's bounds and the naming rules); throws
@@ -53,6 +59,8 @@ public sealed record JobRequest
             throw new JobRejectedException(JobErrorCodes.InvalidId, "id must be 1-64 characters of A-Z, a-z, 0-9, '_' and '-'");
         if (Format is not null && !Formats.Contains(Format))
             throw new JobRejectedException(JobErrorCodes.InvalidFormat, $"format must be png, jpeg or webp, found '{Format}'");
+        if (Decoder is not null && !Decoders.Contains(Decoder))
+            throw new JobRejectedException(JobErrorCodes.InvalidDecoder, $"decoder must be full or tiny, found '{Decoder}'");
         if (Quality is < 1 or > 100)
             throw new JobRejectedException(JobErrorCodes.InvalidQuality, $"quality must be in 1..100, found {Quality}");
         if (ReplyTo is not null && !Names.IsValidQueueName(ReplyTo))

@@ -51,7 +51,17 @@ public sealed record JobStatus
 }
 
 /// <summary>Step <see cref="Step"/> of <see cref="Steps"/> is done for the images from <see cref="Image"/> (0-based) of <see cref="Images"/>.</summary>
-public sealed record JobProgress(int Step, int Steps, int Image, int Images);
+public sealed record JobProgress(int Step, int Steps, int Image, int Images)
+{
+    /// <summary>The latest preview of a job that asked for previews; null before the first, and without them.</summary>
+    public JobPreview? Preview { get; init; }
+}
+
+/// <summary>
+/// A small JPEG of a running job's image after step <see cref="Step"/>, in <c>lcm-images/{id}/preview.jpg</c>
+/// (the latest wins); <see cref="Url"/> as for images.
+/// </summary>
+public sealed record JobPreview(string Blob, string Url, int Step);
 
 /// <summary>The attempts at the completed webhook so far: delivered, still retrying, or given up.</summary>
 public sealed record WebhookDelivery(int Attempts, bool Delivered, int? LastStatusCode, string? LastError, DateTimeOffset? DeliveredAt);

@@ -48,6 +48,7 @@ public static class TestModelMaker
         WriteUnet(Path.Combine(directory, "unet"), options, batch);
         WriteVaeDecoder(Path.Combine(directory, "vae_decoder"), options, batch);
         WriteVaeEncoder(Path.Combine(directory, "vae_encoder"), options, batch);
+        if (options.TinyVae) WriteTinyVaeDecoder(Path.Combine(directory, "vae_decoder_tiny"), options, batch);
         ModelJson.Write(Path.Combine(directory, "scheduler", "scheduler_config.json"),
             options.Sd15Style ? Sd15StyleGraphs.SchedulerConfig : sdxl && options.Kind == ModelKind.LcmLora ? SdxlGraphs.EulerSchedulerConfig : SchedulerConfig);
         ModelJson.Write(Path.Combine(directory, "model_index.json"),
@@ -257,6 +258,31 @@ public static class TestModelMaker
         g.FloatOutput("sample", decoded, batch, 3, "height", "width");
         g.Save(Path.Combine(directory, "model.onnx"));
         ModelJson.Write(Path.Combine(directory, "config.json"), VaeConfig(options));
+    }
+
+    /// <summary>
+    /// AutoencoderTiny's decoder contract: the UNet's latents as they are (scaling factor 1), clamped
+    /// softly by tanh(x / 3) * 3 as DecoderTiny does, to pixels in [-1, 1]; one ConvTranspose stands in
+    /// for its blocks. Its weights differ from the full decoder's, so the two give different pictures.
+    /// </summary>
+    private static void WriteTinyVaeDecoder(string directory, TestModelOptions options, Dim batch)
+    {
+        var g = new GraphBuilder("vae_decoder_tiny", options.Seed + 7, options.VaeFloat16);
+        string latent = g.FloatInput("latent_sample", batch, LatentChannels, "latent_height", "latent_width");
+        string clamped = g.Node("Mul", [g.Node("Tanh", [g.Node("Div", [latent, g.Scalar(3f)])]), g.Scalar(3f)]);
+        string image = g.Node("ConvTranspose", [clamped, g.Weight("conv.weight", [LatentChannels, 3, 8, 8], 0.3f), g.Weight("conv.bias", [3], 0.1f)],
+            IntsAttribute("kernel_shape", 8L, 8L), IntsAttribute("strides", 8L, 8L));
+        g.FloatOutput("sample", g.Node("Tanh", [image]), batch, 3, "height", "width");
+        g.Save(Path.Combine(directory, "model.onnx"));
+        ModelJson.Write(Path.Combine(directory, "config.json"), new
+        {
+            _class_name = "AutoencoderTiny",
+            _diffusers_version = "0.22.0",
+            in_channels = 3,
+            out_channels = 3,
+            latent_channels = LatentChannels,
+            scaling_factor = 1.0,
+        });
     }
 
     /// <summary>One stride-8 Conv per output; log-variance is squashed into [-6, 0] like a trained VAE's.</summary>

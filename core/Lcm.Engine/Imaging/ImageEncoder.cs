@@ -5,6 +5,7 @@ using SixLabors.ImageSharp.Formats.Jpeg;
 using SixLabors.ImageSharp.Formats.Png;
 using SixLabors.ImageSharp.Formats.Webp;
 using SixLabors.ImageSharp.PixelFormats;
+using SixLabors.ImageSharp.Processing;
 
 namespace Lcm.Engine.Imaging;
 
@@ -17,6 +18,17 @@ public static class ImageEncoder
         using var picture = Image.LoadPixelData<Rgb24>(image.Rgb, image.Width, image.Height);
         using var stream = new MemoryStream();
         picture.Save(stream, Encoder(format, quality));
+        return stream.ToArray();
+    }
+
+    /// <summary>A small JPEG of a preview: scaled (up or down) so its longer side is <paramref name="side"/> pixels.</summary>
+    public static byte[] EncodePreview(GeneratedImage image, int side = 256, int quality = 70)
+    {
+        using var picture = Image.LoadPixelData<Rgb24>(image.Rgb, image.Width, image.Height);
+        double scale = (double)side / Math.Max(image.Width, image.Height);
+        picture.Mutate(p => p.Resize(Math.Max(1, (int)Math.Round(image.Width * scale)), Math.Max(1, (int)Math.Round(image.Height * scale))));
+        using var stream = new MemoryStream();
+        picture.Save(stream, new JpegEncoder { Quality = quality });
         return stream.ToArray();
     }
 

@@ -30,4 +30,11 @@ public sealed record EngineOptions
     public long? MemoryBudgetBytes { get; init; }
     /// <summary>When the VAE works in tiles (LCM_VAE_TILING): by default only where the whole image would not fit <see cref="MemoryBudgetBytes"/>.</summary>
     public Memory.VaeTilingMode VaeTiling { get; init; } = Memory.VaeTilingMode.Auto;
+    /// <summary>A tiny autoencoder folder for <c>"decoder": "tiny"</c> (LCM_TINY_VAE_PATH); null: the model folder's vae_decoder_tiny/.</summary>
+    public string? TinyVaePath { get; init; }
+    /// <summary>
+    /// A tiny autoencoder folder that previews decode with (LCM_PREVIEW_VAE_PATH); null: the tiny decoder
+    /// where there is one, else the latent-to-RGB approximation.
+    /// </summary>
+    public string? PreviewVaePath { get; init; }
 }

@@ -12,6 +12,8 @@ namespace Lcm.Engine.Loaders;
 public sealed class ModelFolder
 {
     public const double DefaultVaeScalingFactor = 0.18215;
+    /// <summary>AutoencoderTiny's (TAESD, TAESDXL): it decodes the UNet's latents as they are.</summary>
+    public const double TinyVaeScalingFactor = 1.0;
 
     private ModelFolder(string root) => Root = root;
 
@@ -19,6 +21,8 @@ public sealed class ModelFolder
     public string TextEncoderPath => Path.Combine(Root, "text_encoder", "model.onnx");
     public string UnetPath => Path.Combine(Root, "unet", "model.onnx");
     public string VaeDecoderPath => Path.Combine(Root, "vae_decoder", "model.onnx");
+    /// <summary>A tiny autoencoder's decoder (TAESD / TAESDXL export) in vae_decoder_tiny/; null when the folder has none.</summary>
+    public string? TinyVaeDecoderPath { get; private init; }
     /// <summary>Null when the export has no VAE encoder (text-to-image does not need one).</summary>
     public string? VaeEncoderPath { get; private init; }
     public string TokenizerDirectory => Path.Combine(Root, "tokenizer");
@@ -81,8 +85,9 @@ public sealed class ModelFolder
         return new ModelFolder(root)
         {
             VaeEncoderPath = File.Exists(encoder) ? encoder : null,
+            TinyVaeDecoderPath = File.Exists(Path.Combine(root, "vae_decoder_tiny", "model.onnx")) ? Path.Combine(root, "vae_decoder_tiny", "model.onnx") : null,
             Scheduler = scheduler,
-            VaeScalingFactor = ReadNumber(Path.Combine(root, "vae_decoder", "config.json"), "scaling_factor") ?? DefaultVaeScalingFactor,
+            VaeScalingFactor = ScalingFactorBeside(probe.VaeDecoderPath, DefaultVaeScalingFactor),
             TimeCondProjDim = (int?)ReadNumber(Path.Combine(root, "unet", "config.json"), "time_cond_proj_dim"),
             UnetSampleSize = (int?)ReadNumber(Path.Combine(root, "unet", "config.json"), "sample_size"),
             UnetLayersPerBlock = (int?)ReadNumber(Path.Combine(root, "unet", "config.json"), "layers_per_block") ?? 2,
@@ -91,6 +96,24 @@ public sealed class ModelFolder
             ForceZerosForEmptyPrompt = ReadBoolean(Path.Combine(root, "model_index.json"), "force_zeros_for_empty_prompt") ?? true,
         };
     }
+
+    /// <summary>
+    /// The decoder graph of a tiny autoencoder folder given by a setting: its model.onnx, or the
+    /// vae_decoder/model.onnx of a TAESD export in optimum's layout.
+    /// </summary>
+    public static string TinyVaeDecoderIn(string folder)
+    {
+        folder = Path.GetFullPath(folder);
+        foreach (string graph in new[] { Path.Combine(folder, "model.onnx"), Path.Combine(folder, "vae_decoder", "model.onnx") })
+        {
+            if (File.Exists(graph)) return graph;
+        }
+        throw new ModelFormatException($"tiny autoencoder folder '{folder}' has neither model.onnx nor vae_decoder/model.onnx; expected a TAESD or TAESDXL decoder exported to ONNX");
+    }
+
+    /// <summary>The scaling_factor in the config.json beside a VAE graph, or <paramref name="fallback"/> where it gives none.</summary>
+    public static double ScalingFactorBeside(string graph, double fallback) =>
+        ReadNumber(Path.Combine(Path.GetDirectoryName(graph)!, "config.json"), "scaling_factor") ?? fallback;
 
     private static T? ReadConfig<T>(string path) where T : class
     {

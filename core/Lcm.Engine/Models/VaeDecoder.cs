@@ -5,25 +5,31 @@ using Microsoft.ML.OnnxRuntime.Tensors;
 
 namespace Lcm.Engine.Models;
 
-/// <summary>The VAE decoder graph: latent_sample [1, 4, h, w] to sample [1, 3, 8h, 8w] in [-1, 1].</summary>
+/// <summary>
+/// A VAE decoder graph: latent_sample [1, 4, h, w] to sample [1, 3, 8h, 8w] in [-1, 1]. The full
+/// AutoencoderKL or a tiny AutoencoderTiny (TAESD): the same graph contract, each with its own
+/// scaling factor (0.18215 or 0.13025 for the full ones, 1 for the tiny ones).
+/// </summary>
 internal sealed class VaeDecoder : IDisposable
 {
     private readonly OnnxGraph _graph;
     private readonly TensorElementType _latentType;
+    private readonly double _scalingFactor;
 
-    public VaeDecoder(OnnxGraph graph)
+    public VaeDecoder(OnnxGraph graph, double scalingFactor)
     {
-        _graph = graph;
+        (_graph, _scalingFactor) = (graph, scalingFactor);
         _latentType = graph.RequireInput("latent_sample", OnnxGraph.FloatTypes, 4).ElementDataType;
         graph.RequireOutput("sample", OnnxGraph.FloatTypes, 4);
     }
 
     /// <summary>
-    /// Decodes one image's latents (already divided by the scaling factor) to RGB pixels, in tiles
+    /// Decodes one image's denoised latents (as the UNet works on them) to RGB pixels, in tiles
     /// where the memory budget gave <paramref name="tiling"/> (only for images larger than a tile).
     /// </summary>
-    public byte[] Decode(float[] latents, LatentShape shape, RunOptions runOptions, VaeTiling? tiling = null)
+    public byte[] Decode(float[] denoised, LatentShape shape, RunOptions runOptions, VaeTiling? tiling = null)
     {
+        float[] latents = Array.ConvertAll(denoised, v => (float)(v / _scalingFactor));
         float[] planes = tiling is not null
             ? tiling.Decode(latents, shape.Channels, shape.Height, shape.Width, tile => Run(tile, runOptions))
             : Run(new VaeTiling.Planes(latents, shape.Channels, shape.Height, shape.Width), runOptions).Values;

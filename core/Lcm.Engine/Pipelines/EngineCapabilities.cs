@@ -22,6 +22,8 @@ public sealed record EngineCapabilities
     public int? FixedHeight { get; init; }
     /// <summary>Whether the model folder has a vae_encoder, which image-to-image needs.</summary>
     public required bool SupportsImageToImage { get; init; }
+    /// <summary>Whether a tiny autoencoder (vae_decoder_tiny/ or LCM_TINY_VAE_PATH) can decode <c>"decoder": "tiny"</c> requests.</summary>
+    public bool SupportsTinyDecoder { get; init; }
     /// <summary>The scheduler's original_inference_steps.</summary>
     public required int OriginalSteps { get; init; }
     /// <summary>Most steps a request may ask for: <see cref="RequestLimits.MaxSteps"/> or <see cref="OriginalSteps"/>, the smaller.</summary>

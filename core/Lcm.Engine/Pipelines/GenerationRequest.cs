@@ -23,6 +23,9 @@ public sealed record GenerationRequest
     public Imaging.RgbImage? InitImage { get; init; }
     /// <summary>How far the init image is noised before denoising, in (0, 1]; 0.8 when an init image is given.</summary>
     public double? Strength { get; init; }
+    public VaeDecoderKind Decoder { get; init; } = VaeDecoderKind.Full;
+    /// <summary>Gets each step's <see cref="LatentPreview"/> of the request's first image in the running batch; null: none are made.</summary>
+    public IProgress<LatentPreview>? Preview { get; init; }
 
         /// <summary>1 for text-to-image (start from pure noise).</summary>
     public double EffectiveStrength => InitImage is null ? 1.0 : Strength ?? RequestLimits.DefaultStrength;

@@ -31,14 +31,18 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
     private readonly VaeDecoder _vaeDecoder;
     // Loaded on the first image-to-image request: text-to-image cold starts do not pay for it.
     private readonly Lazy<VaeEncoder?> _vaeEncoder;
+    // Likewise on the first request (or preview) that decodes with them; null values where there is none.
+    private readonly Lazy<VaeDecoder?> _tinyDecoder, _previewDecoder;
     private readonly SemaphoreSlim _deviceLock = new(1, 1);
 
     internal LcmEngine(ModelFolder model, EngineOptions options, SessionFactory sessions, IReadOnlyList<LoraFile> loras,
-        PromptEncoder prompts, Unet unet, IGuidance guidance, VaeDecoder vaeDecoder, MemoryBudget memory)
+        PromptEncoder prompts, Unet unet, IGuidance guidance, VaeDecoder vaeDecoder, MemoryBudget memory, (string? Tiny, string? Preview) tinyDecoders)
     {
         (Model, Options, ExecutionProvider, ExecutionProviderFallbackReason, Loras) = (model, options, sessions.ActiveProvider, sessions.FallbackReason, loras);
         (_prompts, _unet, _guidance, _vaeDecoder) = (prompts, unet, guidance, vaeDecoder);
         _vaeEncoder = new(() => model.VaeEncoderPath is { } path ? new VaeEncoder(new OnnxGraph(path, sessions.Create(path))) : null);
+        _tinyDecoder = TinyDecoder(tinyDecoders.Tiny, sessions);
+        _previewDecoder = tinyDecoders.Preview == tinyDecoders.Tiny ? _tinyDecoder : TinyDecoder(tinyDecoders.Preview, sessions);
         Scheduler = new LcmScheduler(model.Scheduler);
         int defaultSize = Math.Min(GenerationLimits.DefaultSize(model.Family, model.UnetSampleSize), options.MaxImageSize);
         Capabilities = new EngineCapabilities
@@ -53,12 +57,16 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
             FixedWidth = unet.FixedLatentWidth * 8,
             FixedHeight = unet.FixedLatentHeight * 8,
             SupportsImageToImage = model.VaeEncoderPath is not null,
+            SupportsTinyDecoder = tinyDecoders.Tiny is not null,
             OriginalSteps = model.Scheduler.OriginalInferenceSteps,
             MaxSteps = Math.Min(RequestLimits.MaxSteps, model.Scheduler.OriginalInferenceSteps),
             LoraNames = loras.Select(l => l.Name).ToArray(),
             Memory = memory,
         };
     }
+
+    private static Lazy<VaeDecoder?> TinyDecoder(string? path, SessionFactory sessions) => new(() => path is null ? null
+        : new VaeDecoder(new OnnxGraph(path, sessions.Create(path)), ModelFolder.ScalingFactorBeside(path, ModelFolder.TinyVaeScalingFactor)));
 
     public ModelFolder Model { get; }
     public EngineOptions Options { get; }
@@ -70,7 +78,9 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
 
     /// <summary>Each graph by its folder name, for diagnostics (<c>lcm info</c>).</summary>
     public IReadOnlyList<(string Name, OnnxGraph Graph)> Graphs =>
-        [.. _prompts.Graphs, ("unet", _unet.Graph), ("vae_decoder", _vaeDecoder.Graph), .. _vaeEncoder.Value is { } encoder ? [("vae_encoder", encoder.Graph)] : Array.Empty<(string, OnnxGraph)>()];
+        [.. _prompts.Graphs, ("unet", _unet.Graph), ("vae_decoder", _vaeDecoder.Graph),
+            .. _vaeEncoder.Value is { } encoder ? [("vae_encoder", encoder.Graph)] : Array.Empty<(string, OnnxGraph)>(),
+            .. _tinyDecoder.Value is { } tiny ? [("vae_decoder_tiny", tiny.Graph)] : Array.Empty<(string, OnnxGraph)>()];
 
     public int? TimeCondDim => _unet.TimeCondDim;
 
@@ -114,6 +124,10 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
         can.Memory.Check(request.Width, request.Height, request.Count, count => UnetBatch(count, _guidance.NeedsNegativePrompts([request.GuidanceScale ?? can.Guidance.Default])));
         if (request.InitImage is not null && !can.SupportsImageToImage)
             throw new InvalidRequestException(JobErrorCodes.ImageToImageUnsupported, $"model folder '{Model.Root}' has no vae_encoder/model.onnx, which image-to-image needs");
+        if (request.Decoder == VaeDecoderKind.Tiny && !can.SupportsTinyDecoder)
+            throw new InvalidRequestException(JobErrorCodes.TinyDecoderUnavailable,
+                $"model folder '{Model.Root}' has no vae_decoder_tiny/model.onnx and LCM_TINY_VAE_PATH is not set; add a TAESD (SD 1.5) or TAESDXL (SDXL) " +
+                "decoder exported to ONNX, or ask for \"decoder\": \"full\"");
         try
         {
             Timesteps(request);
@@ -210,9 +224,9 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
             run.StartChunk(Array.IndexOf(images, chunk[0]), images.Length);
             float[] latents = PrepareLatents(chunk, initLatents, timesteps[0], image);
             // 3. Denoise: each of the scheduler's steps on the guided UNet prediction.
-            Denoise(chunk, latents, image with { Batch = chunk.Length }, conditioning.ForImages([.. chunk.Select(i => i.Request)]), timesteps, run);
-            // 4. Decode each image's denoised latents to pixels.
-            Decode(chunk, image, run);
+            Denoise(chunk, requests, latents, image with { Batch = chunk.Length }, conditioning.ForImages([.. chunk.Select(i => i.Request)]), timesteps, run);
+            // 4. Decode each image's denoised latents to pixels, with the decoder its request asks for.
+            Decode(chunk, requests, image, run);
         }
 
         var timings = run.Timings();
@@ -250,7 +264,7 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
         {
             long seed = requests[r].Seed ?? Random.Shared.NextInt64(0, RequestLimits.MaxSeed + 1);
             for (int i = 0; i < requests[r].Count; i++)
-                images.Add(new PendingImage(r, (seed + i) % (RequestLimits.MaxSeed + 1), image.Length));
+                images.Add(new PendingImage(r, i, (seed + i) % (RequestLimits.MaxSeed + 1), image.Length));
         }
         return [.. images];
     }
@@ -304,7 +318,7 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
     /// Each step writes every image's denoised estimate and, before the last, renoises its sample
     /// with the image's own generator, so an image's pixels do not depend on its batch.
     /// </summary>
-    private void Denoise(PendingImage[] chunk, float[] samples, LatentShape shape, PromptConditioning conditioning, int[] timesteps, PipelineRun run)
+    private void Denoise(PendingImage[] chunk, IReadOnlyList<GenerationRequest> requests, float[] samples, LatentShape shape, PromptConditioning conditioning, int[] timesteps, PipelineRun run)
     {
         int size = shape.ImageLength;
         var noise = new float[size];
@@ -319,18 +333,40 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
                 if (next is not null) chunk[i].Noise.Fill(noise);
                 Scheduler.Step(output.AsSpan(i * size, size), t, next, samples.AsSpan(i * size, size), noise, chunk[i].Denoised);
             }
+            ReportPreviews(chunk, requests, shape with { Batch = 1 }, s + 1, timesteps.Length);
             run.ReportStep(s + 1);
         }
     }
 
-    private void Decode(PendingImage[] chunk, LatentShape image, PipelineRun run)
+    /// <summary>Each request that wants previews gets its first image in this batch, copied: the next step overwrites it.</summary>
+    private void ReportPreviews(PendingImage[] chunk, IReadOnlyList<GenerationRequest> requests, LatentShape image, int step, int steps)
+    {
+        foreach (var first in chunk.GroupBy(i => i.Request).Select(g => g.First()))
+        {
+            if (requests[first.Request].Preview is not { } sink) continue;
+            float[] denoised = (float[])first.Denoised.Clone();
+            sink.Report(new LatentPreview(step, steps, first.Index, denoised, () => RenderPreview(denoised, image)));
+        }
+    }
+
+    /// <summary>A preview with the preview decoder, or from the latents alone where there is none.</summary>
+    private GeneratedImage RenderPreview(float[] denoised, LatentShape image)
+    {
+        if (_previewDecoder.Value is not { } decoder)
+            return new GeneratedImage(LatentRgb.ToRgb(denoised, image, Model.Family), image.Width, image.Height, 0);
+        using var runOptions = new RunOptions();
+        return new GeneratedImage(decoder.Decode(denoised, image, runOptions), image.PixelWidth, image.PixelHeight, 0);
+    }
+
+    private void Decode(PendingImage[] chunk, IReadOnlyList<GenerationRequest> requests, LatentShape image, PipelineRun run)
     {
         var tiling = VaeTiling(image.PixelWidth, image.PixelHeight);
         foreach (var pending in chunk)
         {
             run.CancellationToken.ThrowIfCancellationRequested();
-            float[] latents = Array.ConvertAll(pending.Denoised, v => (float)(v / Model.VaeScalingFactor));
-            pending.Rgb = run.Ort(ref run.VaeDecoderMs, () => _vaeDecoder.Decode(latents, image, run.Options, tiling));
+            // The tiny decoder's activations are a fraction of the full one's: it never needs tiles.
+            var (decoder, tiles) = requests[pending.Request].Decoder == VaeDecoderKind.Tiny ? (_tinyDecoder.Value!, null) : (_vaeDecoder, tiling);
+            pending.Rgb = run.Ort(ref run.VaeDecoderMs, () => decoder.Decode(pending.Denoised, image, run.Options, tiles));
         }
     }
 
@@ -372,12 +408,16 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
         _unet.Dispose();
         _vaeDecoder.Dispose();
         if (_vaeEncoder.IsValueCreated) _vaeEncoder.Value?.Dispose();
+        if (_tinyDecoder.IsValueCreated) _tinyDecoder.Value?.Dispose();
+        if (_previewDecoder != _tinyDecoder && _previewDecoder.IsValueCreated) _previewDecoder.Value?.Dispose();
         _deviceLock.Dispose();
     }
 
-    private sealed class PendingImage(int request, long seed, int latentSize)
+    private sealed class PendingImage(int request, int index, long seed, int latentSize)
     {
         public int Request { get; } = request;
+        /// <summary>The image's place among its request's images.</summary>
+        public int Index { get; } = index;
         public long Seed { get; } = seed;
         public GaussianNoise Noise { get; } = new((ulong)seed);
         public float[] Denoised { get; } = new float[latentSize];

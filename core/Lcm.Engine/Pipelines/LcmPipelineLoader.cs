@@ -40,7 +40,7 @@ internal static class LcmPipelineLoader
             if (sdxl) encoders.Add(("text_encoder_2", tokenizer2!, new TextEncoder(Open(paths.TextEncoder2!), penultimate: true, pooled: true)));
             var prompts = new PromptEncoder(encoders, zerosForAbsentNegative: sdxl && model.ForceZerosForEmptyPrompt);
             var unet = new Unet(Open(paths.Unet), model.TimeCondProjDim);
-            var vaeDecoder = new VaeDecoder(Open(model.VaeDecoderPath));
+            var vaeDecoder = new VaeDecoder(Open(model.VaeDecoderPath), model.VaeScalingFactor);
             CheckFamily(model, unet);
             if (prompts.HiddenSize is int te && unet.HiddenSize is int un && te != un)
                 throw new ModelFormatException(sdxl
@@ -51,13 +51,20 @@ internal static class LcmPipelineLoader
             logger.LogInformation("Loaded {Family} LCM model {Model} on {Provider}", model.Family, model.Root, sessions.ActiveProvider);
             var memory = MemoryBudget.Resolve(RunMemoryEstimate.For(model.Root, unet.ElementBytes), options.MemoryBudgetBytes, options.VaeTiling, sessions.ActiveProvider,
                 options.CudaDeviceId, WeightBytes([paths.TextEncoder, paths.TextEncoder2, paths.Unet, model.VaeDecoderPath]), logger);
-            return new LcmEngine(model, options, sessions, loras, prompts, unet, IGuidance.For(unet), vaeDecoder, memory);
+            return new LcmEngine(model, options, sessions, loras, prompts, unet, IGuidance.For(unet), vaeDecoder, memory, TinyDecoders(model, options));
         }
         catch
         {
             graphs.ForEach(g => g.Dispose());
             throw;
         }
+    }
+
+    /// <summary>The tiny autoencoders' decoder graphs: the settings' folders, else the model folder's vae_decoder_tiny/ for both.</summary>
+    private static (string? Tiny, string? Preview) TinyDecoders(ModelFolder model, EngineOptions options)
+    {
+        string? tiny = options.TinyVaePath is { } folder ? ModelFolder.TinyVaeDecoderIn(folder) : model.TinyVaeDecoderPath;
+        return (tiny, options.PreviewVaePath is { } preview ? ModelFolder.TinyVaeDecoderIn(preview) : tiny);
     }
 
     /// <summary>The folder's second encoder and the UNet's added conditions come together, or the export is incomplete.</summary>

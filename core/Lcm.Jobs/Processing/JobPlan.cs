@@ -14,7 +14,7 @@ internal sealed record JobPlan(JobRequest Request, GenerationRequest Generation,
     /// <summary>
     /// Every default but an image-to-image job's size, whose default is the init image's own size and
     /// is known once the image is fetched: seed (chosen by the caller, so a redelivery reuses the first
-    /// one), guidance and size (the model's), steps, count, format, quality and, for image-to-image, strength.
+    /// one), guidance and size (the model's), steps, count, format, quality, decoder and, for image-to-image, strength.
     /// </summary>
     public static JobRequest Normalise(JobRequest request, long seed, EngineCapabilities model) => request with
     {
@@ -28,6 +28,7 @@ internal sealed record JobPlan(JobRequest Request, GenerationRequest Generation,
         Format = (OutputFormats.Parse(request.Format) ?? OutputFormat.Png).ToString().ToLowerInvariant(),
         Quality = request.Quality ?? RequestLimits.DefaultQuality,
         Strength = request.InitImage is null ? null : request.Strength ?? RequestLimits.DefaultStrength,
+        Decoder = request.Decoder ?? "full",
     };
 
     /// <summary>
@@ -60,5 +61,6 @@ internal sealed record JobPlan(JobRequest Request, GenerationRequest Generation,
         Seed = resolved.Seed,
         Count = resolved.Count!.Value,
         Strength = resolved.Strength,
+        Decoder = VaeDecoderKinds.Parse(resolved.Decoder) ?? VaeDecoderKind.Full,
     };
 }

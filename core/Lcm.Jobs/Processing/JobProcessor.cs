@@ -181,8 +181,8 @@ public sealed class JobProcessor(
             status = status with { Request = plan.Request };
             generator.Validate(generation);
             GenerationResult result;
-            await using (var progress = new JobProgressReporter(status, statuses, webhooks, _options.ProgressInterval, logger))
-                result = await generator.GenerateAsync(generation, progress, linked.Token);
+            await using (var progress = new JobProgressReporter(status, statuses, webhooks, _options.ProgressInterval, logger, plan.Request.Previews == true ? images : null))
+                result = await generator.GenerateAsync(plan.Request.Previews == true ? generation with { Preview = progress } : generation, progress, linked.Token);
             var stored = await UploadAsync(status.Id, plan, result, linked.Token);
             final = Final(status, JobState.Succeeded, null) with
             {

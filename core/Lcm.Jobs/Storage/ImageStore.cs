@@ -4,17 +4,25 @@ using Lcm.Engine.Imaging;
 
 namespace Lcm.Jobs;
 
-/// <summary>Generated images in <c>lcm-images/{id}/{index}.{ext}</c>, with their content type.</summary>
+/// <summary>Generated images in <c>lcm-images/{id}/{index}.{ext}</c>, and a running job's preview, with their content types.</summary>
 public sealed class ImageStore(BlobContainerClient container)
 {
     public BlobContainerClient Container { get; } = container;
 
     public static string BlobName(string jobId, int index, OutputFormat format) => $"{jobId}/{index}.{format.Extension()}";
 
+    public static string PreviewBlobName(string jobId) => $"{jobId}/preview.jpg";
+
     /// <summary>Writes (or overwrites, on a redelivered job: the bytes are the same) one image.</summary>
-    public async Task<string> UploadAsync(string jobId, int index, OutputFormat format, byte[] bytes, CancellationToken cancellationToken = default)
+    public Task<string> UploadAsync(string jobId, int index, OutputFormat format, byte[] bytes, CancellationToken cancellationToken = default) =>
+        UploadAsync(BlobName(jobId, index, format), format, bytes, cancellationToken);
+
+    /// <summary>Writes a running job's preview (a JPEG) over the one before.</summary>
+    public Task<string> UploadPreviewAsync(string jobId, byte[] jpeg, CancellationToken cancellationToken = default) =>
+        UploadAsync(PreviewBlobName(jobId), OutputFormat.Jpeg, jpeg, cancellationToken);
+
+    private async Task<string> UploadAsync(string name, OutputFormat format, byte[] bytes, CancellationToken cancellationToken)
     {
-        string name = BlobName(jobId, index, format);
         await Container.GetBlobClient(name).UploadAsync(new BinaryData(bytes), new BlobUploadOptions
         {
             HttpHeaders = new BlobHttpHeaders { ContentType = format.ContentType() },

@@ -5,7 +5,7 @@ public sealed class CliConventionsTests(CliFolder folder) : IClassFixture<CliFol
 {
     [Theory]
     [InlineData("generate", "--prompt", "--output", "--model", "--steps", "--guidance", "--width", "--height", "--seed", "--count", "--format", "--quality",
-        "--init-image", "--strength", "--negative-prompt", "--lora")]
+        "--init-image", "--strength", "--negative-prompt", "--lora", "--decoder")]
     [InlineData("tokenize", "--model", "<TEXT>")]
     [InlineData("info", "--model", "--lora")]
     [InlineData("make-model", "--output", "--architecture", "--fp16", "--fp32-vae", "--unet-mb", "--seed", "--sd15-style", "--family", "--kind", "--era", "--ssd1b-style")]
@@ -13,7 +13,7 @@ public sealed class CliConventionsTests(CliFolder folder) : IClassFixture<CliFol
     [InlineData("prepare", "--model")]
     [InlineData("worker", "--model", "--connection", "--health-port")]
     [InlineData("submit", "--prompt", "--id", "--steps", "--guidance", "--width", "--height", "--seed", "--count", "--format", "--quality", "--reply-to",
-        "--init-image", "--strength", "--webhook", "--webhook-events", "--deadline", "--negative-prompt", "--lora", "--wait", "--output", "--timeout", "--connection")]
+        "--init-image", "--strength", "--webhook", "--webhook-events", "--deadline", "--negative-prompt", "--lora", "--decoder", "--previews", "--wait", "--output", "--timeout", "--connection")]
     [InlineData("status", "<ID>", "--connection")]
     [InlineData("cancel", "<ID>", "--connection")]
     [InlineData("demo", "--prompt", "--seed", "--output", "--model")]
