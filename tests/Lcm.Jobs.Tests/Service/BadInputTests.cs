@@ -38,6 +38,8 @@ public sealed class BadInputTests(AzuriteFixture fixture, ITestOutputHelper outp
         ["seed -1"] = (ServiceStorage.Base64("""{"prompt":"a cat","seed":-1}"""), "invalid_seed", "seed must be in 0..4294967295, found -1"),
         ["guidanceScale 50"] = (ServiceStorage.Base64("""{"prompt":"a cat","guidanceScale":50}"""), "invalid_guidance_scale", "guidanceScale must be in 0..20, found 50"),
         ["format gif"] = (ServiceStorage.Base64("""{"prompt":"a cat","format":"gif"}"""), "invalid_format", "format must be png, jpeg or webp, found 'gif'"),
+        ["decoder huge"] = (ServiceStorage.Base64("""{"prompt":"a cat","decoder":"huge"}"""), "invalid_decoder", "decoder must be full or tiny, found 'huge'"),
+        ["previews \"yes\""] = (ServiceStorage.Base64("""{"prompt":"a cat","previews":"yes"}"""), "invalid_type", "previews must be"),
         ["quality 0"] = (ServiceStorage.Base64("""{"prompt":"a cat","format":"jpeg","quality":0}"""), "invalid_quality", "quality must be in 1..100, found 0"),
         ["replyTo Bad_Queue"] = (ServiceStorage.Base64("""{"prompt":"a cat","replyTo":"Bad_Queue"}"""), "invalid_reply_to", "replyTo must be a storage queue name"),
         ["replyTo ab"] = (ServiceStorage.Base64("""{"prompt":"a cat","replyTo":"ab"}"""), "invalid_reply_to", "found 'ab'"),
