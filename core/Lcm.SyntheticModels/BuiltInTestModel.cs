@@ -13,7 +13,8 @@ public static class BuiltInTestModel
         "Using the built-in test model (it makes no meaningful pictures). For real images pass --model or set LCM_MODEL_PATH " +
         "to an LCM ONNX export, e.g. `optimum-cli export onnx --model SimianLuo/LCM_Dreamshaper_v7 lcm-onnx/` (see README).";
 
-    private const string FolderName = "test-model-v2";
+    /// <summary>The folder under the cache; a new name whenever the maker writes other files.</summary>
+    public const string FolderName = "test-model-v2";
 
     /// <summary>Returns the model's folder, writing it first if missing or incomplete. Safe when several processes start at once.</summary>
     public static string EnsureCreated(string? cacheDirectory = null) =>

@@ -20,7 +20,7 @@ public sealed class CliFolder : IDisposable
 {
     public string Root { get; } = Directory.CreateTempSubdirectory("lcm-cli-tests-").FullName;
     public string CacheDirectory => Path.Combine(Root, "cache");
-    public string BuiltInModel => Path.Combine(CacheDirectory, "test-model-v1");
+    public string BuiltInModel => Path.Combine(CacheDirectory, BuiltInTestModel.FolderName);
 
     public string NewDirectory(string prefix) =>
         Directory.CreateDirectory(Path.Combine(Root, $"{prefix}-{Guid.NewGuid():N}")).FullName;

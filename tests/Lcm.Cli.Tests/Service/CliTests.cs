@@ -123,7 +123,7 @@ public sealed class CliTests(AzuriteFixture fixture, ITestOutputHelper output)
             Assert.Contains("image URL: http://127.0.0.1:", demo.Stdout);
             string png = Assert.Single(Directory.GetFiles(folder, "*.png"));
             ServiceStorage.AssertImage(await File.ReadAllBytesAsync(png), "PNG", 512, 512);
-            Assert.True(Directory.Exists(Path.Combine(cache, "test-model-v1")));
+            Assert.True(Directory.Exists(Path.Combine(cache, global::Lcm.SyntheticModels.BuiltInTestModel.FolderName)));
         }
         finally
         {
