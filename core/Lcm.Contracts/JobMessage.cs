@@ -24,7 +24,7 @@ public sealed record JobMessage(string? JobId, JobRequest? Request, JobError? Er
     public string? ReplyTo { get; init; }
 
     private static readonly string[] Fields =
-        ["id", "prompt", "steps", "guidanceScale", "width", "height", "seed", "count", "format", "quality", "replyTo", "initImage", "strength", "negativePrompt", "loras", "owner", "webhook", "webhookEvents", "deadline"];
+        ["id", "prompt", "steps", "guidanceScale", "width", "height", "seed", "count", "format", "quality", "replyTo", "initImage", "strength", "negativePrompt", "loras", "owner", "webhook", "webhookEvents", "deadline", "traceparent", "tracestate"];
     private static readonly string[] LoraFields = ["name", "scale"];
 
     /// <summary>Reads a message whose base64 text the host has not decoded (the local worker's case).</summary>
@@ -177,6 +177,8 @@ public sealed record JobMessage(string? JobId, JobRequest? Request, JobError? Er
             Webhook = String(root, "webhook"),
             WebhookEvents = Strings(root, "webhookEvents"),
             Deadline = Integer(root, "deadline", int.MinValue, int.MaxValue) is long deadline ? (int)deadline : null,
+            Traceparent = String(root, "traceparent"),
+            Tracestate = String(root, "tracestate"),
         };
     }
 
