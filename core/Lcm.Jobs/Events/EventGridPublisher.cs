@@ -38,7 +38,7 @@ public sealed class EventGridPublisher(EventGridPublisherClient client, TimeSpan
         using var span = LcmTelemetry.Source.StartActivity("lcm.eventgrid.publish", ActivityKind.Producer);
         span?.SetTag(LcmTelemetry.JobId, completed.Id);
         var cloudEvent = new CloudEvent(Source, EventType(completed.Status),
-            BinaryData.FromString(JsonSerializer.Serialize(completed, JobJson.Documents)), "application/json")
+            BinaryData.FromString(JsonSerializer.Serialize(completed, JobJson.Documents)), "application/json", CloudEventDataFormat.Json)
         {
             Id = $"{completed.Id}.{Webhooks.Completed}",
             Subject = $"jobs/{completed.Id}",

@@ -129,8 +129,8 @@ public sealed class JobProcessor(
                 : $"the message is not a valid job ({error.Code}), so it cannot be a delivery of job '{stored.Id}'";
         if (stored.Request is not { } original) return null;
         long seed = original.Seed ?? message.Request!.Seed ?? 0;
-        var incoming = JobPlan.Normalise(message.Request! with { Id = null }, seed, generator.Capabilities);
-        var recorded = JobPlan.Normalise(original with { Id = null }, seed, generator.Capabilities);
+        var incoming = JobPlan.Normalise(message.Request!.WithoutTraceContext() with { Id = null }, seed, generator.Capabilities);
+        var recorded = JobPlan.Normalise(original.WithoutTraceContext() with { Id = null }, seed, generator.Capabilities);
         // An image-to-image job without a size takes its image's, which the stored request records once known.
         recorded = recorded with { Width = incoming.Width is null ? null : recorded.Width, Height = incoming.Height is null ? null : recorded.Height };
         return JsonSerializer.Serialize(incoming, JobJson.Options) == JsonSerializer.Serialize(recorded, JobJson.Options) ? null
