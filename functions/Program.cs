@@ -1,8 +1,8 @@
 using Lcm.Functions;
 using Lcm.Jobs;
 using Microsoft.Azure.Functions.Worker.OpenTelemetry;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 
 // The host only adapts the core: settings, logging and lifetime. The logic lives in Lcm.Jobs.
 string modelPath = Environment.GetEnvironmentVariable("LCM_MODEL_PATH") is { Length: > 0 } path ? path

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Lcm.Client;
 using Lcm.Contracts;
 using Lcm.Engine.Pipelines;
@@ -31,10 +32,10 @@ public static class JobsServices
         services.AddSingleton(sp =>
         {
             var logger = sp.Logger(EngineCategory);
-            long start = System.Diagnostics.Stopwatch.GetTimestamp();
+            long start = Stopwatch.GetTimestamp();
             var engine = LcmEngine.Load(modelPath, settings.Engine, logger);
             engine.WarmUpIfConfigured(logger);
-            LcmTelemetry.ColdStart.Record(System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+            LcmTelemetry.ColdStart.Record(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
             return engine;
         });
         services.AddSingleton<IImageGenerator>(sp => new JobGenerator(sp.GetRequiredService<LcmEngine>(), settings, sp.Logger(EngineCategory)));

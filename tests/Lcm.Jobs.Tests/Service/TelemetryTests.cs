@@ -2,6 +2,8 @@ using System.Diagnostics;
 using System.Text.Json;
 using Lcm.Client;
 using Lcm.Contracts;
+using Lcm.Engine.Imaging;
+using Lcm.Functions;
 using Lcm.Jobs;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
@@ -79,6 +81,28 @@ public sealed class TelemetryTests : IDisposable
         Assert.NotEmpty(Points("lcm.job.queue_time"));
         Assert.NotEmpty(Points("lcm.batch.images"));
         Assert.NotEmpty(Points("lcm.unet.steps_per_second"));
+    }
+
+    [Fact]
+    public async Task The_http_api_passes_the_callers_trace_on_and_a_repeat_under_another_trace_is_the_same_job()
+    {
+        var names = _fixture.NewNames();
+        var api = new JobApi(new LcmJobClient(_fixture.Account, new LcmJobClientOptions { Names = names }), new CallerIdentity(AuthMode.None), new ImageInputLimits());
+        string key = "order-" + Guid.NewGuid().ToString("N")[..8];
+        Task<ApiResult> Submit() => api.SubmitAsync(new MemoryStream("{\"prompt\":\"a traced boat\",\"width\":64,\"height\":64,\"steps\":1}"u8.ToArray()),
+            name => name == "Idempotency-Key" ? key : null, id => $"/api/jobs/{id}", CancellationToken.None);
+
+        ApiResult first, again;
+        ActivityTraceId trace;
+        using (var call = Submitter.StartActivity("first call"))
+            (trace, first) = (call!.TraceId, await Submit());
+        using (Submitter.StartActivity("second call"))
+            again = await Submit();
+        var status = (await _fixture.Statuses.GetAsync(first.Location!.Split('/').Last(), CancellationToken.None))!.Status;
+
+        Assert.Equal((202, 200), (first.StatusCode, again.StatusCode));
+        Assert.Equal(first.Location, again.Location);
+        Assert.StartsWith($"00-{trace}-", status.Request!.Traceparent);
     }
 
     [Fact]
