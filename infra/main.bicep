@@ -128,6 +128,7 @@ var names = {
   identity: 'id-${cleanBase}-${suffix}'
   environment: 'cae-${cleanBase}-${suffix}'
   app: '${cleanBase}-func-${suffix}'
+  eventTopic: 'evgt-${cleanBase}-${suffix}'
   modelShare: 'models'
 }
 
@@ -198,6 +199,17 @@ module storageRoles 'modules/storageRoles.bicep' = {
   ]
 }
 
+module jobEvents 'modules/jobEvents.bicep' = {
+  name: 'job-events'
+  params: {
+    location: location
+    name: names.eventTopic
+    identityName: names.identity
+    principalId: identity.outputs.principalId
+    tags: tags
+  }
+}
+
 module acrPull 'modules/acrPull.bicep' = if (useRegistry) {
   name: 'acr-pull'
   scope: resourceGroup(containerRegistryResourceGroup)
@@ -240,6 +252,7 @@ module app 'modules/app.bicep' = {
     identityClientId: identity.outputs.clientId
     storageAccountName: storage.outputs.name
     appInsightsName: names.appInsights
+    eventGridTopicEndpoint: jobEvents.outputs.endpoint
     registryServer: useRegistry ? acrPull!.outputs.loginServer : ''
     modelStorageName: environment.outputs.modelStorageName
     modelPath: useModelShare ? '/models/${modelFolderName}' : '/home/site/model'
@@ -260,6 +273,7 @@ module app 'modules/app.bicep' = {
   ]
 }
 
+output eventTopicName string = jobEvents.outputs.name
 output storageAccountName string = storage.outputs.name
 output modelStorageAccountName string = useModelShare ? names.modelStorage : ''
 output modelShareName string = useModelShare ? names.modelShare : ''

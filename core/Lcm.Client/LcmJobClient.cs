@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json;
 using Azure;
 using Lcm.Contracts;
@@ -72,7 +73,7 @@ public class LcmJobClient
         if (request.Id is not null)
             throw new LcmJobException(400, JobErrorCodes.InvalidId, "give a job either an id or an idempotency key, not both: the key decides the id");
         string id = "key-" + Names.Sha256Hex($"{request.Owner}\n{idempotencyKey}")[..40];
-        string requestHash = Names.Sha256Hex(JsonSerializer.Serialize(request, JobJson.Options));
+        string requestHash = Names.Sha256Hex(JsonSerializer.Serialize(request.WithoutTraceContext(), JobJson.Options));
         try
         {
             return new JobSubmission(await SubmitCoreAsync(request with { Id = id }, null, requestHash, cancellationToken), Replayed: false);
@@ -90,6 +91,14 @@ public class LcmJobClient
     private async Task<JobStatus> SubmitCoreAsync(JobRequest request, Stream? initImage, string? requestHash, CancellationToken cancellationToken)
     {
         request = request with { Id = request.Id ?? Guid.NewGuid().ToString("N") };
+        using var span = LcmTelemetry.Source.StartActivity("lcm.submit", ActivityKind.Producer);
+        span?.SetTag(LcmTelemetry.JobId, request.Id);
+        // The worker's job span continues the submitter's trace, through this span where one is recorded.
+        if (request.Traceparent is null)
+        {
+            var (traceparent, tracestate) = LcmTelemetry.CurrentContext();
+            request = request with { Traceparent = traceparent, Tracestate = tracestate };
+        }
         if (initImage is not null)
         {
             if (request.InitImage is not null) throw new ArgumentException("give the init image either as a stream or as request.InitImage, not both", nameof(initImage));

@@ -38,10 +38,11 @@ public sealed class StorageAccount
         string? queueUri = read($"{prefix}__queueServiceUri") ?? (account is null ? null : $"https://{account}.queue.core.windows.net");
         if (blobUri is null || queueUri is null)
             throw new ArgumentException($"storage is not configured: set {prefix} to a connection string, or {prefix}__accountName (or __blobServiceUri and __queueServiceUri) for an identity-based connection");
-        TokenCredential credential = new DefaultAzureCredential(new DefaultAzureCredentialOptions
-        {
-            ManagedIdentityClientId = read($"{prefix}__clientId") ?? read("AZURE_CLIENT_ID"),
-        });
+        var credential = Credential(read, prefix);
         return new StorageAccount(new BlobServiceClient(new Uri(blobUri), credential), new QueueServiceClient(new Uri(queueUri), credential));
     }
+
+    /// <summary>The worker's identity, as its storage connection names it: DefaultAzureCredential with <c>{prefix}__clientId</c> (else AZURE_CLIENT_ID) for a user-assigned identity.</summary>
+    public static TokenCredential Credential(Func<string, string?> read, string prefix = ConnectionSetting) =>
+        new DefaultAzureCredential(new DefaultAzureCredentialOptions { ManagedIdentityClientId = read($"{prefix}__clientId") ?? read("AZURE_CLIENT_ID") });
 }

@@ -24,7 +24,7 @@ public sealed record JobMessage(string? JobId, JobRequest? Request, JobError? Er
     public string? ReplyTo { get; init; }
 
     private static readonly string[] Fields =
-        ["id", "prompt", "steps", "guidanceScale", "width", "height", "seed", "count", "format", "quality", "replyTo", "initImage", "strength", "negativePrompt", "loras", "owner", "webhook", "webhookEvents", "deadline", "decoder", "previews"];
+        ["id", "prompt", "steps", "guidanceScale", "width", "height", "seed", "count", "format", "quality", "replyTo", "initImage", "strength", "negativePrompt", "loras", "owner", "webhook", "webhookEvents", "deadline", "decoder", "previews", "traceparent", "tracestate"];
     private static readonly string[] LoraFields = ["name", "scale"];
 
     /// <summary>Reads a message whose base64 text the host has not decoded (the local worker's case).</summary>
@@ -181,6 +181,8 @@ public sealed record JobMessage(string? JobId, JobRequest? Request, JobError? Er
             Previews = Value(root, "previews") is not { } previews ? null
                 : previews.ValueKind is JsonValueKind.True or JsonValueKind.False ? previews.GetBoolean()
                 : throw TypeError("previews", "true or false", previews),
+            Traceparent = String(root, "traceparent"),
+            Tracestate = String(root, "tracestate"),
         };
     }
 

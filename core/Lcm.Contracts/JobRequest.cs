@@ -42,6 +42,16 @@ public sealed record JobRequest
     public string? Decoder { get; init; }
     /// <summary>True writes a small preview of the running image after each step to lcm-images/{id}/preview.jpg (progress.preview).</summary>
     public bool? Previews { get; init; }
+    /// <summary>
+    /// The submitter's W3C trace context (<c>traceparent</c>, <c>tracestate</c>), so the worker's spans join
+    /// its trace. Not part of what the job is: a value that does not parse starts a new trace, and
+    /// two submits of one request under different traces are the same job.
+    /// </summary>
+    public string? Traceparent { get; init; }
+    public string? Tracestate { get; init; }
+
+    /// <summary>The request without its trace context: what identifies the job.</summary>
+    public JobRequest WithoutTraceContext() => this with { Traceparent = null, Tracestate = null };
 
     /// <summary>The output formats as the contract spells them (jpg is jpeg).</summary>
     public static readonly IReadOnlyList<string> Formats = ["png", "jpeg", "jpg", "webp"];

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Lcm.Client;
 using Lcm.Contracts;
 using Lcm.Engine.Pipelines;
@@ -17,9 +18,13 @@ public static class JobsServices
     public const string JobsCategory = "Lcm.Jobs";
     public const string EngineCategory = "Lcm.Engine";
 
-    /// <summary>Storage (from the AzureWebJobsStorage settings unless <paramref name="account"/> is given), the engine, the generator stack and the processor.</summary>
+    /// <summary>
+    /// Storage (from the AzureWebJobsStorage settings unless <paramref name="account"/> is given), the engine, the generator
+    /// stack, the processor, and the telemetry exporters the environment names (<see cref="TelemetryExporters"/>).
+    /// </summary>
     public static IServiceCollection AddLcmJobs(this IServiceCollection services, WorkerSettings settings, string modelPath, StorageAccount? account = null)
     {
+        services.AddLcmTelemetry(Environment.GetEnvironmentVariable);
         services.AddSingleton(settings);
         services.AddSingleton(settings.Names);
         if (account is null) services.AddSingleton(_ => StorageAccount.FromSettings(Environment.GetEnvironmentVariable));
@@ -27,8 +32,10 @@ public static class JobsServices
         services.AddSingleton(sp =>
         {
             var logger = sp.Logger(EngineCategory);
+            long start = Stopwatch.GetTimestamp();
             var engine = LcmEngine.Load(modelPath, settings.Engine, logger);
             engine.WarmUpIfConfigured(logger);
+            LcmTelemetry.ColdStart.Record(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
             return engine;
         });
         services.AddSingleton<IImageGenerator>(sp => new JobGenerator(sp.GetRequiredService<LcmEngine>(), settings, sp.Logger(EngineCategory)));

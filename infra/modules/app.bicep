@@ -18,6 +18,8 @@ param identityId string
 param identityClientId string
 param storageAccountName string
 param appInsightsName string
+@description('The Event Grid topic endpoint that receives completion events (LCM_EVENTGRID_TOPIC_ENDPOINT).')
+param eventGridTopicEndpoint string
 param registryServer string // '' for a public image
 param modelStorageName string // '' when the model is baked into the image
 param modelPath string
@@ -61,6 +63,8 @@ var baseEnv = [
   { name: 'LCM_RESULTS_QUEUE', value: resultsQueue }
   { name: 'LCM_EXECUTION_PROVIDER', value: executionProvider }
   { name: 'LCM_RETENTION_DAYS', value: string(retentionDays) }
+  // Published with the identity (EventGrid Data Sender on the topic); there is no topic key.
+  { name: 'LCM_EVENTGRID_TOPIC_ENDPOINT', value: eventGridTopicEndpoint }
   // At SIGTERM (scale-in, new revision) the host stops its listeners and lets running invocations finish
   // instead of canceling them at once; terminationGracePeriodSeconds below bounds how long.
   { name: 'FUNCTIONS_ENABLE_DRAIN_ON_APP_STOPPING', value: 'true' }

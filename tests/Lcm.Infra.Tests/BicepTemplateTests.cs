@@ -15,6 +15,7 @@ public class BicepTemplateTests : IClassFixture<BicepFixture>
     private const string BlobDataContributor = "ba92f5b4-2d11-453d-a403-e96b0029c9fe";
     private const string QueueDataMessageSender = "c6a89b2d-59bc-44d0-9896-0f6e12d7b80a";
     private const string AcrPull = "7f951dda-4ed3-4680-a7ca-43fe172d538d";
+    private const string EventGridDataSender = "d5a91429-5739-47e2-a06b-3470a27159e7";
 
     // ARM expressions use single quotes; keep them readable in ToJsonString output.
     private static readonly JsonSerializerOptions Unescaped = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
@@ -267,6 +268,25 @@ public class BicepTemplateTests : IClassFixture<BicepFixture>
     }
 
     [Fact]
+    public void Completion_events_go_to_a_keyless_cloud_events_topic_the_app_may_send_to()
+    {
+        foreach (var resources in new[] { Default, CpuOnlyImageModel })
+        {
+            var topic = Single(resources, "Microsoft.EventGrid/topics");
+            Assert.Equal("CloudEventSchemaV1_0", Str(topic["properties"]!["inputSchema"]));
+            Assert.True(topic["properties"]!["disableLocalAuth"]!.GetValue<bool>());
+            var sender = Assert.Single(OfType(resources, "Microsoft.Authorization/roleAssignments"), a => RoleId(a) == EventGridDataSender);
+            Assert.StartsWith(Str(topic["id"]) + "/providers/Microsoft.Authorization/", Str(sender["id"]));
+            Assert.Contains(IdentityId(resources), Str(sender["properties"]!["principalId"]));
+            // The endpoint is the topic's own, known once it exists.
+            var endpoint = Str(Env(Single(resources, "Microsoft.App/containerApps"))["LCM_EVENTGRID_TOPIC_ENDPOINT"]["value"]);
+            Assert.Contains("Microsoft.EventGrid/topics", endpoint);
+            Assert.Contains(".endpoint", endpoint);
+        }
+        Assert.True(_bicep.Template["outputs"]!.AsObject().ContainsKey("eventTopicName"));
+    }
+
+    [Fact]
     public void RoleAssignments_AreLeastPrivilege()
     {
         var account = Str(JobStorageAccount(Default)["id"]);
@@ -291,8 +311,12 @@ public class BicepTemplateTests : IClassFixture<BicepFixture>
         var onRegistry = assignments.Where(a => Str(a["id"]).Contains("/Microsoft.ContainerRegistry/registries/myacr/", StringComparison.Ordinal));
         Assert.Equal([AcrPull], onRegistry.Select(RoleId));
 
+        var topic = Str(Single(Default, "Microsoft.EventGrid/topics")["id"]);
+        var onTopic = assignments.Where(a => Str(a["id"]).StartsWith(topic + "/providers/Microsoft.Authorization/", StringComparison.Ordinal));
+        Assert.Equal([EventGridDataSender], onTopic.Select(RoleId));
+
         // Nothing else: no management roles, no account-wide owner roles, nothing on the models account.
-        Assert.Equal(3, assignments.Count);
+        Assert.Equal(4, assignments.Count);
 
         // Without a registry there is no AcrPull and no registry credential on the app.
         var cpuAssignments = OfType(CpuOnlyImageModel, "Microsoft.Authorization/roleAssignments").Select(RoleId);

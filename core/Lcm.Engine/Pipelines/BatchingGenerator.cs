@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Threading.Channels;
 using Lcm.Contracts;
 using Lcm.Engine.Models;
@@ -33,7 +34,7 @@ public sealed class BatchingGenerator : IImageGenerator, IAsyncDisposable
 
     public Task<GenerationResult> GenerateAsync(GenerationRequest request, IProgress<StepProgress>? progress, CancellationToken cancellationToken)
     {
-        var pending = new Pending(request, progress, cancellationToken);
+        var pending = new Pending(request, progress, cancellationToken, Activity.Current?.Context ?? default);
         if (!_queue.Writer.TryWrite(pending)) throw new ObjectDisposedException(nameof(BatchingGenerator));
         return pending.Result.Task;
     }
@@ -108,6 +109,10 @@ public sealed class BatchingGenerator : IImageGenerator, IAsyncDisposable
         {
             if (batch.All(b => b.CancellationToken.IsCancellationRequested)) all.Cancel();
         })).ToArray();
+        // The batch runs on this loop, outside every job's context: its span joins the first job's trace and links the others'.
+        using var span = LcmTelemetry.Source.StartActivity("lcm.batch", ActivityKind.Internal, batch[0].Parent,
+            links: batch.Skip(1).Select(p => new ActivityLink(p.Parent)));
+        span?.SetTag("lcm.batch.jobs", batch.Count);
         try
         {
             // A batch runs its images as one chunk (at most MaxUnetBatch), so each job's steps are the batch's.
@@ -139,7 +144,7 @@ public sealed class BatchingGenerator : IImageGenerator, IAsyncDisposable
         }
     }
 
-    private sealed record Pending(GenerationRequest Request, IProgress<StepProgress>? Progress, CancellationToken CancellationToken)
+    private sealed record Pending(GenerationRequest Request, IProgress<StepProgress>? Progress, CancellationToken CancellationToken, ActivityContext Parent)
     {
         public TaskCompletionSource<GenerationResult> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }

@@ -7,6 +7,8 @@ namespace Lcm.Engine.Pipelines;
 public sealed record EngineCapabilities
 {
     public required ModelKind Kind { get; init; }
+    /// <summary>The model folder's name, as telemetry names the model (lcm.model).</summary>
+    public string ModelName { get; init; } = "";
     public required ModelFamily Family { get; init; }
     /// <summary>The width and height of a request that gives none (<see cref="GenerationLimits.DefaultSize"/>, or the UNet's fixed size).</summary>
     public required int DefaultWidth { get; init; }

@@ -48,6 +48,7 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
         Capabilities = new EngineCapabilities
         {
             Kind = guidance.Kind,
+            ModelName = Path.GetFileName(Path.TrimEndingDirectorySeparator(model.Root)),
             Family = model.Family,
             Guidance = GenerationLimits.Guidance(model.Family, guidance.Kind),
             DefaultWidth = unet.FixedLatentWidth * 8 ?? defaultSize,
@@ -186,6 +187,11 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
             // Terminate stops a UNet run midway, so a cancel does not wait for the step to finish.
             using var registration = cancellationToken.Register(() => runOptions.Terminate = true);
             int[] timesteps = Timesteps(requests[0]);
+            int images = requests.Sum(r => r.Count);
+            using var span = LcmTelemetry.Source.StartActivity("lcm.generate");
+            span?.SetTag("lcm.images", images);
+            span?.SetTag("lcm.steps", timesteps.Length);
+            LcmTelemetry.BatchImages.Record(images);
             return Run(requests, timesteps, new PipelineRun(runOptions, progress, cancellationToken, timesteps.Length));
         }
         catch (OnnxRuntimeException) when (cancellationToken.IsCancellationRequested)
@@ -245,9 +251,9 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
             ? requests.Select(r => r.NegativePrompt is null && _prompts.ZerosForAbsentNegative ? null : _prompts.Tokenize(r.NegativePrompt ?? "")).ToArray()
             : null;
         run.TokenizeMs = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-        var embeds = run.Ort(ref run.TextEncoderMs, () => _prompts.Encode(prompts, run.Options));
+        var embeds = run.Ort("lcm.text_encode", ref run.TextEncoderMs, () => _prompts.Encode(prompts, run.Options));
         var negativeEmbeds = negatives is null ? null
-            : run.Ort(ref run.TextEncoderMs, () => _prompts.Encode(negatives, run.Options, zerosLike: embeds));
+            : run.Ort("lcm.text_encode", ref run.TextEncoderMs, () => _prompts.Encode(negatives, run.Options, zerosLike: embeds));
         var warnings = requests.Select((r, i) => Warnings(r, scales[i], prompts[i], negatives?[i])).ToArray();
         return (new PromptConditioning(embeds, negativeEmbeds, _unet.TakesAddedConditions ? TimeIds(requests) : null, scales), warnings);
     }
@@ -271,7 +277,7 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
 
     private float[]?[] EncodeInitImages(IReadOnlyList<GenerationRequest> requests, PipelineRun run) =>
         requests.Select(r => r.InitImage is null ? null
-            : run.Ort(ref run.VaeEncoderMs, () => _vaeEncoder.Value!.Encode(r.InitImage, run.Options, VaeTiling(r.Width, r.Height)))).ToArray();
+            : run.Ort("lcm.vae_encode", ref run.VaeEncoderMs, () => _vaeEncoder.Value!.Encode(r.InitImage, run.Options, VaeTiling(r.Width, r.Height)))).ToArray();
 
     /// <summary>The VAE's tiles for this size, where the memory budget asks for them.</summary>
     private VaeTiling? VaeTiling(int width, int height) => Capabilities.Memory.VaeTile(width, height) is int tile ? new VaeTiling(tile) : null;
@@ -327,7 +333,7 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
             run.CancellationToken.ThrowIfCancellationRequested();
             int t = timesteps[s];
             int? next = s + 1 < timesteps.Length ? timesteps[s + 1] : null;
-            float[] output = run.Ort(ref run.UnetStepMs[s], () => _guidance.Predict(samples, shape, t, conditioning, run.Options));
+            float[] output = run.Ort("lcm.unet_step", ref run.UnetStepMs[s], () => _guidance.Predict(samples, shape, t, conditioning, run.Options), step: s + 1);
             for (int i = 0; i < chunk.Length; i++)
             {
                 if (next is not null) chunk[i].Noise.Fill(noise);
@@ -366,7 +372,7 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
             run.CancellationToken.ThrowIfCancellationRequested();
             // The tiny decoder's activations are a fraction of the full one's: it never needs tiles.
             var (decoder, tiles) = requests[pending.Request].Decoder == VaeDecoderKind.Tiny ? (_tinyDecoder.Value!, null) : (_vaeDecoder, tiling);
-            pending.Rgb = run.Ort(ref run.VaeDecoderMs, () => decoder.Decode(pending.Denoised, image, run.Options, tiles));
+            pending.Rgb = run.Ort("lcm.vae_decode", ref run.VaeDecoderMs, () => decoder.Decode(pending.Denoised, image, run.Options, tiles));
         }
     }
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Lcm.Contracts;
 using Microsoft.ML.OnnxRuntime;
 
 namespace Lcm.Engine.Pipelines;
@@ -16,9 +17,14 @@ internal sealed class PipelineRun(RunOptions options, IProgress<StepProgress>? p
     public RunOptions Options => options;
     public CancellationToken CancellationToken => cancellationToken;
 
-    /// <summary>Runs an ONNX Runtime stage, adding its time to <paramref name="stageMs"/> and to the time inside ONNX Runtime.</summary>
-    public T Ort<T>(ref double stageMs, Func<T> run)
+    /// <summary>
+    /// Runs an ONNX Runtime stage as the span <paramref name="span"/>, adding its time to <paramref name="stageMs"/>
+    /// and to the time inside ONNX Runtime.
+    /// </summary>
+    public T Ort<T>(string span, ref double stageMs, Func<T> run, int? step = null)
     {
+        using var activity = LcmTelemetry.Source.StartActivity(span);
+        if (step is not null) activity?.SetTag("lcm.step", step);
         long start = Stopwatch.GetTimestamp();
         T result = run();
         double ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds;

@@ -26,6 +26,7 @@ public sealed class JobProcessor(
     InputImages inputs,
     BlobContainerClient requests,
     WebhookDispatcher webhooks,
+    EventGridPublisher? eventGrid,
     ILogger logger,
     JobProcessorOptions? options = null,
     TimeProvider? clock = null)
@@ -47,6 +48,7 @@ public sealed class JobProcessor(
             new InputImages(account.Blobs, options.InputLimits),
             account.Blobs.GetBlobContainerClient(StorageNames.RequestsContainer),
             new WebhookDispatcher(new WebhookSender(options.Webhooks), queues, statuses, options.Webhooks, logger),
+            EventGridPublisher.Create(options.EventGrid, logger),
             logger, options);
     }
 
@@ -56,13 +58,18 @@ public sealed class JobProcessor(
     public async Task<JobOutcome> ProcessAsync(JobDelivery delivery, CancellationToken shutdown)
     {
         var message = delivery.Message;
+        // The job's span continues the submitter's trace; a message without one (or a request blob event) starts a trace.
+        using var span = LcmTelemetry.Source.StartActivity("lcm.job", ActivityKind.Consumer, LcmTelemetry.ParentOf(message.Request?.Traceparent, message.Request?.Tracestate));
+        span?.SetTag(LcmTelemetry.JobId, message.JobId);
+        span?.SetTag(LcmTelemetry.Model, generator.Capabilities.ModelName);
+        if (delivery.InsertedOn is { } inserted) span?.SetTag("lcm.queue_wait_ms", (_clock.GetUtcNow() - inserted).TotalMilliseconds);
         if (message.JobId is not string id)
         {
             logger.LogWarning("Message {MessageId} has no usable id: {Reason}", delivery.MessageId, message.Error?.Message);
             return new JobOutcome(JobOutcomeKind.Poison, null, null, message.Error?.Message);
         }
         JobOutcome? settled = null;
-        var update = await statuses.UpdateAsync(id, async stored =>
+        var update = await InSpanAsync("lcm.claim", () => statuses.UpdateAsync(id, async stored =>
         {
             // A message that is not this job's request (another's, or an event that landed here) must not touch it.
             if (stored is not null && Conflict(stored.Status, message) is { } conflict)
@@ -90,7 +97,7 @@ public sealed class JobProcessor(
             return message.Error is { } error
                 ? Final(stored?.Status ?? NewStatus(id, delivery, message.Request), JobState.Failed, error)
                 : Claim(stored, NewStatus(id, delivery, message.Request), message.Request!);
-        }, _options.MaxStatusRaces, shutdown);
+        }, _options.MaxStatusRaces, shutdown));
         if (settled is not null) return settled;
         if (update.Written is not { } written) return new JobOutcome(JobOutcomeKind.Retry, id, null, "the status kept changing under this worker");
         return written.Status.IsTerminal ? await AnnounceAsync(written.Status, shutdown, message.ReplyTo) : await RunAsync(written, shutdown);
@@ -122,8 +129,8 @@ public sealed class JobProcessor(
                 : $"the message is not a valid job ({error.Code}), so it cannot be a delivery of job '{stored.Id}'";
         if (stored.Request is not { } original) return null;
         long seed = original.Seed ?? message.Request!.Seed ?? 0;
-        var incoming = JobPlan.Normalise(message.Request! with { Id = null }, seed, generator.Capabilities);
-        var recorded = JobPlan.Normalise(original with { Id = null }, seed, generator.Capabilities);
+        var incoming = JobPlan.Normalise(message.Request!.WithoutTraceContext() with { Id = null }, seed, generator.Capabilities);
+        var recorded = JobPlan.Normalise(original.WithoutTraceContext() with { Id = null }, seed, generator.Capabilities);
         // An image-to-image job without a size takes its image's, which the stored request records once known.
         recorded = recorded with { Width = incoming.Width is null ? null : recorded.Width, Height = incoming.Height is null ? null : recorded.Height };
         return JsonSerializer.Serialize(incoming, JobJson.Options) == JsonSerializer.Serialize(recorded, JobJson.Options) ? null
@@ -206,7 +213,11 @@ public sealed class JobProcessor(
             await images.DeleteAllAsync(status.Id, CancellationToken.None);
             logger.LogInformation("Job {Id} canceled after {Ms:F0} ms", status.Id, timer.Elapsed.TotalMilliseconds);
             var canceled = await statuses.GetAsync(status.Id, CancellationToken.None);
-            if (canceled is not null) await PublishAsync(canceled.Status, CancellationToken.None);
+            if (canceled is not null)
+            {
+                JobTelemetry.Ended(canceled.Status);
+                await PublishAsync(canceled.Status, CancellationToken.None);
+            }
             return new JobOutcome(JobOutcomeKind.Completed, status.Id, JobState.Canceled);
         }
         catch (OperationCanceledException) when (deadline.IsCancellationRequested && !shutdown.IsCancellationRequested)
@@ -257,8 +268,10 @@ public sealed class JobProcessor(
         for (int i = 0; i < result.Images.Count; i++)
         {
             var image = result.Images[i];
-            byte[] bytes = ImageEncoder.Encode(image, plan.Format, plan.Quality);
-            string blob = await images.UploadAsync(id, i, plan.Format, bytes, cancellationToken);
+            byte[] bytes;
+            using (LcmTelemetry.Source.StartActivity("lcm.image_encode")?.SetTag("lcm.format", plan.Format.ToString().ToLowerInvariant()))
+                bytes = ImageEncoder.Encode(image, plan.Format, plan.Quality);
+            string blob = await InSpanAsync("lcm.upload", () => images.UploadAsync(id, i, plan.Format, bytes, cancellationToken));
             stored.Add(new JobImage(blob, BlobUrls.PlainUrl(images.Container.GetBlobClient(blob)), image.Width, image.Height, image.Seed, plan.Format.ContentType()));
         }
         return stored;
@@ -283,6 +296,7 @@ public sealed class JobProcessor(
             await images.DeleteAllAsync(final.Id, CancellationToken.None);
             // A client's cancel sends no event: the worker that finds it announces it, as when a cancel stops a run.
             logger.LogInformation("Job {Id} canceled after its images were made; they are deleted", final.Id);
+            JobTelemetry.Ended(current);
             await PublishAsync(current, CancellationToken.None);
         }
         return Done(current);
@@ -294,22 +308,27 @@ public sealed class JobProcessor(
         logger.LogInformation("Job {Id} {Status}{Error} attempts={Attempts} queueMs={QueueMs:F0} runMs={RunMs:F0}",
             final.Id, final.Status.ToString().ToLowerInvariant(), final.Error is { } e ? $" ({e.Code}: {e.Message})" : "",
             final.Attempts, final.Metrics?.QueueMs, final.Metrics?.RunMs);
+        JobTelemetry.Ended(final);
         await PublishAsync(final, cancellationToken, replyTo);
         return Done(final);
     }
 
-    /// <summary>The completion event, to the results queue, the job's replyTo queue and its webhook.</summary>
+    /// <summary>The completion event, to the results queue, the job's replyTo queue, its webhook and the Event Grid topic.</summary>
     private async Task PublishAsync(JobStatus status, CancellationToken cancellationToken, string? replyTo = null)
     {
         var targets = new[] { queues.Names.ResultsQueue, status.Request?.ReplyTo ?? replyTo }.OfType<string>().Distinct()
             .Where(queue => queue == queues.Names.ResultsQueue || !queues.Names.IsServiceQueue(queue)).ToArray();
-        if (targets.Length == 0 && status.Request?.Webhook is null) return;
+        if (targets.Length == 0 && status.Request?.Webhook is null && eventGrid is null) return;
+        using var span = LcmTelemetry.Source.StartActivity("lcm.completion_events", ActivityKind.Producer);
         var eventImages = new List<JobEventImage>();
         foreach (var image in status.Images)
             eventImages.Add(new JobEventImage(image.Blob, await urls.ReadUrlAsync(StorageNames.ImagesContainer, image.Blob, cancellationToken)));
         var completed = new JobCompletedEvent(status.Id, status.Status, eventImages, status.Error);
+        // Alongside the queues, so a slow topic adds nothing to the job's end; it never throws.
+        var published = eventGrid?.PublishAsync(completed) ?? Task.CompletedTask;
         foreach (string queue in targets) await queues.SendJsonAsync(queue, completed, cancellationToken);
         await webhooks.EnqueueAsync(status, Webhooks.Completed, completed, cancellationToken);
+        await published;
     }
 
     /// <summary>A started or progress webhook is news, not the job: failing to queue it is logged, and the job goes on.</summary>
@@ -372,6 +391,12 @@ public sealed class JobProcessor(
         run.TotalMilliseconds,
         stepsMs);
 
+    private static async Task<T> InSpanAsync<T>(string name, Func<Task<T>> run)
+    {
+        using var span = LcmTelemetry.Source.StartActivity(name);
+        return await run();
+    }
+
     private static JobOutcome Done(JobStatus status) => new(JobOutcomeKind.Completed, status.Id, status.Status);
 
     private static bool IsTransient(Exception e) =>
@@ -393,4 +418,6 @@ public sealed record JobProcessorOptions
     public TimeSpan ProgressInterval { get; init; } = TimeSpan.FromMilliseconds(500);
     /// <summary>Signing, URL policy and retries of job webhooks (LCM_WEBHOOK_*).</summary>
     public WebhookOptions Webhooks { get; init; } = new();
+    /// <summary>The Event Grid topic that receives completion events (LCM_EVENTGRID_*); none by default.</summary>
+    public EventGridOptions EventGrid { get; init; } = new();
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json;
 using Lcm.Client;
 using Lcm.Contracts;
@@ -34,14 +35,19 @@ public sealed class WebhookDispatcher(WebhookSender sender, JobQueues queues, St
     {
         if (status.Request is not { Webhook: { } url } request || !Webhooks.EventsOf(request).Contains(@event)) return;
         var message = new WebhookMessage(status.Id, @event, url, $"{status.Id}.{@event}{suffix}",
-            JsonSerializer.Serialize(body, JobJson.Documents), 1, _clock.GetUtcNow());
+            JsonSerializer.Serialize(body, JobJson.Documents), 1, _clock.GetUtcNow(), LcmTelemetry.CurrentContext().Traceparent);
         await queues.SendJsonAsync(queues.Names.WebhooksQueue, message, cancellationToken);
     }
 
     /// <summary>One attempt at a queued delivery; throws only when storage fails, so the message stays to be tried again.</summary>
     public async Task DeliverAsync(WebhookMessage message, CancellationToken cancellationToken)
     {
+        using var span = LcmTelemetry.Source.StartActivity("lcm.webhook", ActivityKind.Client, LcmTelemetry.ParentOf(message.Traceparent));
+        span?.SetTag(LcmTelemetry.JobId, message.JobId);
+        span?.SetTag("lcm.webhook.event", message.Event);
+        span?.SetTag("lcm.webhook.attempt", message.Attempt);
         var attempt = await sender.SendAsync(message, cancellationToken);
+        if (!attempt.Delivered) span?.SetStatus(ActivityStatusCode.Error, attempt.Error);
         bool terminal = message.Event == Webhooks.Completed;
         bool retry = terminal && !attempt.Delivered && attempt.Retriable && message.Attempt <= options.RetryDelays.Count;
         logger.Log(attempt.Delivered ? LogLevel.Information : LogLevel.Warning,

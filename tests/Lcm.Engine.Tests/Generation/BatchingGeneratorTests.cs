@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using Lcm.Contracts;
 using Lcm.Engine;
 using Lcm.Engine.Pipelines;
 using Lcm.Jobs;
@@ -26,6 +28,34 @@ public sealed class BatchingGeneratorTests(TestModels models) : IClassFixture<Te
             Assert.Equal(alone.Images.Count, results[i].Images.Count);
             for (int j = 0; j < alone.Images.Count; j++) Images.AssertSameImage(alone.Images[j], results[i].Images[j]);
         }
+    }
+
+    [Fact]
+    public async Task A_batch_runs_in_its_first_jobs_trace_and_links_the_others()
+    {
+        using var jobs = new ActivitySource("LcmFunctions.Tests.Jobs");
+        var ended = new System.Collections.Concurrent.ConcurrentQueue<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name is LcmTelemetry.Name or "LcmFunctions.Tests.Jobs",
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = ended.Enqueue,
+        };
+        ActivitySource.AddActivityListener(listener);
+        await using var batching = new BatchingGenerator(models.Engine(float16: false), new BatchingOptions { MaxImages = 2, MaxWait = TimeSpan.FromSeconds(2) }, NullLogger.Instance);
+        Task<GenerationResult> first, second;
+        ActivityContext firstJob, secondJob;
+        using (var job = jobs.StartActivity("first job")) (firstJob, first) = (job!.Context, batching.GenerateAsync(Request(1), null, CancellationToken.None));
+        using (var job = jobs.StartActivity("second job")) (secondJob, second) = (job!.Context, batching.GenerateAsync(Request(2), null, CancellationToken.None));
+        await Task.WhenAll(first, second);
+
+        var trace = ended.Where(a => a.TraceId == firstJob.TraceId).ToArray();
+        var batch = Assert.Single(trace, a => a.DisplayName == "lcm.batch");
+        Assert.Equal(firstJob.SpanId, batch.ParentSpanId);
+        Assert.Equal([secondJob.TraceId], batch.Links.Select(l => l.Context.TraceId));
+        var generate = Assert.Single(trace, a => a.DisplayName == "lcm.generate");
+        Assert.Equal((batch.SpanId, 2), (generate.ParentSpanId, (int)generate.GetTagItem("lcm.images")!));
+        Assert.Equal(2, trace.Count(a => a.DisplayName == "lcm.unet_step" && a.ParentSpanId == generate.SpanId));
     }
 
     [Fact]
