@@ -92,6 +92,10 @@ param enableHttpIngress bool = false
 @maxValue(730)
 param logRetentionDays int = 30
 
+@secure()
+@description('The webhook signing secret (LCM_WEBHOOK_SECRET: whsec_ + base64, several space-separated while rotating), kept in Key Vault. Empty: jobs with a webhook are refused (invalid_webhook).')
+param webhookSecret string = ''
+
 @description('Tags applied to every resource.')
 param tags object = {}
 
@@ -129,6 +133,7 @@ var names = {
   environment: 'cae-${cleanBase}-${suffix}'
   app: '${cleanBase}-func-${suffix}'
   eventTopic: 'evgt-${cleanBase}-${suffix}'
+  keyVault: take('kv-${cleanBase}-${suffix}', 24)
   modelShare: 'models'
 }
 
@@ -210,6 +215,19 @@ module jobEvents 'modules/jobEvents.bicep' = {
   }
 }
 
+module keyVault 'modules/keyVault.bicep' = {
+  name: 'key-vault'
+  params: {
+    location: location
+    name: names.keyVault
+    identityName: names.identity
+    principalId: identity.outputs.principalId
+    webhookSecret: webhookSecret
+    hasWebhookSecret: !empty(webhookSecret)
+    tags: tags
+  }
+}
+
 module acrPull 'modules/acrPull.bicep' = if (useRegistry) {
   name: 'acr-pull'
   scope: resourceGroup(containerRegistryResourceGroup)
@@ -253,6 +271,8 @@ module app 'modules/app.bicep' = {
     storageAccountName: storage.outputs.name
     appInsightsName: names.appInsights
     eventGridTopicEndpoint: jobEvents.outputs.endpoint
+    webhookSecretUri: keyVault.outputs.webhookSecretUri
+    hasWebhookSecret: !empty(webhookSecret)
     registryServer: useRegistry ? acrPull!.outputs.loginServer : ''
     modelStorageName: environment.outputs.modelStorageName
     modelPath: useModelShare ? '/models/${modelFolderName}' : '/home/site/model'
@@ -274,6 +294,7 @@ module app 'modules/app.bicep' = {
 }
 
 output eventTopicName string = jobEvents.outputs.name
+output keyVaultName string = keyVault.outputs.name
 output storageAccountName string = storage.outputs.name
 output modelStorageAccountName string = useModelShare ? names.modelStorage : ''
 output modelShareName string = useModelShare ? names.modelShare : ''

@@ -20,6 +20,10 @@ param storageAccountName string
 param appInsightsName string
 @description('The Event Grid topic endpoint that receives completion events (LCM_EVENTGRID_TOPIC_ENDPOINT).')
 param eventGridTopicEndpoint string
+@description('The Key Vault secret holding LCM_WEBHOOK_SECRET (versionless URI), used when hasWebhookSecret.')
+param webhookSecretUri string
+// Known before deployment, unlike the URI, so the app's settings keep a shape what-if can show.
+param hasWebhookSecret bool
 param registryServer string // '' for a public image
 param modelStorageName string // '' when the model is baked into the image
 param modelPath string
@@ -68,6 +72,18 @@ var baseEnv = [
   // At SIGTERM (scale-in, new revision) the host stops its listeners and lets running invocations finish
   // instead of canceling them at once; terminationGracePeriodSeconds below bounds how long.
   { name: 'FUNCTIONS_ENABLE_DRAIN_ON_APP_STOPPING', value: 'true' }
+]
+
+// A Key Vault reference: the platform reads the secret with the identity and follows new versions.
+var webhookSecrets = !hasWebhookSecret ? [] : [
+  {
+    name: 'webhook-secret'
+    keyVaultUrl: webhookSecretUri
+    identity: identityId
+  }
+]
+var webhookEnv = !hasWebhookSecret ? [] : [
+  { name: 'LCM_WEBHOOK_SECRET', secretRef: 'webhook-secret' }
 ]
 
 var queueRule = {
@@ -124,12 +140,12 @@ resource app 'Microsoft.App/containerApps@2026-01-01' = {
               identity: identityId
             }
           ]
-      secrets: [
+      secrets: concat([
         {
           name: 'appinsights-connection-string'
           value: appInsights.properties.ConnectionString
         }
-      ]
+      ], webhookSecrets)
     }
     template: {
       containers: [
@@ -140,7 +156,7 @@ resource app 'Microsoft.App/containerApps@2026-01-01' = {
             cpu: cpu
             memory: memory
           }
-          env: baseEnv
+          env: concat(baseEnv, webhookEnv)
           volumeMounts: useModelShare
             ? [
                 {

@@ -16,6 +16,7 @@ public class BicepTemplateTests : IClassFixture<BicepFixture>
     private const string QueueDataMessageSender = "c6a89b2d-59bc-44d0-9896-0f6e12d7b80a";
     private const string AcrPull = "7f951dda-4ed3-4680-a7ca-43fe172d538d";
     private const string EventGridDataSender = "d5a91429-5739-47e2-a06b-3470a27159e7";
+    private const string KeyVaultSecretsUser = "4633458b-17de-408a-b874-0445c86b69e6";
 
     // ARM expressions use single quotes; keep them readable in ToJsonString output.
     private static readonly JsonSerializerOptions Unescaped = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
@@ -38,6 +39,10 @@ public class BicepTemplateTests : IClassFixture<BicepFixture>
         "param queueLengthPerReplica = 3",
         "param retentionDays = 3",
         "param enableHttpIngress = true");
+
+    private JsonArray WithWebhookSecret => _bicep.Snapshot("webhook",
+        "param containerImage = 'myacr.azurecr.io/lcm-functions:v1'",
+        "param webhookSecret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'");
 
     private JsonArray CpuOnlyImageModel => _bicep.Snapshot("cpu",
         "param containerImage = 'docker.io/example/lcm-functions:cpu'",
@@ -287,6 +292,28 @@ public class BicepTemplateTests : IClassFixture<BicepFixture>
     }
 
     [Fact]
+    public void Webhook_secret_is_a_key_vault_reference_read_with_the_identity()
+    {
+        var resources = WithWebhookSecret;
+        var vault = Single(resources, "Microsoft.KeyVault/vaults");
+        Assert.True(vault["properties"]!["enableRbacAuthorization"]!.GetValue<bool>());
+        var app = Single(resources, "Microsoft.App/containerApps");
+        // A secure parameter is not evaluated: the settings stay expressions, whose parts are checked.
+        var secrets = app["properties"]!["configuration"]!["secrets"]!.ToJsonString(Unescaped);
+        Assert.Contains("createObject('name', 'webhook-secret', 'keyVaultUrl', parameters('webhookSecretUri'), 'identity', parameters('identityId'))", secrets);
+        Assert.Contains("createObject('name', 'LCM_WEBHOOK_SECRET', 'secretRef', 'webhook-secret')", Container(app)["env"]!.ToJsonString(Unescaped));
+        // Versionless, so the app follows new versions of the secret.
+        Assert.Contains("secrets/lcm-webhook-secret')]", _bicep.Template.ToJsonString(Unescaped));
+        // The value is in the vault only, never in the app's configuration.
+        Assert.DoesNotContain("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", app.ToJsonString(Unescaped));
+
+        // Without a secret: the vault and its reader role, no secret, no setting (webhooks are refused).
+        Assert.Empty(OfType(Default, "Microsoft.KeyVault/vaults/secrets"));
+        Assert.False(Env(Single(Default, "Microsoft.App/containerApps")).ContainsKey("LCM_WEBHOOK_SECRET"));
+        Assert.True(_bicep.Template["outputs"]!.AsObject().ContainsKey("keyVaultName"));
+    }
+
+    [Fact]
     public void RoleAssignments_AreLeastPrivilege()
     {
         var account = Str(JobStorageAccount(Default)["id"]);
@@ -315,8 +342,12 @@ public class BicepTemplateTests : IClassFixture<BicepFixture>
         var onTopic = assignments.Where(a => Str(a["id"]).StartsWith(topic + "/providers/Microsoft.Authorization/", StringComparison.Ordinal));
         Assert.Equal([EventGridDataSender], onTopic.Select(RoleId));
 
+        var vault = Str(Single(Default, "Microsoft.KeyVault/vaults")["id"]);
+        var onVault = assignments.Where(a => Str(a["id"]).StartsWith(vault + "/providers/Microsoft.Authorization/", StringComparison.Ordinal));
+        Assert.Equal([KeyVaultSecretsUser], onVault.Select(RoleId));
+
         // Nothing else: no management roles, no account-wide owner roles, nothing on the models account.
-        Assert.Equal(4, assignments.Count);
+        Assert.Equal(5, assignments.Count);
 
         // Without a registry there is no AcrPull and no registry credential on the app.
         var cpuAssignments = OfType(CpuOnlyImageModel, "Microsoft.Authorization/roleAssignments").Select(RoleId);
