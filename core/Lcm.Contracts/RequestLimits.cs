@@ -21,4 +21,10 @@ public static class RequestLimits
     public const double DefaultStrength = 0.8;
     public const int MaxLoras = 4;
     public const double MaxLoraScale = 4;
+    /// <summary>Video-to-video: a frame keeps more of its source than a single image does, so frames stay steady.</summary>
+    public const double DefaultVideoStrength = 0.5;
+    public const double MaxVideoFps = 30;
+    public const int DefaultVideoMaxFrames = 120;
+    /// <summary>The contract's bound on video.maxFrames; a worker narrows it with LCM_MAX_VIDEO_FRAMES.</summary>
+    public const int MaxVideoFrames = 3600;
 }

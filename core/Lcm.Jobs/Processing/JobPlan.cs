@@ -20,15 +20,25 @@ internal sealed record JobPlan(JobRequest Request, GenerationRequest Generation,
     {
         Steps = request.Steps ?? RequestLimits.DefaultSteps,
         GuidanceScale = request.GuidanceScale ?? model.Guidance.Default,
-        Width = request.Width ?? (request.InitImage is null ? model.DefaultWidth : null),
-        Height = request.Height ?? (request.InitImage is null ? model.DefaultHeight : null),
+        Width = request.Width ?? (HasOwnSize(request) ? null : model.DefaultWidth),
+        Height = request.Height ?? (HasOwnSize(request) ? null : model.DefaultHeight),
         Seed = seed,
         Count = request.Count ?? 1,
         Loras = (request.Loras ?? []).Select(l => l with { Scale = QuantisedScale(l.Scale) }).ToArray(),
         Format = (OutputFormats.Parse(request.Format) ?? OutputFormat.Png).ToString().ToLowerInvariant(),
         Quality = request.Quality ?? RequestLimits.DefaultQuality,
-        Strength = request.InitImage is null ? null : request.Strength ?? RequestLimits.DefaultStrength,
+        Strength = request.Video is not null ? request.Strength ?? RequestLimits.DefaultVideoStrength
+            : request.InitImage is null ? null : request.Strength ?? RequestLimits.DefaultStrength,
+        Video = request.Video is { } video ? video with
+        {
+            Start = video.Start ?? 0,
+            MaxFrames = video.MaxFrames ?? RequestLimits.DefaultVideoMaxFrames,
+            Format = video.Format ?? "mp4",
+        } : null,
     };
+
+    /// <summary>Image-to-image and video jobs default to their input's size, known once it is fetched.</summary>
+    private static bool HasOwnSize(JobRequest request) => request.InitImage is not null || request.Video is not null;
 
     /// <summary>
     /// LoRA scales in steps of 0.05: each distinct scale is a merged copy of the UNet on disk, and finer

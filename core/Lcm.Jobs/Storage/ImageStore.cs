@@ -12,12 +12,18 @@ public sealed class ImageStore(BlobContainerClient container)
     public static string BlobName(string jobId, int index, OutputFormat format) => $"{jobId}/{index}.{format.Extension()}";
 
     /// <summary>Writes (or overwrites, on a redelivered job: the bytes are the same) one image.</summary>
-    public async Task<string> UploadAsync(string jobId, int index, OutputFormat format, byte[] bytes, CancellationToken cancellationToken = default)
+    public Task<string> UploadAsync(string jobId, int index, OutputFormat format, byte[] bytes, CancellationToken cancellationToken = default) =>
+        UploadAsync(BlobName(jobId, index, format), format.ContentType(), bytes, cancellationToken);
+
+    /// <summary>A video job's output, <c>lcm-images/{id}/video.{format}</c>.</summary>
+    public Task<string> UploadVideoAsync(string jobId, string format, string contentType, byte[] bytes, CancellationToken cancellationToken = default) =>
+        UploadAsync($"{jobId}/video.{format}", contentType, bytes, cancellationToken);
+
+    private async Task<string> UploadAsync(string name, string contentType, byte[] bytes, CancellationToken cancellationToken)
     {
-        string name = BlobName(jobId, index, format);
         await Container.GetBlobClient(name).UploadAsync(new BinaryData(bytes), new BlobUploadOptions
         {
-            HttpHeaders = new BlobHttpHeaders { ContentType = format.ContentType() },
+            HttpHeaders = new BlobHttpHeaders { ContentType = contentType },
         }, cancellationToken);
         return name;
     }
