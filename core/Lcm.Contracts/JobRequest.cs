@@ -95,7 +95,7 @@ public sealed record JobVideo
     public double? Start { get; init; }
     /// <summary>Seconds of the source from <see cref="Start"/> (default: to its end).</summary>
     public double? Duration { get; init; }
-    /// <summary>The most frames the job may have (default <see cref="RequestLimits.DefaultVideoMaxFrames"/>; a worker may allow fewer).</summary>
+    /// <summary>The most frames the job may have (default <see cref="RequestLimits.DefaultVideoMaxFrames"/>, or the worker's LCM_MAX_VIDEO_FRAMES where that is less).</summary>
     public int? MaxFrames { get; init; }
     public string? Format { get; init; }
 

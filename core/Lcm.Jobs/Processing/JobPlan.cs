@@ -32,7 +32,6 @@ internal sealed record JobPlan(JobRequest Request, GenerationRequest Generation,
         Video = request.Video is { } video ? video with
         {
             Start = video.Start ?? 0,
-            MaxFrames = video.MaxFrames ?? RequestLimits.DefaultVideoMaxFrames,
             Format = video.Format ?? "mp4",
         } : null,
     };

@@ -29,10 +29,10 @@ internal sealed record VideoWindow(double Start, double Seconds, double Fps, int
         return frames > maxFrames ? throw TooManyFrames(frames, maxFrames) : new VideoWindow(start, seconds, fps, frames);
     }
 
-    /// <summary>video.maxFrames (default 120), refused above the worker's LCM_MAX_VIDEO_FRAMES.</summary>
+    /// <summary>video.maxFrames, refused above the worker's LCM_MAX_VIDEO_FRAMES; by default 120 or that limit, whichever is less.</summary>
     public static int MaxFrames(JobVideo video, VideoOptions options)
     {
-        int asked = video.MaxFrames ?? RequestLimits.DefaultVideoMaxFrames;
+        if (video.MaxFrames is not int asked) return Math.Min(RequestLimits.DefaultVideoMaxFrames, options.MaxFrames);
         return asked <= options.MaxFrames ? asked
             : throw new InvalidRequestException(JobErrorCodes.VideoTooManyFrames, $"video.maxFrames is {asked}; this worker takes at most {options.MaxFrames} (LCM_MAX_VIDEO_FRAMES)");
     }

@@ -1,0 +1,150 @@
+using Lcm.Client;
+using Lcm.Contracts;
+using Lcm.Jobs;
+using Xunit.Abstractions;
+
+namespace Lcm.Tests.Service;
+
+/// <summary>Video-to-video through the queue on Azurite: the split, chunks taken by two workers, one assembly, the refusals.</summary>
+[Collection(ServiceCollection.Name)]
+public sealed class VideoServiceTests(AzuriteFixture fixture, ITestOutputHelper output)
+{
+    /// <summary>Chunks of 4 frames, so a 16-frame clip is 4 chunk messages for the two workers to share.</summary>
+    private static readonly JobProcessorOptions Processor = TestWorker.FastProcessor with { Video = new VideoOptions { ChunkFrames = 4 } };
+
+    private LcmJobClient Client(StorageNames names) =>
+        new(fixture.Account, new LcmJobClientOptions { Names = names, PollInterval = TimeSpan.FromMilliseconds(100) });
+
+    private static JobRequest Request(JobVideo video) => new() { Prompt = "a watercolour", Seed = 11, Steps = 2, Video = video };
+
+    [Fact]
+    public async Task Each_frame_equals_the_image_to_image_run_of_its_source_frame_with_the_same_seed()
+    {
+        var names = fixture.NewNames();
+        await using var first = await TestWorker.StartAsync(fixture, names, output, processor: Processor, name: "worker-1");
+        await using var second = await TestWorker.StartAsync(fixture, names, output, processor: Processor, name: "worker-2");
+        var client = Client(names);
+
+        var submitted = await client.SubmitVideoAsync(Request(new JobVideo { Format = "frames" }), new MemoryStream(TestVideos.Clip(size: "100x72")));
+        var done = await client.WaitForCompletionAsync(submitted.Id, ServiceStorage.Timeout);
+
+        output.WriteLine(done.Json());
+        Assert.Equal(JobState.Succeeded, done.Status);
+        Assert.Equal(new VideoPlan(16, 8, 4, done.Video!.ChunksDone, 96, 72), done.Video);
+        Assert.Equal([0, 1, 2, 3], done.Video.ChunksDone.Order());
+        Assert.Equal((96, 72, 0.5), (done.Request!.Width, done.Request.Height, done.Request.Strength));
+        Assert.Equal(Enumerable.Range(0, 16).Select(i => $"{submitted.Id}/{i}.png"), done.Images.Select(i => i.Blob));
+        Assert.Equal((16, 16), (done.Progress!.FramesDone, done.Progress.Frames));
+        Assert.True(done.Metrics!.FramesPerSecond > 0);
+        Assert.Equal(1, first.Log.Count($"Job {submitted.Id} succeeded") + second.Log.Count($"Job {submitted.Id} succeeded"));
+
+        // Frame i is the image-to-image job of source frame i with the job's seed: the same noise on every frame.
+        var frames = new FrameStore(fixture.Account.Blobs.GetBlobContainerClient(StorageNames.FramesContainer));
+        foreach (int i in new[] { 0, 9, 15 })
+        {
+            byte[] source = await frames.SourceAsync(submitted.Id, i, CancellationToken.None);
+            var single = await client.SubmitAsync(new JobRequest { Prompt = "a watercolour", Seed = 11, Steps = 2, Strength = 0.5 }, new MemoryStream(source));
+            var image = await client.WaitForCompletionAsync(single.Id, ServiceStorage.Timeout);
+            Assert.Equal(await fixture.DownloadImageAsync(image.Images[0].Blob), await fixture.DownloadImageAsync(done.Images[i].Blob));
+        }
+    }
+
+    [Fact]
+    public async Task An_mp4_is_resampled_and_encoded_without_its_audio_and_redelivered_chunks_change_nothing()
+    {
+        var names = fixture.NewNames();
+        await using var first = await TestWorker.StartAsync(fixture, names, output, processor: Processor, name: "worker-1");
+        await using var second = await TestWorker.StartAsync(fixture, names, output, processor: Processor, name: "worker-2");
+        var client = Client(names);
+
+        var submitted = await client.SubmitVideoAsync(Request(new JobVideo { Fps = 4 }), new MemoryStream(TestVideos.Clip(audio: true)));
+        var done = await client.WaitForCompletionAsync(submitted.Id, ServiceStorage.Timeout);
+
+        output.WriteLine(done.Json());
+        Assert.Equal(JobState.Succeeded, done.Status);
+        var video = Assert.Single(done.Images);
+        Assert.Equal(($"{submitted.Id}/video.mp4", "video/mp4", 64, 64), (video.Blob, video.ContentType, video.Width, video.Height));
+        byte[] bytes = await fixture.DownloadImageAsync(video.Blob);
+        Assert.Equal((8, 4.0, false), TestVideos.Probe(bytes));
+
+        // Every chunk and the job itself delivered again after the assembly: the status and the video stand.
+        var before = await fixture.Account.Blobs.GetBlobContainerClient(StorageNames.StatusContainer).GetBlobClient($"{submitted.Id}.json").DownloadContentAsync();
+        for (int chunk = 0; chunk < done.Video!.Chunks; chunk++)
+            await fixture.SendRawAsync(names.JobsQueue, JobMessage.ChunkToBase64(submitted.Id, chunk));
+        await fixture.WaitUntilEmptyAsync(names.JobsQueue);
+        var after = await fixture.Account.Blobs.GetBlobContainerClient(StorageNames.StatusContainer).GetBlobClient($"{submitted.Id}.json").DownloadContentAsync();
+        Assert.Equal(before.Value.Details.ETag, after.Value.Details.ETag);
+        Assert.Equal(bytes, await fixture.DownloadImageAsync(video.Blob));
+        Assert.Equal(1, first.Log.Count($"Job {submitted.Id} succeeded") + second.Log.Count($"Job {submitted.Id} succeeded"));
+        Assert.Equal(0, await fixture.MessageCountAsync(names.PoisonQueue));
+    }
+
+    [Fact]
+    public async Task Chunks_delivered_twice_while_the_job_runs_are_recorded_once_and_the_job_finishes_once()
+    {
+        var names = fixture.NewNames();
+        var pairs = Processor with { Video = new VideoOptions { ChunkFrames = 2 } };
+        await using var first = await TestWorker.StartAsync(fixture, names, output, processor: pairs, name: "worker-1");
+        await using var second = await TestWorker.StartAsync(fixture, names, output, processor: pairs, name: "worker-2");
+        var client = Client(names);
+
+        string id = (await client.SubmitVideoAsync(Request(new JobVideo { Format = "gif" }) with { Width = 128, Height = 128 },
+            new MemoryStream(TestVideos.Clip(seconds: 1)))).Id;
+        // Each chunk a second time as soon as the plan is there: the two copies race on the two workers.
+        var split = await fixture.WaitForStatusAsync(id, s => s.Video is not null);
+        for (int chunk = 0; chunk < split.Video!.Chunks; chunk++)
+            await fixture.SendRawAsync(names.JobsQueue, JobMessage.ChunkToBase64(id, chunk));
+        var done = await client.WaitForCompletionAsync(id, ServiceStorage.Timeout);
+        await fixture.WaitUntilEmptyAsync(names.JobsQueue);
+
+        Assert.Equal(JobState.Succeeded, done.Status);
+        Assert.Equal([0, 1, 2, 3], done.Video!.ChunksDone.Order());
+        Assert.Equal([$"{id}/video.gif"], await fixture.ImageBlobsAsync(id));
+        Assert.Equal(1, first.Log.Count($"Job {id} succeeded") + second.Log.Count($"Job {id} succeeded"));
+        Assert.Equal(0, await fixture.MessageCountAsync(names.PoisonQueue));
+    }
+
+    public static TheoryData<string, string> BadVideos => new()
+    {
+        { "garbage", "invalid_video" },
+        { "audio only", "invalid_video" },
+        { "too long", "video_too_long" },
+        { "too many frames", "video_too_many_frames" },
+        { "over the worker's frame limit", "video_too_many_frames" },
+        { "frames too large", "video_frame_too_large" },
+        { "missing", "video_not_found" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadVideos))]
+    public async Task Bad_videos_are_refused_with_their_code_before_any_frame_is_generated(string what, string code)
+    {
+        var names = fixture.NewNames();
+        var limits = Processor with
+        {
+            Video = new VideoOptions { MaxSeconds = 3, MaxFrames = 60 },
+            InputLimits = Processor.InputLimits with { MaxDimension = 256 },
+        };
+        await using var worker = await TestWorker.StartAsync(fixture, names, output, processor: limits);
+        var (bytes, video) = what switch
+        {
+            "garbage" => ("not a video at all, just text"u8.ToArray(), new JobVideo()),
+            "audio only" => (TestVideos.AudioOnly(), new JobVideo()),
+            "too long" => (TestVideos.Clip(seconds: 4, rate: 2), new JobVideo()),
+            "too many frames" => (TestVideos.Clip(), new JobVideo { MaxFrames = 10 }),
+            "over the worker's frame limit" => (TestVideos.Clip(), new JobVideo { MaxFrames = 100 }),
+            "frames too large" => (TestVideos.Clip(size: "320x64", seconds: 0.5), new JobVideo()),
+            _ => ([], new JobVideo { Input = "nobody/uploaded-this" }),
+        };
+        var submitted = what == "missing" ? await Client(names).SubmitAsync(Request(video))
+            : await Client(names).SubmitVideoAsync(Request(video), new MemoryStream(bytes));
+
+        var failed = await fixture.WaitForTerminalAsync(submitted.Id);
+        output.WriteLine(failed.Json());
+        Assert.Equal(JobState.Failed, failed.Status);
+        Assert.Equal(code, failed.Error!.Code);
+        Assert.Null(failed.Video);
+        if (what == "audio only") Assert.Contains("no video stream", failed.Error.Message);
+        await fixture.WaitUntilEmptyAsync(names.JobsQueue);
+    }
+}
