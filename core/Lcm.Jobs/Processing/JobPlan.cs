@@ -56,6 +56,10 @@ internal sealed record JobPlan(JobRequest Request, GenerationRequest Generation,
         return new JobPlan(request, ToGeneration(request), OutputFormats.Parse(request.Format) ?? OutputFormat.Png, request.Quality!.Value);
     }
 
+    /// <summary>A video frame's image-to-image run: the same request and seed for every frame, so every frame gets the same noise.</summary>
+    public GenerationRequest Frame(byte[] png, ImageInputLimits limits) =>
+        Generation with { InitImage = ImageInput.Decode(png, Generation.Width, Generation.Height, limits) };
+
     /// <summary>The engine's request of a resolved job request (the init image's pixels are added once decoded).</summary>
     public static GenerationRequest ToGeneration(JobRequest resolved) => new()
     {

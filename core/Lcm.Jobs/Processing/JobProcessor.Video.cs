@@ -72,7 +72,7 @@ public sealed partial class JobProcessor
         var source = await new VideoDecoder(_options.Video, inputs.Limits).DecodeAsync(bytes, request.Video, cancellationToken);
         var (width, height) = ImageInput.DefaultSize(source.Width, source.Height, generator.Capabilities.MaxImageSize);
         var plan = JobPlan.Resolve(request, (width, height));
-        generator.Validate(FrameRequest(plan, source.Pngs[0]));
+        generator.Validate(plan.Frame(source.Pngs[0], inputs.Limits));
         for (int frame = 0; frame < source.Pngs.Count; frame++)
             await frames.UploadSourceAsync(status.Id, frame, source.Pngs[frame], cancellationToken);
         return (plan.Request, new VideoPlan(source.Pngs.Count, source.Fps, _options.Video.ChunkFrames, [], plan.Request.Width!.Value, plan.Request.Height!.Value));
@@ -121,7 +121,7 @@ public sealed partial class JobProcessor
             await Task.WhenAll(Enumerable.Range(first, Math.Min(video.ChunkFrames, video.Frames - first)).Select(async frame =>
             {
                 byte[] source = await frames.SourceAsync(status.Id, frame, linked.Token);
-                var result = await generator.GenerateAsync(FrameRequest(plan, source), null, linked.Token);
+                var result = await generator.GenerateAsync(plan.Frame(source, inputs.Limits), null, linked.Token);
                 await frames.UploadOutputAsync(status.Id, frame, ImageEncoder.Encode(result.Images[0], OutputFormat.Png, plan.Quality), linked.Token);
             }));
             return null;
@@ -204,10 +204,6 @@ public sealed partial class JobProcessor
 
     private JobImage Image(string blob, JobRequest request, string contentType) =>
         new(blob, BlobUrls.PlainUrl(images.Container.GetBlobClient(blob)), request.Width!.Value, request.Height!.Value, request.Seed!.Value, contentType);
-
-    /// <summary>One frame's image-to-image run: the same request and seed for every frame, so every frame gets the same noise.</summary>
-    private Lcm.Engine.Pipelines.GenerationRequest FrameRequest(JobPlan plan, byte[] png) =>
-        plan.Generation with { InitImage = ImageInput.Decode(png, plan.Generation.Width, plan.Generation.Height, inputs.Limits) };
 
     private static JobProgress Progress(JobRequest request, VideoPlan plan) =>
         new(request.Steps!.Value, request.Steps!.Value, 0, plan.Frames) { FramesDone = plan.FramesDone, Frames = plan.Frames };
