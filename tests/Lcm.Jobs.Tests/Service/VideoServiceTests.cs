@@ -104,6 +104,76 @@ public sealed class VideoServiceTests(AzuriteFixture fixture, ITestOutputHelper 
         Assert.Equal(0, await fixture.MessageCountAsync(names.PoisonQueue));
     }
 
+    /// <summary>Frames slow enough on the test model (about a second each here) that a chunk of 4 is still running when the test acts.</summary>
+    private static JobRequest SlowRequest() => Request(new JobVideo()) with { Width = 1536, Height = 1536, Steps = 8, Strength = 1 };
+
+    [Fact]
+    public async Task A_worker_killed_mid_chunk_changes_nothing_another_takes_the_chunk_after_its_lease()
+    {
+        var names = fixture.NewNames();
+        var client = Client(names);
+        byte[] clip = TestVideos.Clip(seconds: 1);
+        var settings = new Dictionary<string, string>
+        {
+            ["LCM_MESSAGE_LEASE_SECONDS"] = "3",
+            ["LCM_VIDEO_CHUNK_FRAMES"] = "4",
+            ["LCM_BATCH_MAX_IMAGES"] = "1",
+        };
+        var crashing = CliProcess.StartWorker(fixture.ConnectionString, names, fixture.ModelPath, output, settings);
+        string id;
+        try
+        {
+            id = (await client.SubmitVideoAsync(SlowRequest(), new MemoryStream(clip))).Id;
+            // Killed only once the split is done and its message gone, and a chunk message is leased (invisible) with no chunk recorded.
+            var queue = fixture.Queue(names.JobsQueue);
+            var deadline = DateTime.UtcNow + ServiceStorage.Timeout;
+            while (true)
+            {
+                var status = await client.GetStatusAsync(id);
+                int queued = (await queue.GetPropertiesAsync()).Value.ApproximateMessagesCount;
+                int visible = (await queue.PeekMessagesAsync(32)).Value.Length;
+                if (status!.Video is { ChunksDone.Count: 0 } plan && queued == plan.Chunks && visible < queued) break;
+                Assert.True(DateTime.UtcNow < deadline, $"no chunk was leased: {status.Json()}");
+                await Task.Delay(50);
+            }
+            crashing.Kill();
+        }
+        finally
+        {
+            crashing.Dispose();
+        }
+        Assert.Empty((await client.GetStatusAsync(id))!.Video!.ChunksDone);
+
+        await using var worker = await TestWorker.StartAsync(fixture, names, output, processor: Processor, lease: TimeSpan.FromSeconds(3));
+        var done = await client.WaitForCompletionAsync(id, TimeSpan.FromSeconds(120));
+        var control = await client.WaitForCompletionAsync((await client.SubmitVideoAsync(SlowRequest(), new MemoryStream(clip))).Id, TimeSpan.FromSeconds(120));
+
+        output.WriteLine(done.Json());
+        Assert.Equal(JobState.Succeeded, done.Status);
+        Assert.Equal([0, 1], done.Video!.ChunksDone.Order());
+        Assert.Equal(await fixture.DownloadImageAsync(control.Images[0].Blob), await fixture.DownloadImageAsync(done.Images[0].Blob));
+        Assert.Equal(1, worker.Log.Count($"Job {id} succeeded"));
+        Assert.Equal(0, await fixture.MessageCountAsync(names.PoisonQueue));
+    }
+
+    [Fact]
+    public async Task Canceling_a_video_job_stops_its_pending_chunks()
+    {
+        var names = fixture.NewNames();
+        await using var worker = await TestWorker.StartAsync(fixture, names, output, processor: Processor);
+        var client = Client(names);
+
+        string id = (await client.SubmitVideoAsync(SlowRequest(), new MemoryStream(TestVideos.Clip(seconds: 1)))).Id;
+        await fixture.WaitForStatusAsync(id, s => s.Video is not null);
+        await client.CancelAsync(id);
+        await fixture.WaitUntilEmptyAsync(names.JobsQueue, TimeSpan.FromSeconds(120));
+
+        var canceled = (await client.GetStatusAsync(id))!;
+        Assert.Equal(JobState.Canceled, canceled.Status);
+        Assert.True(canceled.Video!.ChunksDone.Count < canceled.Video.Chunks, canceled.Json());
+        Assert.Empty(await fixture.ImageBlobsAsync(id));
+    }
+
     public static TheoryData<string, string> BadVideos => new()
     {
         { "garbage", "invalid_video" },
