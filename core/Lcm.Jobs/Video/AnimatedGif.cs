@@ -28,14 +28,14 @@ internal static class AnimatedGif
         {
             throw Corrupt(e.Message);
         }
-        // Size from the header before any pixel: every frame is decoded into memory at once.
-        if (info.Width > limits.MaxDimension || info.Height > limits.MaxDimension)
-            throw new InvalidRequestException(JobErrorCodes.VideoFrameTooLarge,
-                $"the video's frames are {info.Width}x{info.Height}; at most {limits.MaxDimension}x{limits.MaxDimension} are accepted (LCM_MAX_INPUT_PIXELS)");
-        using var image = Load(configuration, bytes);
-        var delays = image.Frames.Cast<ImageFrame<Rgba32>>().Select(f => f.Metadata.GetGifMetadata().FrameDelay is var d and > 1 ? d : DefaultDelay).ToArray();
+        var delays = GifFrames.Delays(bytes).Select(d => d > 1 ? d : DefaultDelay).ToArray();
+        if (delays.Length == 0) throw Corrupt("it has no frame");
         double seconds = delays.Sum() / 100.0;
-        var window = VideoWindow.Of(video, new SourceVideo(image.Width, image.Height, seconds, delays.Length / seconds), options, limits);
+        var window = VideoWindow.Of(video, new SourceVideo(info.Width, info.Height, seconds, delays.Length / seconds), options, limits);
+        // ImageSharp decodes every frame at once: the frames' pixels are bounded before it does.
+        VideoWindow.CheckDecodedPixels(delays.Length, info.Width, info.Height);
+        using var image = Load(configuration, bytes);
+        if (image.Frames.Count != delays.Length) throw Corrupt($"it has {image.Frames.Count} frames where its blocks say {delays.Length}");
         var pngs = new List<byte[]>();
         for (int k = 0; k < window.Frames; k++)
         {

@@ -26,7 +26,22 @@ internal sealed record VideoWindow(double Start, double Seconds, double Fps, int
         double fps = video.Fps ?? Math.Min(source.Fps, RequestLimits.MaxVideoFps);
         // A clip of exactly 2 s at 8 fps is 16 frames, whatever the float rounding of its duration says.
         int frames = Math.Max(1, (int)Math.Ceiling(seconds * fps - 1e-6));
-        return frames > maxFrames ? throw TooManyFrames(frames, maxFrames) : new VideoWindow(start, seconds, fps, frames);
+        if (frames > maxFrames) throw TooManyFrames(frames, maxFrames);
+        CheckDecodedPixels(frames, source.Width, source.Height);
+        return new VideoWindow(start, seconds, fps, frames);
+    }
+
+    /// <summary>
+    /// The most pixels a job's frames may have together (a quarter of a billion: 120 frames of 1920x1080),
+    /// since a job holds its decoded frames while it splits them.
+    /// </summary>
+    public const long MaxDecodedPixels = 256L * 1024 * 1024;
+
+    public static void CheckDecodedPixels(int frames, int width, int height)
+    {
+        if ((long)frames * width * height > MaxDecodedPixels)
+            throw new InvalidRequestException(JobErrorCodes.VideoTooManyFrames,
+                $"the video's {frames} frames of {width}x{height} are {(long)frames * width * height / 1_000_000} million pixels; at most {MaxDecodedPixels / 1_000_000} million are accepted: set video.duration or a lower video.fps");
     }
 
     /// <summary>video.maxFrames, refused above the worker's LCM_MAX_VIDEO_FRAMES; by default 120 or that limit, whichever is less.</summary>

@@ -174,8 +174,28 @@ public sealed class VideoServiceTests(AzuriteFixture fixture, ITestOutputHelper 
         Assert.Empty(await fixture.ImageBlobsAsync(id));
     }
 
+    [Fact]
+    public async Task An_animated_gif_is_read_with_its_frame_delays_and_can_come_out_as_a_gif()
+    {
+        var names = fixture.NewNames();
+        await using var worker = await TestWorker.StartAsync(fixture, names, output, processor: Processor);
+        var client = Client(names);
+
+        var submitted = await client.SubmitVideoAsync(Request(new JobVideo { Format = "gif", Fps = 4 }), new MemoryStream(TestVideos.Clip("gif")));
+        var done = await client.WaitForCompletionAsync(submitted.Id, ServiceStorage.Timeout);
+
+        output.WriteLine(done.Json());
+        Assert.Equal(JobState.Succeeded, done.Status);
+        // ffmpeg writes 2 s at 8 fps as delays of 13, 12, 13, ... and 13 hundredths: 2.01 s, so 9 frames at 4 fps.
+        Assert.Equal((9, 4.0), (done.Video!.Frames, done.Video.Fps));
+        var gif = Assert.Single(done.Images);
+        Assert.Equal("image/gif", gif.ContentType);
+        Assert.Equal(9, TestVideos.Probe(await fixture.DownloadImageAsync(gif.Blob)).Frames);
+    }
+
     public static TheoryData<string, string> BadVideos => new()
     {
+        { "truncated gif", "invalid_video" },
         { "garbage", "invalid_video" },
         { "audio only", "invalid_video" },
         { "too long", "video_too_long" },
@@ -199,6 +219,7 @@ public sealed class VideoServiceTests(AzuriteFixture fixture, ITestOutputHelper 
         var (bytes, video) = what switch
         {
             "garbage" => ("not a video at all, just text"u8.ToArray(), new JobVideo()),
+            "truncated gif" => (TestVideos.Clip("gif")[..400], new JobVideo()),
             "audio only" => (TestVideos.AudioOnly(), new JobVideo()),
             "too long" => (TestVideos.Clip(seconds: 4, rate: 2), new JobVideo()),
             "too many frames" => (TestVideos.Clip(), new JobVideo { MaxFrames = 10 }),
