@@ -33,10 +33,16 @@ public sealed partial class JobProcessor
                 var (request, plan) = await SplitAsync(status, shutdown);
                 var update = await statuses.UpdateAsync(status.Id, current => ValueTask.FromResult(
                     current?.Status is not { IsTerminal: false, Video: null } running ? null
-                        : running with { Request = request, Video = plan, Progress = Progress(request, plan) }), _options.MaxStatusRaces, shutdown);
-                if ((update.Written ?? update.Current)?.Status is not { } now)
-                    return new JobOutcome(JobOutcomeKind.Retry, status.Id, null, "the status kept changing under this worker");
-                if (now.IsTerminal) return Done(now);
+                        : WithPlan(running with { Request = request }, plan)), _options.MaxStatusRaces, shutdown);
+                var now = (update.Written ?? update.Current)?.Status;
+                if (now is { Status: JobState.Canceled })
+                {
+                    // Canceled while it was split: no chunk runs, so this worker announces the cancel.
+                    await PublishAsync(now, CancellationToken.None);
+                    return Done(now);
+                }
+                if (now is { IsTerminal: true }) return Done(now);
+                if (now?.Video is null) return new JobOutcome(JobOutcomeKind.Retry, status.Id, JobState.Running, "the status kept changing under this worker");
                 status = now;
             }
             catch (InvalidRequestException e)
@@ -90,7 +96,7 @@ public sealed partial class JobProcessor
             if (await RunChunkAsync(stored, chunk, shutdown) is { } stopped) return stopped;
             var update = await statuses.UpdateAsync(id, current => ValueTask.FromResult(
                 current?.Status is not { IsTerminal: false, Video: { } now } running || now.ChunksDone.Contains(chunk) ? null
-                    : running with { Video = now with { ChunksDone = [.. now.ChunksDone, chunk] }, Progress = Progress(running.Request!, now with { ChunksDone = [.. now.ChunksDone, chunk] }) }),
+                    : WithPlan(running, now with { ChunksDone = [.. now.ChunksDone, chunk] })),
                 plan.Chunks + _options.MaxStatusRaces, CancellationToken.None);
             stored = update.Written ?? update.Current;
             if (stored?.Status is { IsTerminal: false, Video: { } recorded } && !recorded.ChunksDone.Contains(chunk))
@@ -205,6 +211,10 @@ public sealed partial class JobProcessor
     private JobImage Image(string blob, JobRequest request, string contentType) =>
         new(blob, BlobUrls.PlainUrl(images.Container.GetBlobClient(blob)), request.Width!.Value, request.Height!.Value, request.Seed!.Value, contentType);
 
-    private static JobProgress Progress(JobRequest request, VideoPlan plan) =>
-        new(request.Steps!.Value, request.Steps!.Value, 0, plan.Frames) { FramesDone = plan.FramesDone, Frames = plan.Frames };
+    /// <summary>The status with its chunk plan, and the progress that the plan's chunks done make.</summary>
+    private static JobStatus WithPlan(JobStatus status, VideoPlan plan) => status with
+    {
+        Video = plan,
+        Progress = new JobProgress(status.Request!.Steps!.Value, status.Request.Steps.Value, 0, plan.Frames) { FramesDone = plan.FramesDone, Frames = plan.Frames },
+    };
 }

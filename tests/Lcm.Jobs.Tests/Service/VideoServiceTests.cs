@@ -205,6 +205,44 @@ public sealed class VideoServiceTests(AzuriteFixture fixture, ITestOutputHelper 
         { "missing", "video_not_found" },
     };
 
+    [Fact]
+    public async Task Without_ffmpeg_a_job_fails_with_video_tool_missing_and_a_hung_ffmpeg_is_stopped_at_its_time_limit()
+    {
+        var names = fixture.NewNames();
+        string folder = Directory.CreateTempSubdirectory("lcm-fake-ffmpeg-").FullName;
+        try
+        {
+            // An ffmpeg and ffprobe that never answer: the worker kills them after LCM_FFMPEG_TIMEOUT_SECONDS.
+            foreach (string tool in new[] { "ffmpeg", "ffprobe" })
+            {
+                string path = Path.Combine(folder, tool);
+                await File.WriteAllTextAsync(path, "#!/bin/sh\nsleep 60\n");
+                File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            }
+            var client = Client(names);
+            var missing = Processor with { Video = new VideoOptions { Ffmpeg = Path.Combine(folder, "no-such-ffmpeg") } };
+            await using (var worker = await TestWorker.StartAsync(fixture, names, output, processor: missing))
+            {
+                var failed = await fixture.WaitForTerminalAsync((await client.SubmitVideoAsync(Request(new JobVideo()), new MemoryStream(TestVideos.Clip()))).Id);
+                Assert.Equal("video_tool_missing", failed.Error!.Code);
+                Assert.Contains("LCM_FFMPEG", failed.Error.Message);
+            }
+            var hung = Processor with { Video = new VideoOptions { Ffmpeg = Path.Combine(folder, "ffmpeg"), ToolTimeout = TimeSpan.FromSeconds(1) } };
+            await using (var worker = await TestWorker.StartAsync(fixture, names, output, processor: hung))
+            {
+                var timer = System.Diagnostics.Stopwatch.StartNew();
+                var failed = await fixture.WaitForTerminalAsync((await client.SubmitVideoAsync(Request(new JobVideo()), new MemoryStream(TestVideos.Clip()))).Id);
+                Assert.Equal("invalid_video", failed.Error!.Code);
+                Assert.Contains("LCM_FFMPEG_TIMEOUT_SECONDS", failed.Error.Message);
+                Assert.True(timer.Elapsed < TimeSpan.FromSeconds(30), $"{timer.Elapsed}");
+            }
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
     [Theory]
     [MemberData(nameof(BadVideos))]
     public async Task Bad_videos_are_refused_with_their_code_before_any_frame_is_generated(string what, string code)
