@@ -206,6 +206,25 @@ public sealed class VideoServiceTests(AzuriteFixture fixture, ITestOutputHelper 
     };
 
     [Fact]
+    public async Task A_chunk_that_fails_every_delivery_fails_the_job_with_its_error()
+    {
+        var names = fixture.NewNames();
+        await using var worker = await TestWorker.StartAsync(fixture, names, output, new FlakyGenerator(fixture.Engine, _ => true), processor: Processor);
+        var client = Client(names);
+
+        var submitted = await client.SubmitVideoAsync(Request(new JobVideo()), new MemoryStream(TestVideos.Clip(seconds: 1)));
+        var failed = await client.WaitForCompletionAsync(submitted.Id, ServiceStorage.Timeout);
+        await fixture.WaitUntilEmptyAsync(names.JobsQueue);
+
+        output.WriteLine(failed.Json());
+        Assert.Equal(JobState.Failed, failed.Status);
+        Assert.Equal("retries_exhausted", failed.Error!.Code);
+        Assert.Matches("chunk [01]: simulated I/O failure", failed.Error.Message);
+        Assert.Empty(failed.Video!.ChunksDone);
+        Assert.Empty(await fixture.ImageBlobsAsync(submitted.Id));
+    }
+
+    [Fact]
     public async Task Without_ffmpeg_a_job_fails_with_video_tool_missing_and_a_hung_ffmpeg_is_stopped_at_its_time_limit()
     {
         var names = fixture.NewNames();
