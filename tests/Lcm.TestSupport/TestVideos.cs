@@ -10,14 +10,32 @@ public static class TestVideos
     {
         string duration = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
         List<string> arguments = ["-f", "lavfi", "-i", $"testsrc=size={size}:rate={rate}:duration={duration}"];
-        if (audio && container != "gif") arguments.AddRange(["-f", "lavfi", "-i", $"sine=frequency=440:duration={duration}"]);
+        if (audio && container is not ("gif" or "webp")) arguments.AddRange(["-f", "lavfi", "-i", $"sine=frequency=440:duration={duration}"]);
         arguments.AddRange(container switch
         {
             "webm" => ["-c:v", "libvpx-vp9", "-pix_fmt", "yuv420p", "-deadline", "realtime"],
             "gif" => [],
+            // Lossless, so a test can compare the decoded frames with testsrc's own; libwebp_anim writes later frames as blended sub-rectangles.
+            "webp" => ["-c:v", "libwebp_anim", "-lossless", "1", "-loop", "0"],
             _ => ["-c:v", "libx264", "-pix_fmt", "yuv420p"],
         });
         return Run(container, arguments);
+    }
+
+    /// <summary>testsrc's own frames as PNG files, as <see cref="Clip"/> encodes them.</summary>
+    public static IReadOnlyList<byte[]> Frames(string size = "64x64", int rate = 8, double seconds = 2)
+    {
+        string folder = Directory.CreateTempSubdirectory("testsrc-").FullName;
+        try
+        {
+            Tool("ffmpeg", ["-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", $"testsrc=size={size}:rate={rate}:duration={seconds.ToString(System.Globalization.CultureInfo.InvariantCulture)}",
+                Path.Combine(folder, "%06d.png")]);
+            return Directory.GetFiles(folder).Order(StringComparer.Ordinal).Select(File.ReadAllBytes).ToArray();
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
     }
 
     /// <summary>A sine tone in an MP4 (M4A) container: a file with no video stream.</summary>

@@ -8,16 +8,16 @@ namespace Lcm.Jobs.Video;
 
 /// <summary>
 /// A video job's source, detected from its content: MP4, MOV, WebM (and Matroska) through ffmpeg,
-/// animated GIF through ImageSharp. The demuxer is named to ffmpeg from the detected container, so
+/// animated GIF and WebP through ImageSharp. The demuxer is named to ffmpeg from the detected container, so
 /// no other (a playlist's, which would open more files) ever reads a caller's bytes.
 /// </summary>
 internal sealed class VideoDecoder(VideoOptions options, ImageInputLimits limits)
 {
     public async Task<VideoFrames> DecodeAsync(byte[] bytes, JobVideo video, CancellationToken cancellationToken)
     {
-        if (AnimatedGif.IsGif(bytes)) return AnimatedGif.Decode(bytes, video, options, limits);
+        if (AnimatedImage.Is(bytes)) return AnimatedImage.Decode(bytes, video, options, limits);
         string demuxer = Demuxer(bytes) ?? throw new InvalidRequestException(JobErrorCodes.InvalidVideo,
-            "the video is not MP4, MOV, WebM or an animated GIF (detected from its content); animated WebP is not supported yet");
+            "the video is not MP4, MOV, WebM, or an animated GIF or WebP (detected from its content)");
         var ffmpeg = Ffmpeg.Locate(options);
         string folder = Directory.CreateTempSubdirectory("lcm-video-").FullName;
         try

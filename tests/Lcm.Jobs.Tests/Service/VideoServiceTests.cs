@@ -193,9 +193,37 @@ public sealed class VideoServiceTests(AzuriteFixture fixture, ITestOutputHelper 
         Assert.Equal(9, TestVideos.Probe(await fixture.DownloadImageAsync(gif.Blob)).Frames);
     }
 
+    [Fact]
+    public async Task An_animated_webp_is_composited_frame_by_frame_into_testsrcs_own_frames()
+    {
+        var names = fixture.NewNames();
+        await using var worker = await TestWorker.StartAsync(fixture, names, output, processor: Processor);
+        var client = Client(names);
+
+        var submitted = await client.SubmitVideoAsync(Request(new JobVideo { Format = "frames" }), new MemoryStream(TestVideos.Clip("webp")));
+        var done = await client.WaitForCompletionAsync(submitted.Id, ServiceStorage.Timeout);
+
+        output.WriteLine(done.Json());
+        Assert.Equal(JobState.Succeeded, done.Status);
+        Assert.Equal((16, 8.0), (done.Video!.Frames, done.Video.Fps));
+        var expected = TestVideos.Frames();
+        var frames = new FrameStore(fixture.Account.Blobs.GetBlobContainerClient(StorageNames.FramesContainer));
+        foreach (int i in new[] { 0, 7, 15 })
+            Assert.Equal(Pixels(expected[i]), Pixels(await frames.SourceAsync(submitted.Id, i, CancellationToken.None)));
+    }
+
+    private static byte[] Pixels(byte[] png)
+    {
+        using var image = SixLabors.ImageSharp.Image.Load<SixLabors.ImageSharp.PixelFormats.Rgb24>(png);
+        var pixels = new byte[image.Width * image.Height * 3];
+        image.CopyPixelDataTo(pixels);
+        return pixels;
+    }
+
     public static TheoryData<string, string> BadVideos => new()
     {
         { "truncated gif", "invalid_video" },
+        { "truncated webp", "invalid_video" },
         { "garbage", "invalid_video" },
         { "audio only", "invalid_video" },
         { "too long", "video_too_long" },
@@ -277,6 +305,7 @@ public sealed class VideoServiceTests(AzuriteFixture fixture, ITestOutputHelper 
         {
             "garbage" => ("not a video at all, just text"u8.ToArray(), new JobVideo()),
             "truncated gif" => (TestVideos.Clip("gif")[..400], new JobVideo()),
+            "truncated webp" => (TestVideos.Clip("webp")[..400], new JobVideo()),
             "audio only" => (TestVideos.AudioOnly(), new JobVideo()),
             "too long" => (TestVideos.Clip(seconds: 4, rate: 2), new JobVideo()),
             "too many frames" => (TestVideos.Clip(), new JobVideo { MaxFrames = 10 }),
