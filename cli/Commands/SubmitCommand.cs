@@ -19,7 +19,7 @@ internal static class SubmitCommand
     private static readonly Option<string> Output = CliOptions.Text("--output", "With --wait: a folder to save the images to.", "DIR");
     private static readonly Option<int?> Timeout = CliOptions.Int("--timeout", "With --wait: how many seconds to wait (600 by default).", "SEC");
     private static readonly Option<string> Connection = CliOptions.Connection();
-    private static readonly Option<string> VideoFile = CliOptions.Text("--video", "A video to turn into another (video-to-video): MP4, MOV, WebM or an animated GIF.", "FILE");
+    private static readonly Option<string> VideoFile = CliOptions.Text("--video", "A video to turn into another (video-to-video): MP4, MOV, WebM, or an animated GIF or WebP.", "FILE");
     private static readonly Option<string> VideoFormat = CliOptions.Text("--video-format", "With --video: mp4, webm, gif or frames (mp4 by default).", "F");
     private static readonly VideoRequestOptions Video = new();
 

@@ -13,7 +13,7 @@ namespace Lcm.Cli;
 /// </summary>
 internal static class VideoCommand
 {
-    private static readonly Option<string> Input = CliOptions.Text("--input", "The source: MP4, MOV, WebM or an animated GIF.", "FILE", required: true);
+    private static readonly Option<string> Input = CliOptions.Text("--input", "The source: MP4, MOV, WebM, or an animated GIF or WebP.", "FILE", required: true);
     private static readonly Option<string> Output = CliOptions.Text("--output", "The video file; with --format frames, a folder of PNG frames.", "FILE", required: true);
     private static readonly Option<string> Prompt = CliOptions.Text("--prompt", "What to draw.", required: true);
     private static readonly Option<double?> Strength = CliOptions.Double("--strength", $"How far each frame moves from its source, (0, 1] ({RequestLimits.DefaultVideoStrength} by default).", "S");
