@@ -14,7 +14,8 @@ internal sealed record JobPlan(JobRequest Request, GenerationRequest Generation,
     /// <summary>
     /// Every default but an image-to-image job's size, whose default is the init image's own size and
     /// is known once the image is fetched: seed (chosen by the caller, so a redelivery reuses the first
-    /// one), guidance and size (the model's), steps, count, format, quality and, for image-to-image, strength.
+    /// one), guidance and size (the model's), steps, count, format, quality, strength (image-to-image's and
+    /// video's) and a video's start and output format (its frame rate and frame bound depend on the source and the worker).
     /// </summary>
     public static JobRequest Normalise(JobRequest request, long seed, EngineCapabilities model) => request with
     {
