@@ -25,6 +25,9 @@ public static class RequestLimits
     public const double DefaultVideoStrength = 0.5;
     public const double MaxVideoFps = 30;
     public const int DefaultVideoMaxFrames = 120;
-    /// <summary>The contract's bound on video.maxFrames; a worker narrows it with LCM_MAX_VIDEO_FRAMES.</summary>
-    public const int MaxVideoFrames = 3600;
+    /// <summary>
+    /// The contract's bound on video.maxFrames (a minute at 30 fps); a worker narrows it with LCM_MAX_VIDEO_FRAMES.
+    /// A job of format frames lists every frame in its status, which must stay well under the status document's megabyte.
+    /// </summary>
+    public const int MaxVideoFrames = 1800;
 }
