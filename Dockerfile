@@ -57,6 +57,12 @@ RUN set -eux; \
         rm -rf /var/lib/apt/lists/*; \
     fi
 
+# ffmpeg (and ffprobe beside it) decodes MP4, WebM and MOV sources of video jobs and encodes their outputs.
+RUN set -eux; \
+    apt-get update; \
+    apt-get install -y --no-install-recommends ffmpeg; \
+    rm -rf /var/lib/apt/lists/*
+
 # The host listens on 8080, not the base image's 80: a user other than root cannot bind a port below 1024.
 # The prepared-model and LoRA caches go to the one folder the app's user may write.
 ENV AzureWebJobsScriptRoot=/home/site/wwwroot \

@@ -44,6 +44,10 @@ internal sealed class ConsoleProgress : IDisposable
     public void ReportStep(int step, int steps, int image, int images, string prefix = "", string suffix = "") =>
         Report(step, steps, $"{prefix}step {step}/{steps}{(images > 1 ? $", images from {image + 1} of {images}" : "")}{suffix}");
 
+    /// <summary>Frames of a video done: <paramref name="done"/> of <paramref name="frames"/>.</summary>
+    public void ReportFrames(int done, int frames, string prefix = "", string suffix = "") =>
+        Report(done, frames, $"{prefix}frame {done}/{frames}{suffix}");
+
     /// <summary>A message that stays: printed above the bar, or as a plain line.</summary>
     public void Line(string text)
     {

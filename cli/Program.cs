@@ -17,6 +17,7 @@ internal static class Program
         var root = new RootCommand("LCM images on this machine (generate, info, ...) and through the job service (worker, submit, status, ...).")
         {
             GenerateCommand.Create(),
+            VideoCommand.Create(),
             TokenizeCommand.Create(),
             InfoCommand.Create(),
             MakeModelCommand.Create(),

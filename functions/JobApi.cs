@@ -42,6 +42,8 @@ public sealed class JobApi(LcmJobClient client, CallerIdentity identity, ImageIn
             request = request with { Owner = owner };
             if (request.InitImage is { } init && !init.StartsWith(Names.InputFolder(owner) + "/", StringComparison.Ordinal))
                 return BadRequest(JobErrorCodes.InvalidInitImage, $"initImage must be one of your uploads (POST /api/inputs returns its name); '{init}' is not");
+            if (request.Video?.Input is { } video && !video.StartsWith(Names.InputFolder(owner) + "/", StringComparison.Ordinal))
+                return BadRequest(JobErrorCodes.InvalidVideo, $"video.input must be one of your uploads in lcm-inputs/{Names.InputFolder(owner)}/; '{video}' is not");
         }
         try
         {

@@ -20,14 +20,18 @@ internal static class SubmitCommand
     private static readonly Option<string> Output = CliOptions.Text("--output", "With --wait: a folder to save the images to.", "DIR");
     private static readonly Option<int?> Timeout = CliOptions.Int("--timeout", "With --wait: how many seconds to wait (600 by default).", "SEC");
     private static readonly Option<string> Connection = CliOptions.Connection();
+    private static readonly Option<string> VideoFile = CliOptions.Text("--video", "A video to turn into another (video-to-video): MP4, MOV, WebM, or an animated GIF or WebP.", "FILE");
+    private static readonly Option<string> VideoFormat = CliOptions.Text("--video-format", "With --video: mp4, webm, gif or frames (mp4 by default).", "F");
+    private static readonly VideoRequestOptions Video = new();
 
     public static Command Create()
     {
         var command = new Command("submit", "Submits a job; prints its status, or with --wait waits and saves the images.")
         {
-            Id, Format, ReplyTo, Webhook, WebhookEvents, Deadline, Previews, Wait, Output, Timeout, Connection,
+            Id, Format, ReplyTo, Webhook, WebhookEvents, Deadline, Previews, Wait, Output, Timeout, Connection, VideoFile, VideoFormat,
         };
         Request.AddTo(command);
+        Video.AddTo(command);
         command.SetAction(RunAsync);
         return command;
     }
@@ -66,7 +70,13 @@ internal static class SubmitCommand
 
         var client = CliStorage.Client(connection);
         JobStatus status;
-        if (initImage is null)
+        if (args.GetValue(VideoFile) is { } video)
+        {
+            // The worker probes the video; the file is sent as it is.
+            await using var file = File.OpenRead(video);
+            status = await client.SubmitVideoAsync(request with { Video = Video.Read(args, null, args.GetValue(VideoFormat)) }, file, cancellationToken);
+        }
+        else if (initImage is null)
         {
             status = await client.SubmitAsync(request, cancellationToken);
         }
@@ -106,7 +116,8 @@ internal static class SubmitCommand
             {
                 if (p.Preview is { } preview && preview.Step != lastProgress?.Preview?.Step) display.Line($"job {s.Id}: preview of step {preview.Step}: {preview.Url}");
                 lastProgress = p;
-                display.ReportStep(p.Step, p.Steps, p.Image, p.Images, prefix: $"job {s.Id}: ");
+                if (p is { FramesDone: int done, Frames: int frames }) display.ReportFrames(done, frames, prefix: $"job {s.Id}: ");
+                else display.ReportStep(p.Step, p.Steps, p.Image, p.Images, prefix: $"job {s.Id}: ");
             }
         });
         return await client.WaitForCompletionAsync(id, timeout, progress, cancellationToken);

@@ -88,7 +88,14 @@ public class LcmJobClient
         }
     }
 
-    private async Task<JobStatus> SubmitCoreAsync(JobRequest request, Stream? initImage, string? requestHash, CancellationToken cancellationToken)
+    /// <summary>
+    /// Video-to-video: uploads the video to <c>lcm-inputs/{id}/video</c> first (claim-check, as for init images)
+    /// and submits the request naming it; <see cref="JobRequest.Video"/> gives the rest (frame rate, window, format).
+    /// </summary>
+    public virtual Task<JobStatus> SubmitVideoAsync(JobRequest request, Stream video, CancellationToken cancellationToken = default) =>
+        SubmitCoreAsync(request with { Video = request.Video ?? new JobVideo() }, video, requestHash: null, cancellationToken);
+
+    private async Task<JobStatus> SubmitCoreAsync(JobRequest request, Stream? input, string? requestHash, CancellationToken cancellationToken)
     {
         request = request with { Id = request.Id ?? Guid.NewGuid().ToString("N") };
         using var span = LcmTelemetry.Source.StartActivity("lcm.submit", ActivityKind.Producer);
@@ -99,9 +106,14 @@ public class LcmJobClient
             var (traceparent, tracestate) = LcmTelemetry.CurrentContext();
             request = request with { Traceparent = traceparent, Tracestate = tracestate };
         }
-        if (initImage is not null)
+        if (input is not null && request.Video is { } video)
         {
-            if (request.InitImage is not null) throw new ArgumentException("give the init image either as a stream or as request.InitImage, not both", nameof(initImage));
+            if (video.Input is not null) throw new ArgumentException("give the video either as a stream or as request.Video.Input, not both", nameof(input));
+            request = request with { Video = video with { Input = Names.VideoInputBlob(request.Id!) } };
+        }
+        else if (input is not null)
+        {
+            if (request.InitImage is not null) throw new ArgumentException("give the init image either as a stream or as request.InitImage, not both", nameof(input));
             request = request with { InitImage = Names.InitImageBlob(request.Id!) };
         }
         try
@@ -116,8 +128,9 @@ public class LcmJobClient
         if (request.Webhook is { } webhook && await _options.Webhooks.CheckAsync(webhook, cancellationToken) is { } refused)
             throw new LcmJobException(400, refused.Code, refused.Message);
         await EnsureCreatedAsync(cancellationToken);
-        if (initImage is not null)
-            await _account.Blobs.GetBlobContainerClient(StorageNames.InputsContainer).GetBlobClient(request.InitImage).UploadAsync(initImage, overwrite: true, cancellationToken);
+        if (input is not null)
+            await _account.Blobs.GetBlobContainerClient(StorageNames.InputsContainer).GetBlobClient(request.Video?.Input ?? request.InitImage)
+                .UploadAsync(input, overwrite: true, cancellationToken);
         var now = DateTimeOffset.UtcNow;
         var queued = new JobStatus { Id = request.Id!, Status = JobState.Queued, CreatedAt = now, ExpiresAt = now + _options.Names.Retention, Request = request, RequestHash = requestHash };
         if (await _statuses.TryCreateAsync(queued, cancellationToken) is null)

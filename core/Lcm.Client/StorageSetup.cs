@@ -9,7 +9,7 @@ public static class StorageSetup
     {
         foreach (string queue in new[] { names.JobsQueue, names.PoisonQueue, names.WebhooksQueue, names.ResultsQueue }.OfType<string>())
             await account.Queues.GetQueueClient(queue).CreateIfNotExistsAsync(cancellationToken: cancellationToken);
-        foreach (string container in new[] { StorageNames.ImagesContainer, StorageNames.StatusContainer, StorageNames.InputsContainer, StorageNames.RequestsContainer })
+        foreach (string container in new[] { StorageNames.ImagesContainer, StorageNames.StatusContainer, StorageNames.InputsContainer, StorageNames.RequestsContainer, StorageNames.FramesContainer })
             await account.Blobs.GetBlobContainerClient(container).CreateIfNotExistsAsync(cancellationToken: cancellationToken);
     }
 }

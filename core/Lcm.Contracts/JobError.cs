@@ -59,4 +59,16 @@ public static class JobErrorCodes
     public const string OutOfMemory = "out_of_memory";
     /// <summary>The VAE decoder gave NaN or infinite values (SDXL's VAE in float16): no image is written.</summary>
     public const string VaeOverflow = "vae_overflow";
+    /// <summary>A video job's fields, or its input: not a video this service reads (MP4, WebM, MOV, animated GIF or WebP), or one without a video stream.</summary>
+    public const string InvalidVideo = "invalid_video";
+    public const string VideoNotFound = "video_not_found";
+    /// <summary>The input file is over LCM_MAX_VIDEO_BYTES, or the part of it to process over LCM_MAX_VIDEO_SECONDS.</summary>
+    public const string VideoTooLong = "video_too_long";
+    /// <summary>More frames than video.maxFrames (or LCM_MAX_VIDEO_FRAMES) at the job's frame rate.</summary>
+    public const string VideoTooManyFrames = "video_too_many_frames";
+    /// <summary>The video's frames are larger than LCM_MAX_INPUT_PIXELS.</summary>
+    public const string VideoFrameTooLarge = "video_frame_too_large";
+    /// <summary>The worker has no ffmpeg (PATH or LCM_FFMPEG), which MP4, WebM and MOV need; or it failed or ran over its limits.</summary>
+    public const string VideoToolMissing = "video_tool_missing";
+    public const string VideoToolFailed = "video_tool_failed";
 }

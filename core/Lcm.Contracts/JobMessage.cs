@@ -18,14 +18,19 @@ public sealed record JobMessage(string? JobId, JobRequest? Request, JobError? Er
     public JobMessageKind Kind => JobId is null ? JobMessageKind.Unusable
         : RequestBlob is not null ? JobMessageKind.RequestBlobEvent
         : Error is not null ? JobMessageKind.Rejected
+        : VideoChunk is not null ? JobMessageKind.VideoChunk
         : JobMessageKind.Job;
 
     /// <summary>For a message that failed validation: its replyTo queue, when that much could be read, so the producer hears back.</summary>
     public string? ReplyTo { get; init; }
 
+    /// <summary>For a chunk of a video job (<c>{"id": job, "videoChunk": n}</c>, queued by the job's split): the chunk's index.</summary>
+    public int? VideoChunk { get; init; }
+
     private static readonly string[] Fields =
-        ["id", "prompt", "steps", "guidanceScale", "width", "height", "seed", "count", "format", "quality", "replyTo", "initImage", "strength", "negativePrompt", "loras", "owner", "webhook", "webhookEvents", "deadline", "decoder", "previews", "traceparent", "tracestate"];
+        ["id", "prompt", "steps", "guidanceScale", "width", "height", "seed", "count", "format", "quality", "replyTo", "initImage", "strength", "negativePrompt", "loras", "owner", "webhook", "webhookEvents", "deadline", "decoder", "previews", "traceparent", "tracestate", "video"];
     private static readonly string[] LoraFields = ["name", "scale"];
+    private static readonly string[] VideoFields = ["input", "fps", "start", "duration", "maxFrames", "format"];
 
     /// <summary>Reads a message whose base64 text the host has not decoded (the local worker's case).</summary>
     public static JobMessage FromBase64(string text, string messageId)
@@ -79,6 +84,7 @@ public sealed record JobMessage(string? JobId, JobRequest? Request, JobError? Er
                         $"id must be a string of 1-64 characters of A-Z, a-z, 0-9, '_' and '-', found {Abbreviate(idElement.GetRawText())}"));
                 jobId = idElement.GetString()!;
             }
+            if (root.TryGetProperty("videoChunk", out var chunk)) return ReadChunk(root, jobId, chunk);
             try
             {
                 var request = ReadRequest(root);
@@ -115,6 +121,17 @@ public sealed record JobMessage(string? JobId, JobRequest? Request, JobError? Er
 
     public static string ToBase64(JobRequest request) =>
         Convert.ToBase64String(JsonSerializer.SerializeToUtf8Bytes(request, JobJson.Options));
+
+    /// <summary>The message of one chunk of video job <paramref name="jobId"/>.</summary>
+    public static string ChunkToBase64(string jobId, int chunk) =>
+        Convert.ToBase64String(JsonSerializer.SerializeToUtf8Bytes(new { id = jobId, videoChunk = chunk }, JobJson.Options));
+
+    /// <summary>A chunk message is the service's own, so anything but an id and an index is not one.</summary>
+    private static JobMessage ReadChunk(JsonElement root, string jobId, JsonElement chunk) =>
+        root.EnumerateObject().All(p => p.Name is "id" or "videoChunk") && chunk.ValueKind == JsonValueKind.Number
+        && chunk.TryGetInt32(out int index) && index >= 0
+            ? new JobMessage(jobId, null, null) { VideoChunk = index }
+            : Fail(jobId, JobErrorCodes.InvalidJson, "a videoChunk message holds only the job's id and a chunk index of 0 or more");
 
     private static JobMessage Fail(string jobId, string code, string message) => new(jobId, null, new JobError(code, message));
 
@@ -183,6 +200,26 @@ public sealed record JobMessage(string? JobId, JobRequest? Request, JobError? Er
                 : throw TypeError("previews", "true or false", previews),
             Traceparent = String(root, "traceparent"),
             Tracestate = String(root, "tracestate"),
+            Video = Video(root),
+        };
+    }
+
+    /// <summary><c>{"input": "job-1/video", "fps": 12, "start": 0, "duration": 4, "maxFrames": 120, "format": "mp4"}</c>.</summary>
+    private static JobVideo? Video(JsonElement root)
+    {
+        if (Value(root, "video") is not { } value) return null;
+        if (value.ValueKind != JsonValueKind.Object) throw TypeError("video", "an object with input, fps, start, duration, maxFrames and format", value);
+        foreach (var property in value.EnumerateObject())
+            if (!VideoFields.Contains(property.Name))
+                throw new JobRejectedException(JobErrorCodes.UnknownField, $"unknown field '{Abbreviate(property.Name)}' in video; the fields are {string.Join(", ", VideoFields)}");
+        return new JobVideo
+        {
+            Input = String(value, "input", "video.input"),
+            Fps = Number(value, "fps", "video.fps"),
+            Start = Number(value, "start", "video.start"),
+            Duration = Number(value, "duration", "video.duration"),
+            MaxFrames = Integer(value, "maxFrames", int.MinValue, int.MaxValue, "video.maxFrames") is long frames ? (int)frames : null,
+            Format = String(value, "format", "video.format"),
         };
     }
 
@@ -242,13 +279,13 @@ public sealed record JobMessage(string? JobId, JobRequest? Request, JobError? Er
         : value.ValueKind == JsonValueKind.Number ? value.GetDouble()
         : throw TypeError(shownAs ?? name, "a number", value);
 
-    private static long? Integer(JsonElement root, string name, long min, long max)
+    private static long? Integer(JsonElement root, string name, long min, long max, string? shownAs = null)
     {
         if (Value(root, name) is not { } value) return null;
         if (value.ValueKind != JsonValueKind.Number || !value.TryGetInt64(out long result))
-            throw TypeError(name, "an integer", value);
+            throw TypeError(shownAs ?? name, "an integer", value);
         if (result < min || result > max)
-            throw new JobRejectedException($"invalid_{name}", $"{name} is out of range, found {result}");
+            throw new JobRejectedException($"invalid_{name}", $"{shownAs ?? name} is out of range, found {result}");
         return result;
     }
 
@@ -268,4 +305,6 @@ public enum JobMessageKind
     RequestBlobEvent,
     /// <summary>No usable job id (poisoned with the reason): <see cref="JobMessage.Error"/> only.</summary>
     Unusable,
+    /// <summary>One chunk of a video job's frames: <see cref="JobMessage.JobId"/> (the video job's) and <see cref="JobMessage.VideoChunk"/>.</summary>
+    VideoChunk,
 }

@@ -52,6 +52,8 @@ public sealed record JobRequest
 
     /// <summary>The request without its trace context: what identifies the job.</summary>
     public JobRequest WithoutTraceContext() => this with { Traceparent = null, Tracestate = null };
+    /// <summary>Video-to-video: every frame of a video in lcm-inputs is an image-to-image run with the same seed.</summary>
+    public JobVideo? Video { get; init; }
 
     /// <summary>The output formats as the contract spells them (jpg is jpeg).</summary>
     public static readonly IReadOnlyList<string> Formats = ["png", "jpeg", "jpg", "webp"];
@@ -83,7 +85,8 @@ public sealed record JobRequest
         if (InitImage is not null && !Names.IsPlausibleInitImage(InitImage))
             throw new JobRejectedException(JobErrorCodes.InvalidInitImage,
                 "initImage must be a blob name in the container lcm-inputs (like 'job-1/init') or the URL of such a blob in this service's storage account");
-        var error = RequestRules.Strength(Strength, InitImage is not null)
+        var error = RequestRules.Video(Video, InitImage, Count)
+            ?? RequestRules.Strength(Strength, InitImage is not null || Video is not null)
             ?? RequestRules.Prompt(Prompt)
             ?? RequestRules.NegativePrompt(NegativePrompt)
             ?? (Width is { } width ? RequestRules.Size("width", width) : null)
@@ -95,6 +98,27 @@ public sealed record JobRequest
             ?? RequestRules.Loras((Loras ?? []).Select(l => (l.Name, l.Scale)).ToArray());
         if (error is not null) throw new JobRejectedException(error.Code, error.Message);
     }
+}
+
+/// <summary>
+/// The video of a video-to-video job: the input (a blob in lcm-inputs, detected from its content),
+/// which part of it and at what frame rate, and the output's container (or one PNG per frame).
+/// </summary>
+public sealed record JobVideo
+{
+    public string? Input { get; init; }
+    /// <summary>Frames per second the source is resampled to; default the source's, at most <see cref="RequestLimits.MaxVideoFps"/>.</summary>
+    public double? Fps { get; init; }
+    /// <summary>Seconds into the source where the frames start (default 0).</summary>
+    public double? Start { get; init; }
+    /// <summary>Seconds of the source from <see cref="Start"/> (default: to its end).</summary>
+    public double? Duration { get; init; }
+    /// <summary>The most frames the job may have (default <see cref="RequestLimits.DefaultVideoMaxFrames"/>, or the worker's LCM_MAX_VIDEO_FRAMES where that is less).</summary>
+    public int? MaxFrames { get; init; }
+    public string? Format { get; init; }
+
+    /// <summary>The output formats: H.264 MP4, VP9 WebM, animated GIF, or one PNG per frame.</summary>
+    public static readonly IReadOnlyList<string> Formats = ["mp4", "webm", "gif", "frames"];
 }
 
 /// <summary>A LoRA as a request names it: a name in the worker's LoRA folder and a scale (default 1).</summary>

@@ -30,6 +30,9 @@ public static partial class Names
     /// <summary>Where a client uploads a job's init image: <c>lcm-inputs/{id}/init</c>.</summary>
     public static string InitImageBlob(string jobId) => $"{jobId}/init";
 
+    /// <summary>Where the client uploads a video job's input in lcm-inputs.</summary>
+    public static string VideoInputBlob(string jobId) => $"{jobId}/video";
+
     /// <summary>A cheap shape check at parse time; the worker checks a URL's account and container when it fetches it.</summary>
     public static bool IsPlausibleInitImage(string reference) =>
         reference.Length is > 0 and <= 1024 && !reference.Any(char.IsControl) && !reference.Contains('\\')

@@ -21,4 +21,13 @@ public static class RequestLimits
     public const double DefaultStrength = 0.8;
     public const int MaxLoras = 4;
     public const double MaxLoraScale = 4;
+    /// <summary>Video-to-video: a frame keeps more of its source than a single image does, so frames stay steady.</summary>
+    public const double DefaultVideoStrength = 0.5;
+    public const double MaxVideoFps = 30;
+    public const int DefaultVideoMaxFrames = 120;
+    /// <summary>
+    /// The contract's bound on video.maxFrames (a minute at 30 fps); a worker narrows it with LCM_MAX_VIDEO_FRAMES.
+    /// A job of format frames lists every frame in its status, which must stay well under the status document's megabyte.
+    /// </summary>
+    public const int MaxVideoFrames = 1800;
 }

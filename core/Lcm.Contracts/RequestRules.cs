@@ -36,6 +36,28 @@ public static class RequestRules
             ? new JobError(JobErrorCodes.InvalidStrength, hasInitImage ? $"strength must be in (0, 1], found {s}"
                 : "strength applies to image-to-image only: give an init image (initImage) or leave strength out") : null;
 
+    /// <summary>A job's video: an input blob, a resampling rate in (0, 30], a window of the source, a frame bound and an output format.</summary>
+    public static JobError? Video(JobVideo? video, string? initImage, int? count)
+    {
+        if (video is null) return null;
+        if (initImage is not null) return VideoError("give either video or initImage, not both: every frame of the video is the init image of its run");
+        if (count is not (null or 1)) return VideoError($"a video job makes one output video; leave count out, found {count}");
+        if (video.Input is not { } input || !Names.IsPlausibleInitImage(input))
+            return VideoError("video.input must be a blob name in the container lcm-inputs (like 'job-1/video') or the URL of such a blob in this service's storage account");
+        if (video.Fps is { } fps && (!double.IsFinite(fps) || fps <= 0 || fps > RequestLimits.MaxVideoFps))
+            return VideoError($"video.fps must be in (0, {RequestLimits.MaxVideoFps}], found {fps}");
+        if (video.Start is { } start && (!double.IsFinite(start) || start < 0))
+            return VideoError($"video.start must be 0 or more seconds, found {start}");
+        if (video.Duration is { } duration && (!double.IsFinite(duration) || duration <= 0))
+            return VideoError($"video.duration must be more than 0 seconds, found {duration}");
+        if (video.MaxFrames is < 1 or > RequestLimits.MaxVideoFrames)
+            return new JobError(JobErrorCodes.VideoTooManyFrames, $"video.maxFrames must be in 1..{RequestLimits.MaxVideoFrames}, found {video.MaxFrames}");
+        return video.Format is { } format && !JobVideo.Formats.Contains(format)
+            ? VideoError($"video.format must be one of {string.Join(", ", JobVideo.Formats)}, found '{format}'") : null;
+    }
+
+    private static JobError VideoError(string message) => new(JobErrorCodes.InvalidVideo, message);
+
     public static JobError? Loras(IReadOnlyList<(string Name, double Scale)> loras)
     {
         if (loras.Count > RequestLimits.MaxLoras)

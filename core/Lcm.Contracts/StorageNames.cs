@@ -13,6 +13,8 @@ public sealed record StorageNames
     public const string StatusContainer = "lcm-status";
     public const string InputsContainer = "lcm-inputs";
     public const string RequestsContainer = "lcm-requests";
+    /// <summary>Video jobs' source and output frames between the split and the assembly.</summary>
+    public const string FramesContainer = "lcm-frames";
     /// <summary>How long statuses and images are kept: the storage lifecycle rule's days (LCM_RETENTION_DAYS, 7 by default).</summary>
     public TimeSpan Retention { get; init; } = TimeSpan.FromDays(7);
 

@@ -20,6 +20,7 @@ var containerNames = [
   'lcm-status'
   'lcm-inputs'
   'lcm-requests'
+  'lcm-frames' // video jobs' frames between the split and the assembly
 ]
 
 // Only generated output expires; lcm-requests is kept.
@@ -99,6 +100,29 @@ resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2025-06
               baseBlob: {
                 delete: {
                   daysAfterModificationGreaterThan: retentionDays
+                }
+              }
+            }
+          }
+        }
+        {
+          // A video job's frames are needed only while it runs (minutes): its output is in lcm-images.
+          name: 'expire-video-frames'
+          enabled: true
+          type: 'Lifecycle'
+          definition: {
+            filters: {
+              blobTypes: [
+                'blockBlob'
+              ]
+              prefixMatch: [
+                'lcm-frames/'
+              ]
+            }
+            actions: {
+              baseBlob: {
+                delete: {
+                  daysAfterModificationGreaterThan: 1
                 }
               }
             }

@@ -125,7 +125,7 @@ public class BicepTemplateTests : IClassFixture<BicepFixture>
     {
         var compiled = Module("storage")["variables"]!;
         Assert.Equal(["lcm-jobs", "lcm-jobs-poison", "lcm-jobs-webhooks", "lcm-results"], Strings(compiled["queueNames"]!));
-        Assert.Equal(["lcm-images", "lcm-status", "lcm-inputs", "lcm-requests"], Strings(compiled["containerNames"]!));
+        Assert.Equal(["lcm-images", "lcm-status", "lcm-inputs", "lcm-requests", "lcm-frames"], Strings(compiled["containerNames"]!));
 
         var account = Str(JobStorageAccount(Default)["name"]);
         var queues = OfType(Default, "Microsoft.Storage/storageAccounts/queueServices/queues").Select(r => Str(r["name"]));
@@ -135,7 +135,7 @@ public class BicepTemplateTests : IClassFixture<BicepFixture>
 
         var containers = OfType(Default, "Microsoft.Storage/storageAccounts/blobServices/containers").ToList();
         Assert.Equal(
-            new[] { "lcm-images", "lcm-status", "lcm-inputs", "lcm-requests" }.Select(c => $"{account}/default/{c}").Order(),
+            new[] { "lcm-images", "lcm-status", "lcm-inputs", "lcm-requests", "lcm-frames" }.Select(c => $"{account}/default/{c}").Order(),
             containers.Select(r => Str(r["name"])).Order());
         Assert.All(containers, c => Assert.Equal("None", Str(c["properties"]!["publicAccess"])));
     }
@@ -154,13 +154,18 @@ public class BicepTemplateTests : IClassFixture<BicepFixture>
         foreach (var (resources, days) in new[] { (Default, 7), (A100WithIngress, 3) })
         {
             var policy = OfType(resources, "Microsoft.Storage/storageAccounts/managementPolicies").Single();
-            var rule = policy["properties"]!["policy"]!["rules"]!.AsArray().Single()!;
+            var rules = policy["properties"]!["policy"]!["rules"]!.AsArray();
+            var rule = rules.Single(r => Str(r!["name"]) == "expire-generated-blobs")!;
             Assert.True(rule["enabled"]!.GetValue<bool>());
             Assert.Equal("Lifecycle", Str(rule["type"]));
             var definition = rule["definition"]!;
             Assert.Equal(["lcm-images/", "lcm-status/", "lcm-inputs/"], Strings(definition["filters"]!["prefixMatch"]!));
             Assert.Contains("blockBlob", Strings(definition["filters"]!["blobTypes"]!));
             Assert.Equal(days, definition["actions"]!["baseBlob"]!["delete"]!["daysAfterModificationGreaterThan"]!.GetValue<int>());
+            // Video frames are needed only while their job runs: a day, whatever the retention.
+            var frames = rules.Single(r => Str(r!["name"]) == "expire-video-frames")!["definition"]!;
+            Assert.Equal(["lcm-frames/"], Strings(frames["filters"]!["prefixMatch"]!));
+            Assert.Equal(1, frames["actions"]!["baseBlob"]!["delete"]!["daysAfterModificationGreaterThan"]!.GetValue<int>());
         }
     }
 

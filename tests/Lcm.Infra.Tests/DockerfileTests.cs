@@ -28,6 +28,13 @@ public class DockerfileTests
     }
 
     [Fact]
+    public void RuntimeStage_HasFfmpegForVideoJobs()
+    {
+        string runtime = Dockerfile[Dockerfile.IndexOf("AS runtime", StringComparison.Ordinal)..];
+        Assert.Contains("apt-get install -y --no-install-recommends ffmpeg", runtime);
+    }
+
+    [Fact]
     public void RuntimeStage_IsTheFunctionsDotnetIsolated10Image()
     {
         Assert.Contains("ARG FUNCTIONS_BASE=mcr.microsoft.com/azure-functions/dotnet-isolated:4-dotnet-isolated10.0", Dockerfile);

@@ -53,7 +53,7 @@ public sealed record WorkerSettings
             settings = settings with { HealthAddress = address };
         if (Settings.ReadInt(read, "LCM_CANCEL_POLL_MS", 50, 60_000) is int poll)
             settings = settings with { Processor = settings.Processor with { CancelPollInterval = TimeSpan.FromMilliseconds(poll) } };
-        settings = settings with { Processor = settings.Processor with { InputLimits = EngineSettings.ReadInputLimits(read), Webhooks = WebhookOptions.FromSettings(read), EventGrid = EventGridOptions.FromSettings(read) } };
+        settings = settings with { Processor = settings.Processor with { InputLimits = EngineSettings.ReadInputLimits(read), Webhooks = WebhookOptions.FromSettings(read), EventGrid = EventGridOptions.FromSettings(read), Video = VideoOptions.FromSettings(read) } };
         if (Settings.ReadInt(read, "LCM_PROGRESS_MS", 50, 600_000) is int progressMs)
             settings = settings with { Processor = settings.Processor with { ProgressInterval = TimeSpan.FromMilliseconds(progressMs) } };
         if (Settings.ReadInt(read, "LCM_SAS_MINUTES", 1, 7 * 24 * 60) is int sas)

@@ -14,22 +14,32 @@ internal sealed record JobPlan(JobRequest Request, GenerationRequest Generation,
     /// <summary>
     /// Every default but an image-to-image job's size, whose default is the init image's own size and
     /// is known once the image is fetched: seed (chosen by the caller, so a redelivery reuses the first
-    /// one), guidance and size (the model's), steps, count, format, quality, decoder and, for image-to-image, strength.
+    /// one), guidance and size (the model's), steps, count, format, quality, decoder, strength (image-to-image's and
+    /// video's) and a video's start and output format (its frame rate and frame bound depend on the source and the worker).
     /// </summary>
     public static JobRequest Normalise(JobRequest request, long seed, EngineCapabilities model) => request with
     {
         Steps = request.Steps ?? RequestLimits.DefaultSteps,
         GuidanceScale = request.GuidanceScale ?? model.Guidance.Default,
-        Width = request.Width ?? (request.InitImage is null ? model.DefaultWidth : null),
-        Height = request.Height ?? (request.InitImage is null ? model.DefaultHeight : null),
+        Width = request.Width ?? (HasOwnSize(request) ? null : model.DefaultWidth),
+        Height = request.Height ?? (HasOwnSize(request) ? null : model.DefaultHeight),
         Seed = seed,
         Count = request.Count ?? 1,
         Loras = (request.Loras ?? []).Select(l => l with { Scale = QuantisedScale(l.Scale) }).ToArray(),
         Format = (OutputFormats.Parse(request.Format) ?? OutputFormat.Png).ToString().ToLowerInvariant(),
         Quality = request.Quality ?? RequestLimits.DefaultQuality,
-        Strength = request.InitImage is null ? null : request.Strength ?? RequestLimits.DefaultStrength,
+        Strength = request.Video is not null ? request.Strength ?? RequestLimits.DefaultVideoStrength
+            : request.InitImage is null ? null : request.Strength ?? RequestLimits.DefaultStrength,
+        Video = request.Video is { } video ? video with
+        {
+            Start = video.Start ?? 0,
+            Format = video.Format ?? "mp4",
+        } : null,
         Decoder = request.Decoder ?? "full",
     };
+
+    /// <summary>Image-to-image and video jobs default to their input's size, known once it is fetched.</summary>
+    private static bool HasOwnSize(JobRequest request) => request.InitImage is not null || request.Video is not null;
 
     /// <summary>
     /// LoRA scales in steps of 0.05: each distinct scale is a merged copy of the UNet on disk, and finer
@@ -47,6 +57,10 @@ internal sealed record JobPlan(JobRequest Request, GenerationRequest Generation,
         var request = normalised with { Width = normalised.Width ?? width, Height = normalised.Height ?? height };
         return new JobPlan(request, ToGeneration(request), OutputFormats.Parse(request.Format) ?? OutputFormat.Png, request.Quality!.Value);
     }
+
+    /// <summary>A video frame's image-to-image run: the same request and seed for every frame, so every frame gets the same noise.</summary>
+    public GenerationRequest Frame(byte[] png, ImageInputLimits limits) =>
+        Generation with { InitImage = ImageInput.Decode(png, Generation.Width, Generation.Height, limits) };
 
     /// <summary>The engine's request of a resolved job request (the init image's pixels are added once decoded).</summary>
     public static GenerationRequest ToGeneration(JobRequest resolved) => new()

@@ -17,10 +17,11 @@ namespace Lcm.Jobs;
 /// overwritten with the same bytes, and status writes are conditional, so two deliveries end
 /// in one consistent status. Knows nothing of ONNX: generation is behind <see cref="IImageGenerator"/>.
 /// </summary>
-public sealed class JobProcessor(
+public sealed partial class JobProcessor(
     IImageGenerator generator,
     StatusStore statuses,
     ImageStore images,
+    FrameStore frames,
     JobQueues queues,
     BlobUrls urls,
     InputImages inputs,
@@ -43,6 +44,7 @@ public sealed class JobProcessor(
         var queues = new JobQueues(account, names);
         return new JobProcessor(generator, statuses,
             new ImageStore(account.Blobs.GetBlobContainerClient(StorageNames.ImagesContainer)),
+            new FrameStore(account.Blobs.GetBlobContainerClient(StorageNames.FramesContainer)),
             queues,
             new BlobUrls(account.Blobs, options.SasLifetime),
             new InputImages(account.Blobs, options.InputLimits),
@@ -68,6 +70,7 @@ public sealed class JobProcessor(
             logger.LogWarning("Message {MessageId} has no usable id: {Reason}", delivery.MessageId, message.Error?.Message);
             return new JobOutcome(JobOutcomeKind.Poison, null, null, message.Error?.Message);
         }
+        if (message.VideoChunk is int chunk) return await ProcessChunkAsync(id, chunk, shutdown);
         JobOutcome? settled = null;
         var update = await InSpanAsync("lcm.claim", () => statuses.UpdateAsync(id, async stored =>
         {
@@ -100,7 +103,9 @@ public sealed class JobProcessor(
         }, _options.MaxStatusRaces, shutdown));
         if (settled is not null) return settled;
         if (update.Written is not { } written) return new JobOutcome(JobOutcomeKind.Retry, id, null, "the status kept changing under this worker");
-        return written.Status.IsTerminal ? await AnnounceAsync(written.Status, shutdown, message.ReplyTo) : await RunAsync(written, shutdown);
+        return written.Status.IsTerminal ? await AnnounceAsync(written.Status, shutdown, message.ReplyTo)
+            : written.Status.Request!.Video is not null ? await SplitVideoAsync(written, shutdown)
+            : await RunAsync(written, shutdown);
     }
 
     /// <summary>The running status of an attempt: the seed fixed by the first one, every default but an init image's size filled in.</summary>
@@ -420,4 +425,6 @@ public sealed record JobProcessorOptions
     public WebhookOptions Webhooks { get; init; } = new();
     /// <summary>The Event Grid topic that receives completion events (LCM_EVENTGRID_*); none by default.</summary>
     public EventGridOptions EventGrid { get; init; } = new();
+    /// <summary>Video-to-video's tools and limits (LCM_FFMPEG, LCM_MAX_VIDEO_*, LCM_VIDEO_CHUNK_FRAMES).</summary>
+    public VideoOptions Video { get; init; } = new();
 }

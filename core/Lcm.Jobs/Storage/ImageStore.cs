@@ -15,17 +15,21 @@ public sealed class ImageStore(BlobContainerClient container)
 
     /// <summary>Writes (or overwrites, on a redelivered job: the bytes are the same) one image.</summary>
     public Task<string> UploadAsync(string jobId, int index, OutputFormat format, byte[] bytes, CancellationToken cancellationToken = default) =>
-        UploadAsync(BlobName(jobId, index, format), format, bytes, cancellationToken);
+        UploadAsync(BlobName(jobId, index, format), format.ContentType(), bytes, cancellationToken);
 
     /// <summary>Writes a running job's preview (a JPEG) over the one before.</summary>
     public Task<string> UploadPreviewAsync(string jobId, byte[] jpeg, CancellationToken cancellationToken = default) =>
-        UploadAsync(PreviewBlobName(jobId), OutputFormat.Jpeg, jpeg, cancellationToken);
+        UploadAsync(PreviewBlobName(jobId), OutputFormat.Jpeg.ContentType(), jpeg, cancellationToken);
 
-    private async Task<string> UploadAsync(string name, OutputFormat format, byte[] bytes, CancellationToken cancellationToken)
+    /// <summary>A video job's output, <c>lcm-images/{id}/video.{format}</c>.</summary>
+    public Task<string> UploadVideoAsync(string jobId, string format, string contentType, byte[] bytes, CancellationToken cancellationToken = default) =>
+        UploadAsync($"{jobId}/video.{format}", contentType, bytes, cancellationToken);
+
+    private async Task<string> UploadAsync(string name, string contentType, byte[] bytes, CancellationToken cancellationToken)
     {
         await Container.GetBlobClient(name).UploadAsync(new BinaryData(bytes), new BlobUploadOptions
         {
-            HttpHeaders = new BlobHttpHeaders { ContentType = format.ContentType() },
+            HttpHeaders = new BlobHttpHeaders { ContentType = contentType },
         }, cancellationToken);
         return name;
     }

@@ -13,7 +13,10 @@ public sealed class CliConventionsTests(CliFolder folder) : IClassFixture<CliFol
     [InlineData("prepare", "--model")]
     [InlineData("worker", "--model", "--connection", "--health-port")]
     [InlineData("submit", "--prompt", "--id", "--steps", "--guidance", "--width", "--height", "--seed", "--count", "--format", "--quality", "--reply-to",
-        "--init-image", "--strength", "--webhook", "--webhook-events", "--deadline", "--negative-prompt", "--lora", "--decoder", "--previews", "--wait", "--output", "--timeout", "--connection")]
+        "--init-image", "--strength", "--webhook", "--webhook-events", "--deadline", "--negative-prompt", "--lora", "--decoder", "--previews", "--wait", "--output", "--timeout", "--connection",
+        "--video", "--video-format", "--fps", "--start", "--duration", "--max-frames")]
+    [InlineData("video", "--input", "--output", "--prompt", "--strength", "--steps", "--guidance", "--width", "--height", "--seed", "--negative-prompt",
+        "--format", "--lora", "--model", "--fps", "--start", "--duration", "--max-frames")]
     [InlineData("status", "<ID>", "--connection")]
     [InlineData("cancel", "<ID>", "--connection")]
     [InlineData("demo", "--prompt", "--seed", "--output", "--model")]
@@ -36,7 +39,7 @@ public sealed class CliConventionsTests(CliFolder folder) : IClassFixture<CliFol
         var run = folder.Lcm("--help");
 
         LcmRun.AssertExit(0, run);
-        foreach (string command in new[] { "generate", "tokenize", "info", "make-model", "make-lora", "prepare", "worker", "submit", "status", "cancel", "demo", "bench" })
+        foreach (string command in new[] { "generate", "video", "tokenize", "info", "make-model", "make-lora", "prepare", "worker", "submit", "status", "cancel", "demo", "bench" })
             Assert.Contains($"\n  {command} ", run.Stdout);
         Assert.DoesNotContain("bench-probe", run.Stdout);
     }

@@ -69,6 +69,8 @@ public sealed class OwnershipTests(AzuriteFixture fixture, ITestOutputHelper out
 
         string job = $$"""{"prompt":"a watercolour","initImage":"{{input}}","steps":2,"strength":1,"seed":3}""";
         Assert.Equal((400, JobErrorCodes.InvalidInitImage), await Code(api.SubmitAsync(Body(job), Key(BobKey), StatusUrl, CancellationToken.None)));
+        string video = $$$"""{"prompt":"a watercolour","video":{"input":"{{{input}}}"}}""";
+        Assert.Equal((400, JobErrorCodes.InvalidVideo), await Code(api.SubmitAsync(Body(video), Key(BobKey), StatusUrl, CancellationToken.None)));
         var accepted = await api.SubmitAsync(Body(job), Key(AliceKey), StatusUrl, CancellationToken.None);
         Assert.Equal(202, accepted.StatusCode);
         string id = System.Text.Json.JsonSerializer.SerializeToElement(accepted.Body, JobJson.Options).GetProperty("id").GetString()!;

@@ -66,6 +66,19 @@ public class JobContractTests
         { """{"prompt":"a cat","loras":[{"name":"https://example.com/x.safetensors"}]}""", "invalid_loras" },
         { """{"prompt":"a cat","loras":[{"name":"style","scale":4.5}]}""", "invalid_loras" },
         { """{"prompt":"a cat","loras":[{"name":"a"},{"name":"b"},{"name":"c"},{"name":"d"},{"name":"e"}]}""", "invalid_loras" },
+        { """{"prompt":"a cat","video":{"input":"job-1/video"}}""", null },
+        { """{"prompt":"a cat","strength":0.4,"video":{"input":"job-1/video","fps":12,"start":0.5,"duration":4,"maxFrames":48,"format":"webm"}}""", null },
+        { """{"prompt":"a cat","video":{"input":"job-1/video","format":"frames"}}""", null },
+        { """{"prompt":"a cat","video":{}}""", "invalid_video" },
+        { """{"prompt":"a cat","video":"job-1/video"}""", "invalid_type" },
+        { """{"prompt":"a cat","video":{"input":"job-1/video","speed":2}}""", "unknown_field" },
+        { """{"prompt":"a cat","video":{"input":"job-1/video","fps":60}}""", "invalid_video" },
+        { """{"prompt":"a cat","video":{"input":"job-1/video","fps":0}}""", "invalid_video" },
+        { """{"prompt":"a cat","video":{"input":"job-1/video","start":-1}}""", "invalid_video" },
+        { """{"prompt":"a cat","video":{"input":"job-1/video","duration":0}}""", "invalid_video" },
+        { """{"prompt":"a cat","video":{"input":"job-1/video","maxFrames":0}}""", "video_too_many_frames" },
+        { """{"prompt":"a cat","video":{"input":"job-1/video","format":"avi"}}""", "invalid_video" },
+        { """{"prompt":"a cat","initImage":"job-1/init","video":{"input":"job-1/video"}}""", "invalid_video" },
     };
 
     [Fact]
@@ -225,6 +238,32 @@ public class JobContractTests
         Assert.Equal(request, message.Request);
     }
 
+    [Theory]
+    [InlineData("""{"prompt":"a cat","video":{"input":"../video"}}""")]
+    [InlineData("""{"prompt":"a cat","count":2,"video":{"input":"job-1/video"}}""")]
+    public void The_parser_refuses_what_the_request_schema_cannot_say_of_a_video(string json)
+    {
+        Assert.Equal("invalid_video", JobMessage.FromJson(Encoding.UTF8.GetBytes(json), "m").Error?.Code);
+    }
+
+    [Fact]
+    public void A_chunk_message_names_its_video_job_and_nothing_else_reads_as_one()
+    {
+        var chunk = JobMessage.FromBase64(JobMessage.ChunkToBase64("job-1", 3), "m");
+        Assert.Equal((JobMessageKind.VideoChunk, "job-1", 3), (chunk.Kind, chunk.JobId, chunk.VideoChunk));
+        Assert.Equal("invalid_json", JobMessage.FromJson("""{"id":"job-1","videoChunk":3,"prompt":"a cat"}"""u8, "m").Error?.Code);
+        Assert.Equal("invalid_json", JobMessage.FromJson("""{"id":"job-1","videoChunk":-1}"""u8, "m").Error?.Code);
+    }
+
+    [Fact]
+    public void A_video_job_defaults_to_its_sources_size_strength_one_half_and_mp4()
+    {
+        var request = JobPlan.Normalise(new JobRequest { Prompt = "a cat", Video = new JobVideo { Input = "job-1/video" } }, seed: 3, Model(ModelFamily.StableDiffusion, ModelKind.Distilled));
+
+        Assert.Equal((null, null, 0.5), (request.Width, request.Height, request.Strength));
+        Assert.Equal(new JobVideo { Input = "job-1/video", Start = 0, Format = "mp4" }, request.Video);
+    }
+
     [Fact]
     public void Status_and_event_documents_match_their_schemas()
     {
@@ -246,6 +285,18 @@ public class JobContractTests
         Assert.Contains("\"error\":null", statusJson);
         Assert.True(Validate("job-request", JsonSerializer.Serialize(request, JobJson.Options)));
         Assert.Equal(statusJson, Encoding.UTF8.GetString(JobStatus.FromJson(status.ToJson()).ToJson()));
+
+        var video = status with
+        {
+            Status = JobState.Running,
+            Video = new VideoPlan(16, 8, 8, [1], 64, 64),
+            Progress = new JobProgress(4, 4, 0, 16) { FramesDone = 8, Frames = 16 },
+            Images = [new JobImage("job-1/video.mp4", "http://127.0.0.1/x/lcm-images/job-1/video.mp4", 64, 64, 7, "video/mp4")],
+            Metrics = new JobMetrics(12, 340, []) { FramesPerSecond = 47 },
+        };
+        string videoJson = Encoding.UTF8.GetString(video.ToJson());
+        Assert.True(Validate("job-status", videoJson), videoJson);
+        Assert.Equal(videoJson, Encoding.UTF8.GetString(JobStatus.FromJson(video.ToJson()).ToJson()));
 
         var failed = new JobStatus { Id = "job-2", Status = JobState.Failed, CreatedAt = DateTimeOffset.UtcNow, Error = new JobError("invalid_width", "width ...") };
         Assert.True(Validate("job-status", Encoding.UTF8.GetString(failed.ToJson())));
