@@ -14,7 +14,7 @@ public static class FunctionsServices
         services.AddSingleton(sp => new QueueTriggerHandler(sp.GetRequiredService<JobProcessor>(), sp.GetRequiredService<JobQueues>(),
             sp.GetRequiredService<ILoggerFactory>().CreateLogger(JobsServices.JobsCategory)));
         services.AddSingleton(sp => new JobApi(new LcmJobClient(sp.GetRequiredService<StorageAccount>(), new LcmJobClientOptions { Names = settings.Names, Webhooks = settings.Processor.Webhooks.Policy }),
-            CallerIdentity.FromEnvironment(Environment.GetEnvironmentVariable), settings.Processor.InputLimits));
+            CallerIdentity.FromEnvironment(Environment.GetEnvironmentVariable), settings.Processor.InputLimits, settings.Processor.Video));
         services.AddSingleton<EngineWarmUp>();
         services.AddHostedService(sp => sp.GetRequiredService<EngineWarmUp>());
         services.AddSingleton(sp => new HealthApi(sp.GetRequiredService<EngineWarmUp>(), sp.GetRequiredService<JobQueues>()));

@@ -2,6 +2,8 @@ using Lcm.Client;
 using Lcm.Contracts;
 using Lcm.Engine;
 using Lcm.Engine.Imaging;
+using Lcm.Jobs;
+using Lcm.Jobs.Video;
 
 namespace Lcm.Functions;
 
@@ -14,8 +16,10 @@ public sealed record ApiResult(int StatusCode, object Body, string? Location = n
 /// identity, a caller sees and cancels only their own jobs (others' are 404, as if absent) and their
 /// jobs use only their own uploads. The function app maps routes onto it; the logic is testable without a host.
 /// </summary>
-public sealed class JobApi(LcmJobClient client, CallerIdentity identity, ImageInputLimits inputLimits)
+public sealed class JobApi(LcmJobClient client, CallerIdentity identity, ImageInputLimits inputLimits, VideoOptions? video = null)
 {
+    private readonly long _maxVideoBytes = (video ?? new VideoOptions()).MaxBytes;
+
     /// <summary>The most a caller may ask to wait for the result (<c>Prefer: wait=N</c>).</summary>
     public static readonly TimeSpan MaxWait = TimeSpan.FromSeconds(60);
 
@@ -94,12 +98,25 @@ public sealed class JobApi(LcmJobClient client, CallerIdentity identity, ImageIn
         }
     }
 
-    /// <summary>201 with the blob name for <c>initImage</c>: a PNG, JPEG or WebP within LCM_MAX_INPUT_BYTES and LCM_MAX_INPUT_PIXELS, stored under the caller's folder.</summary>
+    /// <summary>
+    /// 201 with the blob name, stored under the caller's folder: for <c>initImage</c> a PNG, JPEG or WebP within
+    /// LCM_MAX_INPUT_BYTES and LCM_MAX_INPUT_PIXELS (<c>{"initImage": name}</c>); for a video job an MP4, MOV,
+    /// WebM or animated GIF or WebP within LCM_MAX_VIDEO_BYTES (<c>{"video": {"input": name}}</c>), told apart by content.
+    /// </summary>
     public async Task<ApiResult> UploadInputAsync(Stream body, Func<string, string?> headers, CancellationToken cancellationToken)
     {
         var (owner, refusal) = identity.Resolve(headers);
         if (refusal is not null) return new ApiResult(401, new { error = refusal });
-        if (await BoundedRead.ReadAsync(body, inputLimits.MaxBytes, cancellationToken) is not { } bytes)
+        long limit = Math.Max(inputLimits.MaxBytes, _maxVideoBytes);
+        if (await BoundedRead.ReadAsync(body, limit, cancellationToken) is not { } bytes)
+            return TooLarge($"the upload is over {limit} bytes (LCM_MAX_VIDEO_BYTES, LCM_MAX_INPUT_BYTES); send a smaller one");
+        if (VideoDecoder.IsVideo(bytes))
+        {
+            if (bytes.Length > _maxVideoBytes) return TooLarge($"the video is over {_maxVideoBytes} bytes (LCM_MAX_VIDEO_BYTES); send a shorter or smaller one");
+            // Decoded and checked against the video limits by the job that names it, before any work.
+            return new ApiResult(201, new { video = new { input = await client.UploadInputAsync(new MemoryStream(bytes), owner, cancellationToken) } });
+        }
+        if (bytes.Length > inputLimits.MaxBytes)
             return TooLarge($"the image is over {inputLimits.MaxBytes} bytes (LCM_MAX_INPUT_BYTES); send a smaller one");
         try
         {

@@ -308,7 +308,7 @@ public class BicepTemplateTests : IClassFixture<BicepFixture>
         Assert.Contains("createObject('name', 'webhook-secret', 'keyVaultUrl', parameters('webhookSecretUri'), 'identity', parameters('identityId'))", secrets);
         Assert.Contains("createObject('name', 'LCM_WEBHOOK_SECRET', 'secretRef', 'webhook-secret')", Container(app)["env"]!.ToJsonString(Unescaped));
         // Versionless, so the app follows new versions of the secret.
-        Assert.Contains("secrets/lcm-webhook-secret')]", _bicep.Template.ToJsonString(Unescaped));
+        Assert.Contains("secrets/lcm-webhook-secret", _bicep.Template.ToJsonString(Unescaped));
         // The value is in the vault only, never in the app's configuration.
         Assert.DoesNotContain("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", app.ToJsonString(Unescaped));
 

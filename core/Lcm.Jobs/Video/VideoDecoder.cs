@@ -54,6 +54,9 @@ internal sealed class VideoDecoder(VideoOptions options, ImageInputLimits limits
         }
     }
 
+    /// <summary>Whether the bytes are a container or animation that a video job can take, by their content.</summary>
+    public static bool IsVideo(ReadOnlySpan<byte> bytes) => AnimatedImage.Is(bytes) || Demuxer(bytes) is not null;
+
     /// <summary>ffmpeg's demuxer for the container the bytes start with, or null for anything else.</summary>
     private static string? Demuxer(ReadOnlySpan<byte> bytes)
     {

@@ -4,6 +4,7 @@ using Lcm.Client;
 using Lcm.Contracts;
 using Lcm.Engine.Imaging;
 using Lcm.Functions;
+using Lcm.Jobs;
 using Lcm.Tests.Service;
 using Xunit.Abstractions;
 using static Lcm.Tests.Functions.HttpCalls;
@@ -28,7 +29,8 @@ public sealed class OwnershipTests(AzuriteFixture fixture, ITestOutputHelper out
     private static Func<string, string?> Key(string key) => Headers((CallerIdentity.ApiKeyHeader, key));
 
     private JobApi Api(StorageNames names, CallerIdentity identity) =>
-        new(new LcmJobClient(fixture.Account, new LcmJobClientOptions { Names = names }), identity, new ImageInputLimits { MaxBytes = 64 * 1024 });
+        new(new LcmJobClient(fixture.Account, new LcmJobClientOptions { Names = names }), identity, new ImageInputLimits { MaxBytes = 64 * 1024 },
+            new VideoOptions { MaxBytes = 256 * 1024 });
 
     [Fact]
     public async Task Callers_see_and_cancel_only_their_own_jobs()
@@ -81,6 +83,32 @@ public sealed class OwnershipTests(AzuriteFixture fixture, ITestOutputHelper out
         // What is not a picture, or is over LCM_MAX_INPUT_BYTES, is refused before it is stored.
         Assert.Equal((400, JobErrorCodes.UnsupportedImage), await Code(api.UploadInputAsync(Body("not an image"), Key(AliceKey), CancellationToken.None)));
         Assert.Equal(413, (await api.UploadInputAsync(new MemoryStream(new byte[65 * 1024]), Key(AliceKey), CancellationToken.None)).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_video_upload_names_the_video_input_and_runs_as_the_callers_video_job()
+    {
+        var names = fixture.NewNames();
+        var api = Api(names, Keys());
+        await using var worker = await TestWorker.StartAsync(fixture, names, output);
+
+        var upload = await api.UploadInputAsync(new MemoryStream(TestVideos.Clip(seconds: 0.5)), Key(AliceKey), CancellationToken.None);
+        Assert.Equal(201, upload.StatusCode);
+        string input = System.Text.Json.JsonSerializer.SerializeToElement(upload.Body).GetProperty("video").GetProperty("input").GetString()!;
+        Assert.StartsWith(Names.InputFolder("key:alice") + "/", input);
+
+        string job = $$$"""{"prompt":"a watercolour","steps":1,"seed":3,"video":{"input":"{{{input}}}","format":"frames"}}""";
+        Assert.Equal((400, JobErrorCodes.InvalidVideo), await Code(api.SubmitAsync(Body(job), Key(BobKey), StatusUrl, CancellationToken.None)));
+        var accepted = await api.SubmitAsync(Body(job), Key(AliceKey), StatusUrl, CancellationToken.None);
+        Assert.Equal(202, accepted.StatusCode);
+        string id = System.Text.Json.JsonSerializer.SerializeToElement(accepted.Body, JobJson.Options).GetProperty("id").GetString()!;
+        var done = await fixture.WaitForTerminalAsync(id);
+        Assert.Equal(JobState.Succeeded, done.Status);
+        Assert.Equal(4, done.Images.Count(i => i.ContentType == "image/png"));
+
+        // A video over LCM_MAX_VIDEO_BYTES is refused before it is stored, whatever the image limit.
+        byte[] large = [.. TestVideos.Clip(seconds: 0.5), .. new byte[256 * 1024]];
+        Assert.Equal(413, (await api.UploadInputAsync(new MemoryStream(large), Key(AliceKey), CancellationToken.None)).StatusCode);
     }
 
     [Fact]

@@ -18,8 +18,8 @@ public sealed class DeadlineTests(AzuriteFixture fixture, ITestOutputHelper outp
         await Task.Delay(TimeSpan.FromSeconds(2));
         await using var worker = await TestWorker.StartAsync(fixture, names, output);
         var expired = await fixture.WaitForTerminalAsync(late.Id);
-        // A slow job (seconds) with a deadline it cannot meet.
-        var slow = await client.SubmitAsync(SlowJob.Request("too slow") with { Deadline = 2 });
+        // A slow job (seconds) with a deadline it cannot meet, submitted to an idle worker that polls every 200 ms.
+        var slow = await client.SubmitAsync(SlowJob.Request("too slow") with { Deadline = 1 });
         var canceled = await fixture.WaitForTerminalAsync(slow.Id);
         output.WriteLine(expired.Json());
         output.WriteLine(canceled.Json());
