@@ -117,11 +117,14 @@ public sealed partial class JobProcessor
         var status = stored.Status;
         var video = status.Video!;
         using var canceledByClient = new CancellationTokenSource();
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(shutdown, canceledByClient.Token);
+        // The deadline holds for the whole job: any chunk still running at it cancels the job.
+        using var deadline = new CancellationTokenSource(UntilDeadline(status), _clock);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(shutdown, canceledByClient.Token, deadline.Token);
         using var stopWatching = CancellationTokenSource.CreateLinkedTokenSource(linked.Token);
         var watcher = WatchForCancelAsync(status.Id, stored.ETag, canceledByClient, stopWatching.Token);
         try
         {
+            deadline.Token.ThrowIfCancellationRequested();
             var plan = JobPlan.Resolve(status.Request! with { Width = video.Width, Height = video.Height });
             int first = chunk * video.ChunkFrames;
             await Task.WhenAll(Enumerable.Range(first, Math.Min(video.ChunkFrames, video.Frames - first)).Select(async frame =>
@@ -145,6 +148,11 @@ public sealed partial class JobProcessor
             await images.DeleteAllAsync(status.Id, CancellationToken.None);
             if (await statuses.GetAsync(status.Id, CancellationToken.None) is { } canceled) await PublishAsync(canceled.Status, CancellationToken.None);
             return new JobOutcome(JobOutcomeKind.Completed, status.Id, JobState.Canceled);
+        }
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested && !shutdown.IsCancellationRequested)
+        {
+            await images.DeleteAllAsync(status.Id, CancellationToken.None);
+            return await FinishAsync(Final(status, JobState.Canceled, DeadlineExceeded(status.Request!)));
         }
         catch (OperationCanceledException) when (shutdown.IsCancellationRequested)
         {

@@ -181,7 +181,7 @@ public sealed partial class JobProcessor(
         logger.LogInformation("Job {Id} running (attempt {Attempt})", status.Id, status.Attempts);
         await NotifyAsync(() => webhooks.EnqueueAsync(status, Webhooks.Started, new JobStartedEvent(status.Id, status.Status, status.Attempts), shutdown, $".{status.Attempts}"));
         using var canceledByClient = new CancellationTokenSource();
-        using var deadline = new CancellationTokenSource(Remaining(status, status.Request!) is { } left ? (left > TimeSpan.Zero ? left : TimeSpan.Zero) : Timeout.InfiniteTimeSpan, _clock);
+        using var deadline = new CancellationTokenSource(UntilDeadline(status), _clock);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(shutdown, canceledByClient.Token, deadline.Token);
         using var stopWatching = CancellationTokenSource.CreateLinkedTokenSource(linked.Token);
         var watcher = WatchForCancelAsync(status.Id, claimed.ETag, canceledByClient, stopWatching.Token);
@@ -228,8 +228,7 @@ public sealed partial class JobProcessor(
         catch (OperationCanceledException) when (deadline.IsCancellationRequested && !shutdown.IsCancellationRequested)
         {
             await images.DeleteAllAsync(status.Id, CancellationToken.None);
-            final = Final(status, JobState.Canceled, new JobError(JobErrorCodes.DeadlineExceeded,
-                $"the job was still running at its deadline of {status.Request!.Deadline} s after submit, so it was canceled")) with { Metrics = Metrics(status, timer.Elapsed, []) };
+            final = Final(status, JobState.Canceled, DeadlineExceeded(status.Request!)) with { Metrics = Metrics(status, timer.Elapsed, []) };
         }
         catch (OperationCanceledException) when (shutdown.IsCancellationRequested)
         {
@@ -373,6 +372,13 @@ public sealed partial class JobProcessor(
             logger.LogWarning(e, "Watching job {Id} for a cancel failed; the job runs on", id);
         }
     }
+
+    /// <summary>What a running job's cancel-by-deadline fires after: the time left, none (infinite) without a deadline.</summary>
+    private TimeSpan UntilDeadline(JobStatus status) =>
+        Remaining(status, status.Request!) is { } left ? (left > TimeSpan.Zero ? left : TimeSpan.Zero) : Timeout.InfiniteTimeSpan;
+
+    private static JobError DeadlineExceeded(JobRequest request) => new(JobErrorCodes.DeadlineExceeded,
+        $"the job was still running at its deadline of {request.Deadline} s after submit, so it was canceled");
 
     /// <summary>Time left before the job's deadline (from its creation, the submit); null without one.</summary>
     private TimeSpan? Remaining(JobStatus status, JobRequest request) =>

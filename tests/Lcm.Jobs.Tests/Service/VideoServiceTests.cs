@@ -175,6 +175,25 @@ public sealed class VideoServiceTests(AzuriteFixture fixture, ITestOutputHelper 
     }
 
     [Fact]
+    public async Task A_video_job_still_running_at_its_deadline_is_canceled_by_the_chunk_running_then()
+    {
+        var names = fixture.NewNames();
+        await using var worker = await TestWorker.StartAsync(fixture, names, output, processor: Processor);
+        var client = Client(names);
+
+        // Sixteen 1536x1536 frames of eight steps take far longer than the four seconds allowed.
+        string id = (await client.SubmitVideoAsync(SlowRequest() with { Deadline = 4 }, new MemoryStream(TestVideos.Clip(seconds: 2)))).Id;
+        var canceled = await fixture.WaitForTerminalAsync(id, TimeSpan.FromSeconds(120));
+        await fixture.WaitUntilEmptyAsync(names.JobsQueue, TimeSpan.FromSeconds(120));
+        output.WriteLine(canceled.Json());
+
+        Assert.Equal((JobState.Canceled, JobErrorCodes.DeadlineExceeded), (canceled.Status, canceled.Error!.Code));
+        Assert.True(canceled.Video!.ChunksDone.Count < canceled.Video.Chunks, canceled.Json());
+        Assert.Empty(await fixture.ImageBlobsAsync(id));
+        Assert.Equal(0, await fixture.MessageCountAsync(names.PoisonQueue));
+    }
+
+    [Fact]
     public async Task An_animated_gif_is_read_with_its_frame_delays_and_can_come_out_as_a_gif()
     {
         var names = fixture.NewNames();
