@@ -56,6 +56,34 @@ public sealed class FunctionTriggerTests(AzuriteFixture fixture, ITestOutputHelp
     }
 
     [Fact]
+    public async Task GenerateImage_runs_a_video_job_and_the_chunk_messages_it_queues_to_one_video()
+    {
+        var (handler, names) = Handler();
+        await StorageSetup.EnsureCreatedAsync(fixture.Account, names);
+        string id = $"fn-video-{Guid.NewGuid():N}"[..24];
+        string input = await new LcmJobClient(fixture.Account, new LcmJobClientOptions { Names = names }).UploadInputAsync(new MemoryStream(TestVideos.Clip(seconds: 1)));
+        var trigger = new GenerateImage(handler);
+        await trigger.Run(Message($$$"""{"id":"{{{id}}}","prompt":"a boat","steps":1,"seed":3,"video":{"input":"{{{input}}}"}}"""), CancellationToken.None);
+
+        // The host would hand each chunk message on the jobs queue to the trigger, on whichever replica.
+        var queue = fixture.Queue(names.JobsQueue);
+        int chunks = 0;
+        while (await queue.ReceiveMessageAsync() is { Value: { } chunk })
+        {
+            await trigger.Run(Message(Encoding.UTF8.GetString(Convert.FromBase64String(chunk.MessageText)), chunk.DequeueCount), CancellationToken.None);
+            await queue.DeleteMessageAsync(chunk.MessageId, chunk.PopReceipt);
+            chunks++;
+        }
+        var status = await fixture.WaitForTerminalAsync(id);
+        output.WriteLine(status.Json());
+        Assert.Equal(JobState.Succeeded, status.Status);
+        Assert.Equal(status.Video!.Chunks, chunks);
+        var video = Assert.Single(status.Images);
+        Assert.Equal(($"{id}/video.mp4", "video/mp4"), (video.Blob, video.ContentType));
+        Assert.Equal(8, TestVideos.Probe(await fixture.DownloadImageAsync(video.Blob)).Frames);
+    }
+
+    [Fact]
     public async Task GenerateImage_returns_for_bad_input_and_poisons_an_unusable_id()
     {
         var (handler, names) = Handler();
