@@ -37,4 +37,11 @@ public sealed record EngineOptions
     /// where there is one, else the latent-to-RGB approximation.
     /// </summary>
     public string? PreviewVaePath { get; init; }
+    /// <summary>
+    /// Opt-in (LCM_INT8): the UNet's MatMul weights quantised to int8 when the model is prepared
+    /// (<see cref="Int8Quantizer"/>, cached under <see cref="QuantizedModelDirectory"/>). Off by default:
+    /// its error is measured on self-made models only (lcm bench --only int8), not yet on a real one.
+    /// </summary>
+    public bool Int8 { get; init; }
+    public string? QuantizedModelDirectory { get; init; }
 }

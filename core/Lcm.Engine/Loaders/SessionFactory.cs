@@ -12,6 +12,7 @@ internal sealed class SessionFactory
     private readonly EngineOptions _options;
     private readonly ILogger _logger;
     private readonly PreparedModelCache? _cache;
+    private readonly Int8Quantizer? _int8;
 
     public SessionFactory(EngineOptions options, ILogger logger)
     {
@@ -19,6 +20,8 @@ internal sealed class SessionFactory
         _logger = logger;
         (ActiveProvider, FallbackReason) = Decide();
         _cache = options.PreparedCacheDirectory is { } directory ? new PreparedModelCache(directory, logger) : null;
+        if (options.Int8)
+            _int8 = new Int8Quantizer(options.QuantizedModelDirectory ?? throw new InvalidOperationException("EngineOptions.QuantizedModelDirectory must be set for Int8"), logger);
     }
 
     public ActiveProvider ActiveProvider { get; }
@@ -30,8 +33,10 @@ internal sealed class SessionFactory
     /// A session on a graph: from the prepared-model cache when it is on (optimised once, weights
     /// mapped from the file, no pre-packing), else straight from the file with full optimisation.
     /// </summary>
-    public InferenceSession Create(string modelPath)
+    /// <summary>A session on the graph; with <paramref name="quantize"/> and <see cref="EngineOptions.Int8"/>, on its int8 copy.</summary>
+    public InferenceSession Create(string modelPath, bool quantize = false)
     {
+        if (quantize && _int8 is not null) modelPath = _int8.GetOrQuantize(modelPath);
         if (_cache is null) return Load(modelPath, NewOptions(ActiveProvider == ActiveProvider.CUDA));
         string key = $"{ActiveProvider}-{CpuFeatures()}";
         string prepared = Prepare(modelPath, key);

@@ -29,9 +29,9 @@ internal static class LcmPipelineLoader
         var graphs = new List<IDisposable>();
         try
         {
-            OnnxGraph Open(string path)
+            OnnxGraph Open(string path, bool quantize = false)
             {
-                var graph = new OnnxGraph(path, sessions.Create(path));
+                var graph = new OnnxGraph(path, sessions.Create(path, quantize));
                 graphs.Add(graph);
                 return graph;
             }
@@ -39,7 +39,7 @@ internal static class LcmPipelineLoader
             var encoders = new List<(string, ClipTokenizer, TextEncoder)> { ("text_encoder", tokenizer, new TextEncoder(Open(paths.TextEncoder), penultimate: sdxl)) };
             if (sdxl) encoders.Add(("text_encoder_2", tokenizer2!, new TextEncoder(Open(paths.TextEncoder2!), penultimate: true, pooled: true)));
             var prompts = new PromptEncoder(encoders, zerosForAbsentNegative: sdxl && model.ForceZerosForEmptyPrompt);
-            var unet = new Unet(Open(paths.Unet), model.TimeCondProjDim);
+            var unet = new Unet(Open(paths.Unet, quantize: true), model.TimeCondProjDim);
             var vaeDecoder = new VaeDecoder(Open(model.VaeDecoderPath), model.VaeScalingFactor);
             CheckFamily(model, unet);
             if (prompts.HiddenSize is int te && unet.HiddenSize is int un && te != un)
