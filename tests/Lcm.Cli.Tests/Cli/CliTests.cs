@@ -169,6 +169,22 @@ public sealed class CliTests(CliFolder folder) : IClassFixture<CliFolder>
     }
 
     [Fact]
+    public void Bench_sizes_runs_the_warm_bench_per_size_in_its_own_process_and_plots_time_and_memory()
+    {
+        string plot = Path.Combine(folder.NewDirectory("plot"), "sizes.png");
+        var run = Lcm("bench", "--only", "sizes", "--sizes", "64,128", "--plot", plot, "--json");
+
+        AssertExit(0, run);
+        using var report = JsonDocument.Parse(run.Stdout);
+        var rows = report.RootElement.GetProperty("sizes").GetProperty("sizes").EnumerateArray().ToArray();
+        Assert.Equal([64, 128], rows.Select(r => r.GetProperty("size").GetInt32()));
+        Assert.All(rows, r => Assert.True(r.GetProperty("peakRssBytes").GetInt64() > 0 && r.GetProperty("unetStepMs").GetDouble() > 0));
+        using var image = SixLabors.ImageSharp.Image.Load(File.ReadAllBytes(plot), out var format);
+        Assert.Equal(("PNG", 900, 560), (format.Name, image.Width, image.Height));
+        Assert.Equal(2, Lcm("bench", "--only", "warm", "--plot", plot).ExitCode);
+    }
+
+    [Fact]
     public void Make_model_sdxl_then_info_shows_family_kind_defaults_and_image_to_image_rule_and_generate_runs()
     {
         string model = Path.Combine(folder.NewDirectory("made"), "sdxl");
