@@ -65,7 +65,7 @@ internal sealed class RealtimeEngineLoop(LcmEngine engine, RealtimeOptions optio
     }
 
     /// <summary>The next batch, or none and how long until a session's fps cap lets it run.</summary>
-    private (List<(RealtimeSession Session, RealtimeInput Input, RealtimeParams Params)> Batch, TimeSpan Wait) NextBatch()
+    internal (List<(RealtimeSession Session, RealtimeInput Input, RealtimeParams Params)> Batch, TimeSpan Wait) NextBatch()
     {
         var batch = new List<(RealtimeSession, RealtimeInput, RealtimeParams)>();
         TimeSpan wait = Timeout.InfiniteTimeSpan;
@@ -74,9 +74,10 @@ internal sealed class RealtimeEngineLoop(LcmEngine engine, RealtimeOptions optio
         lock (_gate)
         {
             (int Width, int Height, int Steps, double Strength)? key = null;
+            int start = _next;
             for (int i = 0; i < _sessions.Count && batch.Count < options.MaxBatch; i++)
             {
-                int at = (_next + i) % _sessions.Count;
+                int at = (start + i) % _sessions.Count;
                 var session = _sessions[at];
                 if (!session.Inputs.HasItem) continue;
                 long due = session.LastStartedTimestamp == long.MinValue ? now : session.LastStartedTimestamp + interval;
