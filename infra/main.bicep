@@ -97,6 +97,20 @@ param logRetentionDays int = 30
 param webhookSecret string = ''
 
 @description('Tags applied to every resource.')
+@description('Deploys the real-time server (/v1/realtime and its page) as a second container app on the same image.')
+param enableRealtime bool = false
+
+@description('Real-time sessions per replica; the HTTP scale rule adds a replica at this many.')
+@minValue(1)
+param realtimeSessionsPerReplica int = 4
+
+@minValue(1)
+param realtimeMaxReplicas int = 1
+
+@secure()
+@description('The bearer token real-time clients give; required with enableRealtime (an empty one fails the start).')
+param realtimeAuthToken string = ''
+
 param tags object = {}
 
 var suffix = uniqueString(resourceGroup().id)
@@ -132,6 +146,7 @@ var names = {
   identity: 'id-${cleanBase}-${suffix}'
   environment: 'cae-${cleanBase}-${suffix}'
   app: '${cleanBase}-func-${suffix}'
+  realtimeApp: '${cleanBase}-rt-${suffix}'
   eventTopic: 'evgt-${cleanBase}-${suffix}'
   keyVault: take('kv-${cleanBase}-${suffix}', 24)
   modelShare: 'models'
@@ -293,6 +308,29 @@ module app 'modules/app.bicep' = {
   ]
 }
 
+module realtimeApp 'modules/realtimeApp.bicep' = if (enableRealtime) {
+  name: 'realtimeApp'
+  params: {
+    location: location
+    name: names.realtimeApp
+    environmentId: environment.outputs.id
+    workloadProfileName: environment.outputs.workloadProfileName
+    cpu: replicaSize.cpu
+    memory: replicaSize.memory
+    image: containerImage
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    registryServer: useRegistry ? acrPull!.outputs.loginServer : ''
+    modelStorageName: environment.outputs.modelStorageName
+    modelPath: useModelShare ? '/models/${modelFolderName}' : '/home/site/model'
+    executionProvider: cpuOnly ? 'cpu' : executionProvider
+    sessionsPerReplica: realtimeSessionsPerReplica
+    maxReplicas: realtimeMaxReplicas
+    authToken: realtimeAuthToken
+    tags: tags
+  }
+}
+
 output eventTopicName string = jobEvents.outputs.name
 output keyVaultName string = keyVault.outputs.name
 output storageAccountName string = storage.outputs.name
@@ -303,3 +341,4 @@ output appUrl string = app.outputs.url
 output identityClientId string = identity.outputs.clientId
 output environmentName string = environment.outputs.name
 output workloadProfileName string = environment.outputs.workloadProfileName
+output realtimeUrl string = enableRealtime ? realtimeApp!.outputs.url : ''
