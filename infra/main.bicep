@@ -96,7 +96,6 @@ param logRetentionDays int = 30
 @description('The webhook signing secret (LCM_WEBHOOK_SECRET: whsec_ + base64, several space-separated while rotating), kept in Key Vault. Empty: jobs with a webhook are refused (invalid_webhook).')
 param webhookSecret string = ''
 
-@description('Tags applied to every resource.')
 @description('Deploys the real-time server (/v1/realtime and its page) as a second container app on the same image.')
 param enableRealtime bool = false
 
@@ -108,9 +107,10 @@ param realtimeSessionsPerReplica int = 4
 param realtimeMaxReplicas int = 1
 
 @secure()
-@description('The bearer token real-time clients give; required with enableRealtime (an empty one fails the start).')
-param realtimeAuthToken string = ''
+@description('The real-time server\'s LCM_REALTIME_AUTH, kept as a secret of its app: token:SECRET (the bearer token clients give); required with enableRealtime.')
+param realtimeAuth string = ''
 
+@description('Tags applied to every resource.')
 param tags object = {}
 
 var suffix = uniqueString(resourceGroup().id)
@@ -326,7 +326,7 @@ module realtimeApp 'modules/realtimeApp.bicep' = if (enableRealtime) {
     executionProvider: cpuOnly ? 'cpu' : executionProvider
     sessionsPerReplica: realtimeSessionsPerReplica
     maxReplicas: realtimeMaxReplicas
-    authToken: realtimeAuthToken
+    auth: realtimeAuth
     tags: tags
   }
 }

@@ -20,8 +20,9 @@ param executionProvider string
 param sessionsPerReplica int
 param maxReplicas int
 @secure()
-@description('The bearer token clients give (LCM_REALTIME_AUTH=token:...). Empty fails the start: the endpoint is public.')
-param authToken string
+@description('LCM_REALTIME_AUTH: token:SECRET. The endpoint is public, so none (or nothing) is refused at deployment.')
+@minLength(7)
+param auth string
 param tags object
 
 var useModelShare = !empty(modelStorageName)
@@ -59,7 +60,7 @@ resource app 'Microsoft.App/containerApps@2026-01-01' = {
       secrets: [
         {
           name: 'realtime-auth'
-          value: 'token:${authToken}'
+          value: auth
         }
       ]
     }

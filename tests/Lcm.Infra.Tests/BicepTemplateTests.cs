@@ -56,7 +56,7 @@ public class BicepTemplateTests : IClassFixture<BicepFixture>
         "param enableRealtime = true",
         "param realtimeSessionsPerReplica = 6",
         "param realtimeMaxReplicas = 3",
-        "param realtimeAuthToken = 'rt-token-for-the-test'");
+        "param realtimeAuth = 'token:rt-token-for-the-test'");
 
     // ---- compile and lint ----
 
@@ -262,8 +262,8 @@ public class BicepTemplateTests : IClassFixture<BicepFixture>
 
         Assert.Equal(Str(Container(functions)["image"]), Str(Container(realtime)["image"]));
         Assert.Equal(["/home/site/realtime/Lcm.Realtime.Host"], Strings(Container(realtime)["command"]!));
-        Assert.Equal(Strings(functions["identity"]!["userAssignedIdentities"]!.AsObject().Select(kv => JsonValue.Create(kv.Key)).ToJsonArray()),
-            Strings(realtime["identity"]!["userAssignedIdentities"]!.AsObject().Select(kv => JsonValue.Create(kv.Key)).ToJsonArray()));
+        Assert.Equal(functions["identity"]!["userAssignedIdentities"]!.AsObject().Select(kv => kv.Key),
+            realtime["identity"]!["userAssignedIdentities"]!.AsObject().Select(kv => kv.Key));
 
         var ingress = realtime["properties"]!["configuration"]!["ingress"]!;
         Assert.True(ingress["external"]!.GetValue<bool>());
