@@ -37,7 +37,7 @@ public sealed class RealtimePageBrowserTests(TestModels models) : IClassFixture<
         byte[] second = LatestFrame(browser, wait, after: Frames(browser), prompt: "a red boat on a green sea");
         Assert.NotEqual(first, second);
 
-        new SelectElement(browser.FindElement(By.Id("source"))).SelectByValue("camera");
+        browser.ExecuteScript("const s = document.getElementById('source'); s.value = 'camera'; s.dispatchEvent(new Event('change'));");
         int before = Frames(browser);
         wait.Until(_ => Frames(browser) >= before + 5);
         Assert.Equal((128, 128), RealtimeServer.Decode(OutputBytes(browser)));
@@ -53,7 +53,7 @@ public sealed class RealtimePageBrowserTests(TestModels models) : IClassFixture<
     private static byte[] LatestFrame(ChromeDriver browser, WebDriverWait wait, int after, string prompt)
     {
         // Every key sends params; the frame that answers the last of them is the prompt's picture.
-        wait.Until(_ => Frames(browser) > after && (bool)browser.ExecuteScript("return window.lastAnswered === messages && document.getElementById('prompt').value === arguments[0]", prompt));
+        wait.Until(_ => Frames(browser) > after && browser.ExecuteScript("return window.lastAnswered === messages && document.getElementById('prompt').value === arguments[0]", prompt) is true);
         byte[] jpeg = OutputBytes(browser);
         Assert.Equal((128, 128), RealtimeServer.Decode(jpeg));
         return jpeg;
@@ -68,5 +68,5 @@ public sealed class RealtimePageBrowserTests(TestModels models) : IClassFixture<
           let text = ''; for (const b of new Uint8Array(buffer)) text += String.fromCharCode(b);
           done(btoa(text));
         });
-        """));
+        """)!);
 }
