@@ -16,6 +16,10 @@ WORKDIR /src
 COPY . .
 RUN dotnet publish functions/Lcm.Functions.csproj -c Release -r linux-x64 --self-contained false \
         -p:PublishReadyToRun=true -o /home/site/wwwroot
+# The real-time server (the second container app runs this image with it as its command); self-contained,
+# so it does not depend on which ASP.NET Core runtime the Functions base image carries.
+RUN dotnet publish realtime/Lcm.Realtime.Host/Lcm.Realtime.Host.csproj -c Release -r linux-x64 --self-contained true \
+        -o /home/site/realtime
 
 # ---- runtime ----
 FROM ${FUNCTIONS_BASE} AS runtime
@@ -78,6 +82,7 @@ ARG MODEL_DIR=infra/docker/no-model
 COPY ${MODEL_DIR}/ /home/site/model/
 
 COPY --from=build /home/site/wwwroot /home/site/wwwroot
+COPY --from=build /home/site/realtime /home/site/realtime
 
 # Fail the build, not the first GPU job, if the CUDA provider has an unresolved dependency.
 # libcuda.so.1 is the driver and only exists at run time.

@@ -24,6 +24,7 @@ internal static class Program
             MakeLoraCommand.Create(),
             PrepareCommand.Create(),
             WorkerCommand.Create(),
+            ServeCommand.Create(),
             SubmitCommand.Create(),
             StatusCommand.Create(cancel: false),
             StatusCommand.Create(cancel: true),

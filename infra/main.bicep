@@ -96,6 +96,20 @@ param logRetentionDays int = 30
 @description('The webhook signing secret (LCM_WEBHOOK_SECRET: whsec_ + base64, several space-separated while rotating), kept in Key Vault. Empty: jobs with a webhook are refused (invalid_webhook).')
 param webhookSecret string = ''
 
+@description('Deploys the real-time server (/v1/realtime and its page) as a second container app on the same image.')
+param enableRealtime bool = false
+
+@description('Real-time sessions per replica; the HTTP scale rule adds a replica at this many.')
+@minValue(1)
+param realtimeSessionsPerReplica int = 4
+
+@minValue(1)
+param realtimeMaxReplicas int = 1
+
+@secure()
+@description('The real-time server\'s LCM_REALTIME_AUTH, kept as a secret of its app: token:SECRET (the bearer token clients give); required with enableRealtime.')
+param realtimeAuth string = ''
+
 @description('Tags applied to every resource.')
 param tags object = {}
 
@@ -132,6 +146,7 @@ var names = {
   identity: 'id-${cleanBase}-${suffix}'
   environment: 'cae-${cleanBase}-${suffix}'
   app: '${cleanBase}-func-${suffix}'
+  realtimeApp: '${cleanBase}-rt-${suffix}'
   eventTopic: 'evgt-${cleanBase}-${suffix}'
   keyVault: take('kv-${cleanBase}-${suffix}', 24)
   modelShare: 'models'
@@ -293,6 +308,29 @@ module app 'modules/app.bicep' = {
   ]
 }
 
+module realtimeApp 'modules/realtimeApp.bicep' = if (enableRealtime) {
+  name: 'realtimeApp'
+  params: {
+    location: location
+    name: names.realtimeApp
+    environmentId: environment.outputs.id
+    workloadProfileName: environment.outputs.workloadProfileName
+    cpu: replicaSize.cpu
+    memory: replicaSize.memory
+    image: containerImage
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    registryServer: useRegistry ? acrPull!.outputs.loginServer : ''
+    modelStorageName: environment.outputs.modelStorageName
+    modelPath: useModelShare ? '/models/${modelFolderName}' : '/home/site/model'
+    executionProvider: cpuOnly ? 'cpu' : executionProvider
+    sessionsPerReplica: realtimeSessionsPerReplica
+    maxReplicas: realtimeMaxReplicas
+    auth: realtimeAuth
+    tags: tags
+  }
+}
+
 output eventTopicName string = jobEvents.outputs.name
 output keyVaultName string = keyVault.outputs.name
 output storageAccountName string = storage.outputs.name
@@ -303,3 +341,4 @@ output appUrl string = app.outputs.url
 output identityClientId string = identity.outputs.clientId
 output environmentName string = environment.outputs.name
 output workloadProfileName string = environment.outputs.workloadProfileName
+output realtimeUrl string = enableRealtime ? realtimeApp!.outputs.url : ''

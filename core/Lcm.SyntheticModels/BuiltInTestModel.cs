@@ -14,7 +14,7 @@ public static class BuiltInTestModel
         "to an LCM ONNX export, e.g. `optimum-cli export onnx --model SimianLuo/LCM_Dreamshaper_v7 lcm-onnx/` (see README).";
 
     /// <summary>The folder under the cache; a new name whenever the maker writes other files.</summary>
-    public const string FolderName = "test-model-v2";
+    public const string FolderName = "test-model-v3";
 
     /// <summary>Returns the model's folder, writing it first if missing or incomplete. Safe when several processes start at once.</summary>
     public static string EnsureCreated(string? cacheDirectory = null) =>

@@ -48,7 +48,11 @@ public static class TestModelMaker
         WriteUnet(Path.Combine(directory, "unet"), options, batch);
         WriteVaeDecoder(Path.Combine(directory, "vae_decoder"), options, batch);
         WriteVaeEncoder(Path.Combine(directory, "vae_encoder"), options, batch);
-        if (options.TinyVae) WriteTinyVaeDecoder(Path.Combine(directory, "vae_decoder_tiny"), options, batch);
+        if (options.TinyVae)
+        {
+            WriteTinyVaeDecoder(Path.Combine(directory, "vae_decoder_tiny"), options, batch);
+            WriteTinyVaeEncoder(Path.Combine(directory, "vae_encoder_tiny"), options, batch);
+        }
         ModelJson.Write(Path.Combine(directory, "scheduler", "scheduler_config.json"),
             options.Sd15Style ? Sd15StyleGraphs.SchedulerConfig : sdxl && options.Kind == ModelKind.LcmLora ? SdxlGraphs.EulerSchedulerConfig : SchedulerConfig);
         ModelJson.Write(Path.Combine(directory, "model_index.json"),
@@ -273,6 +277,27 @@ public static class TestModelMaker
         string image = g.Node("ConvTranspose", [clamped, g.Weight("conv.weight", [LatentChannels, 3, 8, 8], 0.3f), g.Weight("conv.bias", [3], 0.1f)],
             IntsAttribute("kernel_shape", 8L, 8L), IntsAttribute("strides", 8L, 8L));
         g.FloatOutput("sample", g.Node("Tanh", [image]), batch, 3, "height", "width");
+        g.Save(Path.Combine(directory, "model.onnx"));
+        ModelJson.Write(Path.Combine(directory, "config.json"), new
+        {
+            _class_name = "AutoencoderTiny",
+            _diffusers_version = "0.22.0",
+            in_channels = 3,
+            out_channels = 3,
+            latent_channels = LatentChannels,
+            scaling_factor = 1.0,
+        });
+    }
+
+    /// <summary>
+    /// AutoencoderTiny's encoder contract: pixels in [-1, 1] to latent_sample already in the UNet's space
+    /// (scaling factor 1, nothing to sample); one stride-8 Conv with its own weights stands in for its blocks.
+    /// </summary>
+    private static void WriteTinyVaeEncoder(string directory, TestModelOptions options, Dim batch)
+    {
+        var g = new GraphBuilder("vae_encoder_tiny", options.Seed + 13, options.VaeFloat16);
+        string image = g.FloatInput("sample", batch, 3, "height", "width");
+        g.FloatOutput("latent_sample", Conv8x8(g, "conv", image), batch, LatentChannels, "latent_height", "latent_width");
         g.Save(Path.Combine(directory, "model.onnx"));
         ModelJson.Write(Path.Combine(directory, "config.json"), new
         {

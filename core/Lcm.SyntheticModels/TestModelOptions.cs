@@ -60,7 +60,7 @@ public sealed record TestModelOptions
     /// <summary>For SDXL: model_index.json's force_zeros_for_empty_prompt.</summary>
     public bool ForceZerosForEmptyPrompt { get; init; } = true;
 
-    /// <summary>A tiny autoencoder's decoder in vae_decoder_tiny/, as a TAESD export placed beside the model gives.</summary>
+    /// <summary>A tiny autoencoder's decoder in vae_decoder_tiny/ and encoder in vae_encoder_tiny/, as a TAESD export placed beside the model gives.</summary>
     public bool TinyVae { get; init; } = true;
 
     public bool VaeFloat16 => Float16 && !Float32Vae;

@@ -50,6 +50,14 @@ public class BicepTemplateTests : IClassFixture<BicepFixture>
         "param executionProvider = 'cuda'",
         "param modelSource = 'image'");
 
+    private JsonArray WithRealtime => _bicep.Snapshot("realtime",
+        "param containerImage = 'myacr.azurecr.io/lcm-functions:v1'",
+        "param containerRegistryName = 'myacr'",
+        "param enableRealtime = true",
+        "param realtimeSessionsPerReplica = 6",
+        "param realtimeMaxReplicas = 3",
+        "param realtimeAuth = 'token:rt-token-for-the-test'");
+
     // ---- compile and lint ----
 
     [Fact]
@@ -241,6 +249,40 @@ public class BicepTemplateTests : IClassFixture<BicepFixture>
         Assert.Equal(8080, ingress["targetPort"]!.GetValue<int>());
         Assert.False(ingress["allowInsecure"]!.GetValue<bool>());
         Assert.Contains(exposed["properties"]!["template"]!["scale"]!["rules"]!.AsArray(), r => r!["http"] is not null);
+    }
+
+    [Fact]
+    public void Realtime_is_a_second_app_on_the_same_image_and_identity_with_websocket_ingress_scaling_on_sessions_from_zero()
+    {
+        Assert.Single(OfType(Default, "Microsoft.App/containerApps"));
+        var apps = OfType(WithRealtime, "Microsoft.App/containerApps").ToList();
+        Assert.Equal(2, apps.Count);
+        var functions = apps.Single(a => Str(a["name"]).Contains("-func-", StringComparison.Ordinal));
+        var realtime = apps.Single(a => Str(a["name"]).Contains("-rt-", StringComparison.Ordinal));
+
+        Assert.Equal(Str(Container(functions)["image"]), Str(Container(realtime)["image"]));
+        Assert.Equal(["/home/site/realtime/Lcm.Realtime.Host"], Strings(Container(realtime)["command"]!));
+        Assert.Equal(functions["identity"]!["userAssignedIdentities"]!.AsObject().Select(kv => kv.Key),
+            realtime["identity"]!["userAssignedIdentities"]!.AsObject().Select(kv => kv.Key));
+
+        var ingress = realtime["properties"]!["configuration"]!["ingress"]!;
+        Assert.True(ingress["external"]!.GetValue<bool>());
+        Assert.Equal(8080, ingress["targetPort"]!.GetValue<int>());
+        Assert.Equal("auto", Str(ingress["transport"]));
+        Assert.False(ingress["allowInsecure"]!.GetValue<bool>());
+
+        var scale = realtime["properties"]!["template"]!["scale"]!;
+        Assert.Equal(0, scale["minReplicas"]!.GetValue<int>());
+        Assert.Equal(3, scale["maxReplicas"]!.GetValue<int>());
+        var rule = Assert.Single(scale["rules"]!.AsArray())!;
+        Assert.Equal("6", Str(rule["http"]!["metadata"]!["concurrentRequests"]));
+
+        var env = Env(realtime);
+        Assert.Equal("6", Str(env["LCM_REALTIME_MAX_SESSIONS"]["value"]));
+        Assert.Equal(Str(Env(functions)["LCM_MODEL_PATH"]["value"]), Str(env["LCM_MODEL_PATH"]["value"]));
+        // The token is a secret of the app, never a plain setting.
+        Assert.Equal("realtime-auth", Str(env["LCM_REALTIME_AUTH"]["secretRef"]));
+        Assert.DoesNotContain("rt-token-for-the-test", Container(realtime).ToJsonString());
     }
 
     [Fact]

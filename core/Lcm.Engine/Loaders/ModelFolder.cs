@@ -23,6 +23,8 @@ public sealed class ModelFolder
     public string VaeDecoderPath => Path.Combine(Root, "vae_decoder", "model.onnx");
     /// <summary>A tiny autoencoder's decoder (TAESD / TAESDXL export) in vae_decoder_tiny/; null when the folder has none.</summary>
     public string? TinyVaeDecoderPath { get; private init; }
+    /// <summary>The tiny autoencoder's encoder (AutoencoderTiny's, to UNet latents as they are) in vae_encoder_tiny/; null when there is none.</summary>
+    public string? TinyVaeEncoderPath { get; private init; }
     /// <summary>Null when the export has no VAE encoder (text-to-image does not need one).</summary>
     public string? VaeEncoderPath { get; private init; }
     public string TokenizerDirectory => Path.Combine(Root, "tokenizer");
@@ -86,6 +88,7 @@ public sealed class ModelFolder
         {
             VaeEncoderPath = File.Exists(encoder) ? encoder : null,
             TinyVaeDecoderPath = File.Exists(Path.Combine(root, "vae_decoder_tiny", "model.onnx")) ? Path.Combine(root, "vae_decoder_tiny", "model.onnx") : null,
+            TinyVaeEncoderPath = File.Exists(Path.Combine(root, "vae_encoder_tiny", "model.onnx")) ? Path.Combine(root, "vae_encoder_tiny", "model.onnx") : null,
             Scheduler = scheduler,
             VaeScalingFactor = ScalingFactorBeside(probe.VaeDecoderPath, DefaultVaeScalingFactor),
             TimeCondProjDim = (int?)ReadNumber(Path.Combine(root, "unet", "config.json"), "time_cond_proj_dim"),
@@ -110,6 +113,10 @@ public sealed class ModelFolder
         }
         throw new ModelFormatException($"tiny autoencoder folder '{folder}' has neither model.onnx nor vae_decoder/model.onnx; expected a TAESD or TAESDXL decoder exported to ONNX");
     }
+
+    /// <summary>The encoder graph beside the decoder in a tiny autoencoder folder given by a setting (encoder/ or vae_encoder/), or null: decoding alone is enough.</summary>
+    public static string? TinyVaeEncoderIn(string folder) =>
+        new[] { "encoder", "vae_encoder" }.Select(name => Path.Combine(Path.GetFullPath(folder), name, "model.onnx")).FirstOrDefault(File.Exists);
 
     /// <summary>The scaling_factor in the config.json beside a VAE graph, or <paramref name="fallback"/> where it gives none.</summary>
     public static double ScalingFactorBeside(string graph, double fallback) =>

@@ -8,7 +8,8 @@ namespace Lcm.Engine.Models;
 /// <summary>
 /// The VAE encoder graph, in either export variant: <c>latent_sample</c> (sampled inside the graph)
 /// or <c>latent_parameters</c> (mean and log-variance, which the engine samples with the image's
-/// seeded generator, so the result is deterministic).
+/// seeded generator, so the result is deterministic). The full AutoencoderKL or a tiny AutoencoderTiny
+/// (TAESD), each with its own scaling factor to UNet latents (1 for the tiny ones).
 /// </summary>
 public sealed class VaeEncoder : IDisposable
 {
@@ -16,15 +17,18 @@ public sealed class VaeEncoder : IDisposable
     private readonly TensorElementType _sampleType;
     private readonly string _output;
 
-    public VaeEncoder(OnnxGraph graph)
+    public VaeEncoder(OnnxGraph graph, double scalingFactor)
     {
-        _graph = graph;
+        (_graph, ScalingFactor) = (graph, scalingFactor);
         _sampleType = graph.RequireInput("sample", OnnxGraph.FloatTypes, 4).ElementDataType;
         _output = graph.Session.OutputMetadata.ContainsKey("latent_parameters") ? "latent_parameters" : "latent_sample";
         graph.RequireOutput(_output, OnnxGraph.FloatTypes, 4);
     }
 
     public OnnxGraph Graph => _graph;
+
+    /// <summary>What the encoded latents are multiplied by to be the UNet's.</summary>
+    public double ScalingFactor { get; }
 
     /// <summary>True when the graph returns mean and log-variance for the engine to sample.</summary>
     public bool ReturnsParameters => _output == "latent_parameters";

@@ -29,18 +29,20 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
     private readonly Unet _unet;
     private readonly IGuidance _guidance;
     private readonly VaeDecoder _vaeDecoder;
-    // Loaded on the first image-to-image request: text-to-image cold starts do not pay for it.
-    private readonly Lazy<VaeEncoder?> _vaeEncoder;
+    // Loaded on the first image-to-image request (the tiny one on the first with the tiny decoder): text-to-image cold starts do not pay for them.
+    private readonly Lazy<VaeEncoder?> _vaeEncoder, _tinyEncoder;
     // Likewise on the first request (or preview) that decodes with them; null values where there is none.
     private readonly Lazy<VaeDecoder?> _tinyDecoder, _previewDecoder;
     private readonly SemaphoreSlim _deviceLock = new(1, 1);
 
     internal LcmEngine(ModelFolder model, EngineOptions options, SessionFactory sessions, IReadOnlyList<LoraFile> loras,
-        PromptEncoder prompts, Unet unet, IGuidance guidance, VaeDecoder vaeDecoder, MemoryBudget memory, (string? Tiny, string? Preview) tinyDecoders)
+        PromptEncoder prompts, Unet unet, IGuidance guidance, VaeDecoder vaeDecoder, MemoryBudget memory, TinyVaePaths tinyDecoders)
     {
         (Model, Options, ExecutionProvider, ExecutionProviderFallbackReason, Loras) = (model, options, sessions.ActiveProvider, sessions.FallbackReason, loras);
         (_prompts, _unet, _guidance, _vaeDecoder) = (prompts, unet, guidance, vaeDecoder);
-        _vaeEncoder = new(() => model.VaeEncoderPath is { } path ? new VaeEncoder(new OnnxGraph(path, sessions.Create(path))) : null);
+        _vaeEncoder = new(() => model.VaeEncoderPath is { } path ? new VaeEncoder(new OnnxGraph(path, sessions.Create(path)), model.VaeScalingFactor) : null);
+        _tinyEncoder = new(() => tinyDecoders.Encoder is { } path
+            ? new VaeEncoder(new OnnxGraph(path, sessions.Create(path)), ModelFolder.ScalingFactorBeside(path, ModelFolder.TinyVaeScalingFactor)) : null);
         _tinyDecoder = TinyDecoder(tinyDecoders.Tiny, sessions);
         _previewDecoder = tinyDecoders.Preview == tinyDecoders.Tiny ? _tinyDecoder : TinyDecoder(tinyDecoders.Preview, sessions);
         Scheduler = new LcmScheduler(model.Scheduler);
@@ -81,7 +83,8 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
     public IReadOnlyList<(string Name, OnnxGraph Graph)> Graphs =>
         [.. _prompts.Graphs, ("unet", _unet.Graph), ("vae_decoder", _vaeDecoder.Graph),
             .. _vaeEncoder.Value is { } encoder ? [("vae_encoder", encoder.Graph)] : Array.Empty<(string, OnnxGraph)>(),
-            .. _tinyDecoder.Value is { } tiny ? [("vae_decoder_tiny", tiny.Graph)] : Array.Empty<(string, OnnxGraph)>()];
+            .. _tinyDecoder.Value is { } tiny ? [("vae_decoder_tiny", tiny.Graph)] : Array.Empty<(string, OnnxGraph)>(),
+            .. _tinyEncoder.Value is { } tinyEncoder ? [("vae_encoder_tiny", tinyEncoder.Graph)] : Array.Empty<(string, OnnxGraph)>()];
 
     public int? TimeCondDim => _unet.TimeCondDim;
 
@@ -275,15 +278,27 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
         return [.. images];
     }
 
-    private float[]?[] EncodeInitImages(IReadOnlyList<GenerationRequest> requests, PipelineRun run) =>
-        requests.Select(r => r.InitImage is null ? null
-            : run.Ort("lcm.vae_encode", ref run.VaeEncoderMs, () => _vaeEncoder.Value!.Encode(r.InitImage, run.Options, VaeTiling(r.Width, r.Height)))).ToArray();
+    private EncodedImage?[] EncodeInitImages(IReadOnlyList<GenerationRequest> requests, PipelineRun run) =>
+        requests.Select(r => r.InitImage is null ? null : Encode(r, run)).ToArray();
+
+    /// <summary>
+    /// With the tiny decoder, the tiny encoder where there is one: the speed matters more than the details
+    /// there (real time). It needs no tiles, as the tiny decoder does not.
+    /// </summary>
+    private EncodedImage Encode(GenerationRequest request, PipelineRun run)
+    {
+        var (encoder, tiles) = request.Decoder == VaeDecoderKind.Tiny && _tinyEncoder.Value is { } tiny
+            ? (tiny, null) : (_vaeEncoder.Value!, VaeTiling(request.Width, request.Height));
+        return new(encoder, run.Ort("lcm.vae_encode", ref run.VaeEncoderMs, () => encoder.Encode(request.InitImage!, run.Options, tiles)));
+    }
+
+    private sealed record EncodedImage(VaeEncoder Encoder, float[] Values);
 
     /// <summary>The VAE's tiles for this size, where the memory budget asks for them.</summary>
     private VaeTiling? VaeTiling(int width, int height) => Capabilities.Memory.VaeTile(width, height) is int tile ? new VaeTiling(tile) : null;
 
     /// <summary>The starting latents of one UNet batch, image after image.</summary>
-    private float[] PrepareLatents(PendingImage[] chunk, float[]?[] initLatents, int firstTimestep, LatentShape image)
+    private float[] PrepareLatents(PendingImage[] chunk, EncodedImage?[] initLatents, int firstTimestep, LatentShape image)
     {
         var samples = new float[chunk.Length * image.Length];
         for (int i = 0; i < chunk.Length; i++)
@@ -296,7 +311,7 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
     /// (sampled with the image's generator where the encoder returns parameters), scaled, then
     /// noised to the first timestep. The generator's draws come in diffusers' order: posterior, then noise.
     /// </summary>
-    private void StartLatents(PendingImage image, float[]? encoded, int firstTimestep, Span<float> sample)
+    private void StartLatents(PendingImage image, EncodedImage? encoded, int firstTimestep, Span<float> sample)
     {
         if (encoded is null)
         {
@@ -304,17 +319,17 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
             return;
         }
         var latents = new float[sample.Length];
-        if (_vaeEncoder.Value!.ReturnsParameters)
+        if (encoded.Encoder.ReturnsParameters)
         {
             var z = new float[sample.Length];
             image.Noise.Fill(z);
-            VaeEncoder.Sample(encoded, z, latents);
+            VaeEncoder.Sample(encoded.Values, z, latents);
         }
         else
         {
-            encoded.CopyTo(latents, 0);
+            encoded.Values.CopyTo(latents, 0);
         }
-        for (int i = 0; i < latents.Length; i++) latents[i] = (float)(latents[i] * Model.VaeScalingFactor);
+        for (int i = 0; i < latents.Length; i++) latents[i] = (float)(latents[i] * encoded.Encoder.ScalingFactor);
         var noise = new float[sample.Length];
         image.Noise.Fill(noise);
         Scheduler.AddNoise(latents, noise, firstTimestep, sample);
@@ -414,6 +429,7 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
         _unet.Dispose();
         _vaeDecoder.Dispose();
         if (_vaeEncoder.IsValueCreated) _vaeEncoder.Value?.Dispose();
+        if (_tinyEncoder.IsValueCreated) _tinyEncoder.Value?.Dispose();
         if (_tinyDecoder.IsValueCreated) _tinyDecoder.Value?.Dispose();
         if (_previewDecoder != _tinyDecoder && _previewDecoder.IsValueCreated) _previewDecoder.Value?.Dispose();
         _deviceLock.Dispose();

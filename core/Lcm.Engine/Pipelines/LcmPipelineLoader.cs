@@ -60,11 +60,16 @@ internal static class LcmPipelineLoader
         }
     }
 
-    /// <summary>The tiny autoencoders' decoder graphs: the settings' folders, else the model folder's vae_decoder_tiny/ for both.</summary>
-    private static (string? Tiny, string? Preview) TinyDecoders(ModelFolder model, EngineOptions options)
+    /// <summary>
+    /// The tiny autoencoders' graphs: the settings' folders, else the model folder's vae_decoder_tiny/ for both
+    /// decoders and its vae_encoder_tiny/ for the encoder.
+    /// </summary>
+    private static TinyVaePaths TinyDecoders(ModelFolder model, EngineOptions options)
     {
-        string? tiny = options.TinyVaePath is { } folder ? ModelFolder.TinyVaeDecoderIn(folder) : model.TinyVaeDecoderPath;
-        return (tiny, options.PreviewVaePath is { } preview ? ModelFolder.TinyVaeDecoderIn(preview) : tiny);
+        var (tiny, encoder) = options.TinyVaePath is { } folder
+            ? (ModelFolder.TinyVaeDecoderIn(folder), ModelFolder.TinyVaeEncoderIn(folder))
+            : (model.TinyVaeDecoderPath, model.TinyVaeEncoderPath);
+        return new(tiny, options.PreviewVaePath is { } preview ? ModelFolder.TinyVaeDecoderIn(preview) : tiny, encoder);
     }
 
     /// <summary>The folder's second encoder and the UNet's added conditions come together, or the export is incomplete.</summary>

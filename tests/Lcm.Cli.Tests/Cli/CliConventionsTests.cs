@@ -12,6 +12,7 @@ public sealed class CliConventionsTests(CliFolder folder) : IClassFixture<CliFol
     [InlineData("make-lora", "--output", "--family", "--format", "--rank", "--alpha", "--seed", "--dtype", "--unet-only")]
     [InlineData("prepare", "--model")]
     [InlineData("worker", "--model", "--connection", "--health-port")]
+    [InlineData("serve", "--model", "--port", "--host")]
     [InlineData("submit", "--prompt", "--id", "--steps", "--guidance", "--width", "--height", "--seed", "--count", "--format", "--quality", "--reply-to",
         "--init-image", "--strength", "--webhook", "--webhook-events", "--deadline", "--negative-prompt", "--lora", "--decoder", "--previews", "--wait", "--output", "--timeout", "--connection",
         "--video", "--video-format", "--fps", "--start", "--duration", "--max-frames")]
@@ -39,7 +40,7 @@ public sealed class CliConventionsTests(CliFolder folder) : IClassFixture<CliFol
         var run = folder.Lcm("--help");
 
         LcmRun.AssertExit(0, run);
-        foreach (string command in new[] { "generate", "video", "tokenize", "info", "make-model", "make-lora", "prepare", "worker", "submit", "status", "cancel", "demo", "bench" })
+        foreach (string command in new[] { "generate", "video", "tokenize", "info", "make-model", "make-lora", "prepare", "worker", "serve", "submit", "status", "cancel", "demo", "bench" })
             Assert.Contains($"\n  {command} ", run.Stdout);
         Assert.DoesNotContain("bench-probe", run.Stdout);
     }

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Lcm.Contracts;
 using Lcm.Engine;
 using Lcm.Engine.Loaders;
@@ -98,6 +99,48 @@ public sealed class TinyDecoderTests(TestModels models) : IClassFixture<TestMode
 
         var missing = Assert.Throws<ModelFormatException>(() => LcmEngine.Load(folder, TestModels.Cpu with { PreviewVaePath = models.NewDirectory("empty") }));
         Assert.Contains("neither model.onnx nor vae_decoder/model.onnx", missing.Message);
+    }
+
+    [Fact]
+    public void With_the_tiny_decoder_init_images_are_encoded_by_the_tiny_encoder_to_unet_latents_as_they_are()
+    {
+        var request = Request(VaeDecoderKind.Tiny) with { Steps = 2, Strength = 0.6, InitImage = InitImages.At(64, 80) };
+        var tiny = models.Engine(float16: false).Generate(request).Images[0];
+        var full = models.Engine(float16: false).Generate(request with { Decoder = VaeDecoderKind.Full }).Images[0];
+
+        // The same run where the tiny encoder's graph is the folder's only encoder, at scaling factor 1 (what vae_encoder gets from vae_decoder's config).
+        string asFull = models.Copy();
+        File.Copy(Path.Combine(asFull, "vae_encoder_tiny", "model.onnx"), Path.Combine(asFull, "vae_encoder", "model.onnx"), overwrite: true);
+        Directory.Delete(Path.Combine(asFull, "vae_encoder_tiny"), recursive: true);
+        string config = Path.Combine(asFull, "vae_decoder", "config.json");
+        var json = JsonNode.Parse(File.ReadAllText(config))!;
+        json["scaling_factor"] = 1.0;
+        File.WriteAllText(config, json.ToJsonString());
+        using (var engine = LcmEngine.Load(asFull, TestModels.Cpu))
+            Assert.Equal(tiny.Rgb, engine.Generate(request).Images[0].Rgb);
+
+        // Without a tiny encoder, tiny decodes the full encoder's latents; the full decoder never uses the tiny encoder.
+        string noTinyEncoder = models.Copy();
+        Directory.Delete(Path.Combine(noTinyEncoder, "vae_encoder_tiny"), recursive: true);
+        using (var engine = LcmEngine.Load(noTinyEncoder, TestModels.Cpu))
+        {
+            Assert.NotEqual(tiny.Rgb, engine.Generate(request).Images[0].Rgb);
+            Assert.Equal(full.Rgb, engine.Generate(request with { Decoder = VaeDecoderKind.Full }).Images[0].Rgb);
+        }
+    }
+
+    [Fact]
+    public void A_tiny_autoencoder_folder_from_the_settings_brings_its_encoder_beside_the_decoder()
+    {
+        var request = Request(VaeDecoderKind.Tiny) with { Steps = 2, Strength = 0.6, InitImage = InitImages.At(64, 80) };
+        string folder = models.Copy();
+        string taesd = models.NewDirectory("taesd-with-encoder");
+        TestModels.CopyFolder(Path.Combine(folder, "vae_decoder_tiny"), Path.Combine(taesd, "vae_decoder"));
+        TestModels.CopyFolder(Path.Combine(folder, "vae_encoder_tiny"), Path.Combine(taesd, "encoder"));
+        Directory.Delete(Path.Combine(folder, "vae_decoder_tiny"), recursive: true);
+        Directory.Delete(Path.Combine(folder, "vae_encoder_tiny"), recursive: true);
+        using var engine = LcmEngine.Load(folder, TestModels.Cpu with { TinyVaePath = taesd });
+        Assert.Equal(models.Engine(float16: false).Generate(request).Images[0].Rgb, engine.Generate(request).Images[0].Rgb);
     }
 
     private static byte ToByte(float value) => (byte)MathF.Round(Math.Clamp(value / 2f + 0.5f, 0f, 1f) * 255f, MidpointRounding.ToEven);
