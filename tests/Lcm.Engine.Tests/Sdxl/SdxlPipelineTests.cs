@@ -47,7 +47,7 @@ public sealed class SdxlPipelineTests(SdxlModels models) : IClassFixture<SdxlMod
             (distilled.Family, distilled.Kind, distilled.Guidance.Default, distilled.DefaultWidth, distilled.DefaultHeight, distilled.ImageToImage));
         Assert.Equal((ModelFamily.StableDiffusionXL, ModelKind.LcmLora, 1.0, 3.0, 1024, ImageToImageRule.LastOfSchedule),
             (lora.Family, lora.Kind, lora.Guidance.Default, lora.Guidance.Max, lora.DefaultWidth, lora.ImageToImage));
-        Assert.Equal(["text_encoder", "text_encoder_2", "unet", "vae_decoder", "vae_encoder", "vae_decoder_tiny"], models.Engine(Lora).Graphs.Select(g => g.Name));
+        Assert.Equal(["text_encoder", "text_encoder_2", "unet", "vae_decoder", "vae_encoder", "vae_decoder_tiny", "vae_encoder_tiny"], models.Engine(Lora).Graphs.Select(g => g.Name));
     }
 
     [Theory]
