@@ -225,6 +225,8 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
 
         // 1. Encode the prompts, and the negative prompts where the guidance needs them.
         var (conditioning, warnings) = EncodePrompts(requests, run);
+        // Previews are drawn off this thread between steps: their decoder's session is made now, not in the first one's time.
+        if (requests.Any(r => r.Preview is not null)) _ = _previewDecoder.Value;
         // 2. Prepare latents, from each image's seeded noise or its request's init image noised to the first timestep.
         var images = SeedImages(requests, image);
         var initLatents = EncodeInitImages(requests, run);

@@ -15,39 +15,6 @@ namespace Lcm.Tests.Service;
 public sealed class PreviewTests(AzuriteFixture fixture, ITestOutputHelper output)
 {
     [Fact]
-    public async Task A_job_with_previews_sends_each_preview_in_its_progress_and_keeps_the_latest_a_small_jpeg()
-    {
-        var names = fixture.NewNames();
-        using var receiver = new WebhookReceiver();
-        var webhooks = new WebhookOptions { Keys = [WebhookSignature.Key("whsec_" + Convert.ToBase64String(new byte[32]))], Policy = new WebhookPolicy { AllowHttpLoopback = true } };
-        await using var worker = await TestWorker.StartAsync(fixture, names, output,
-            processor: TestWorker.FastProcessor with { ProgressInterval = TimeSpan.FromMilliseconds(20), Webhooks = webhooks });
-        var client = new LcmJobClient(fixture.Account, new LcmJobClientOptions { Names = names, Webhooks = webhooks.Policy });
-        // Slow enough (seconds, mostly the decode) for a preview to be drawn before the job ends.
-        var job = await client.SubmitAsync(SlowJob.Request("a preview, please") with
-        {
-            Previews = true, Webhook = receiver.Url(), WebhookEvents = [Webhooks.Progress, Webhooks.Completed],
-        });
-        var done = await client.WaitForCompletionAsync(job.Id, ServiceStorage.Timeout);
-        await receiver.WaitForAsync(2);
-        await Task.Delay(300);
-        var previews = receiver.Received.Where(h => h.Headers["webhook-id"].Contains(".progress."))
-            .Select(h => JsonDocument.Parse(h.Body).RootElement.GetProperty("progress").GetProperty("preview")).ToArray();
-        foreach (var preview in previews) output.WriteLine(preview.GetRawText());
-
-        Assert.Equal(JobState.Succeeded, done.Status);
-        Assert.NotEmpty(previews);
-        Assert.All(previews, p => Assert.Equal($"{job.Id}/preview.jpg", p.GetProperty("blob").GetString()));
-        Assert.All(previews, p => Assert.InRange(p.GetProperty("step").GetInt32(), 1, 8));
-        Assert.Equal([$"{job.Id}/0.png", $"{job.Id}/1.png", $"{job.Id}/preview.jpg"], await fixture.ImageBlobsAsync(job.Id));
-        // Drawn by the folder's tiny autoencoder and scaled so the longer side is 256 pixels.
-        byte[] jpeg = await fixture.DownloadImageAsync($"{job.Id}/preview.jpg");
-        ServiceStorage.AssertImage(jpeg, "JPEG", 256, 256);
-        using var picture = Image.Load<Rgb24>(jpeg);
-        Assert.True(Enumerable.Range(0, 256).Select(y => picture[128, y]).Distinct().Count() > 4, "the preview should not be one colour");
-    }
-
-    [Fact]
     public async Task The_client_signs_a_running_jobs_preview_url_as_it_signs_image_urls()
     {
         var names = fixture.NewNames();
