@@ -278,16 +278,19 @@ public static class TestModelMaker
             IntsAttribute("kernel_shape", 8L, 8L), IntsAttribute("strides", 8L, 8L));
         g.FloatOutput("sample", g.Node("Tanh", [image]), batch, 3, "height", "width");
         g.Save(Path.Combine(directory, "model.onnx"));
-        ModelJson.Write(Path.Combine(directory, "config.json"), new
-        {
-            _class_name = "AutoencoderTiny",
-            _diffusers_version = "0.22.0",
-            in_channels = 3,
-            out_channels = 3,
-            latent_channels = LatentChannels,
-            scaling_factor = 1.0,
-        });
+        ModelJson.Write(Path.Combine(directory, "config.json"), TinyVaeConfig);
     }
+
+    // What an AutoencoderTiny export's decoder and encoder folders both carry.
+    private static readonly object TinyVaeConfig = new
+    {
+        _class_name = "AutoencoderTiny",
+        _diffusers_version = "0.22.0",
+        in_channels = 3,
+        out_channels = 3,
+        latent_channels = LatentChannels,
+        scaling_factor = 1.0,
+    };
 
     /// <summary>
     /// AutoencoderTiny's encoder contract: pixels in [-1, 1] to latent_sample already in the UNet's space
@@ -299,15 +302,7 @@ public static class TestModelMaker
         string image = g.FloatInput("sample", batch, 3, "height", "width");
         g.FloatOutput("latent_sample", Conv8x8(g, "conv", image), batch, LatentChannels, "latent_height", "latent_width");
         g.Save(Path.Combine(directory, "model.onnx"));
-        ModelJson.Write(Path.Combine(directory, "config.json"), new
-        {
-            _class_name = "AutoencoderTiny",
-            _diffusers_version = "0.22.0",
-            in_channels = 3,
-            out_channels = 3,
-            latent_channels = LatentChannels,
-            scaling_factor = 1.0,
-        });
+        ModelJson.Write(Path.Combine(directory, "config.json"), TinyVaeConfig);
     }
 
     /// <summary>One stride-8 Conv per output; log-variance is squashed into [-6, 0] like a trained VAE's.</summary>
