@@ -1,4 +1,6 @@
 using System.Net;
+using System.Net.Sockets;
+using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -6,7 +8,8 @@ using Microsoft.Extensions.Logging;
 namespace Lcm.Jobs;
 
 /// <summary>
-/// <c>lcm worker</c>'s probes over plain HTTP (HttpListener: no web stack in the worker). <c>/healthz</c>
+/// <c>lcm worker</c>'s probes over plain HTTP/1.1 on a socket (no web stack in the worker; not
+/// HttpListener either, whose start throws when a probe connects while it binds). <c>/healthz</c>
 /// answers 200 while the process lives; <c>/readyz</c> 200 while the worker takes messages and 503 with
 /// the reason while it cannot (starting, storage unreachable, stopping). Started before the worker,
 /// so it answers while the engine loads; stopped after it, so it says "stopping" while jobs finish.
@@ -14,67 +17,125 @@ namespace Lcm.Jobs;
 /// </summary>
 internal sealed class HealthEndpoint(WorkerSettings settings, Func<WorkerReadiness> readiness, ILogger logger) : IHostedService
 {
-    private readonly HttpListener _listener = new();
+    private const int MaxRequestBytes = 8192;
+    private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(5);
+
+    private TcpListener? _listener;
+    private readonly CancellationTokenSource _stopping = new();
     private Task _serving = Task.CompletedTask;
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
         if (settings.HealthPort is not int port) return Task.CompletedTask;
-        string prefix = $"http://{settings.HealthAddress}:{port}/";
-        _listener.Prefixes.Add(prefix);
+        _listener = new TcpListener(ListenAddress(settings.HealthAddress), port);
+        if (_listener.LocalEndpoint.AddressFamily == AddressFamily.InterNetworkV6) _listener.Server.DualMode = true;
         _listener.Start();
-        logger.LogInformation("Health endpoint on {Prefix}healthz and {Prefix}readyz", prefix, prefix);
-        _serving = ServeAsync();
+        logger.LogInformation("Health endpoint on http://{Address}:{Port}/healthz and /readyz", settings.HealthAddress, port);
+        _serving = ServeAsync(_listener);
         return Task.CompletedTask;
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        _listener.Close();
+        if (_listener is null) return;
+        _stopping.Cancel();
+        _listener.Stop();
         await _serving;
     }
 
-    private async Task ServeAsync()
+    private static IPAddress ListenAddress(string address) => address switch
+    {
+        "*" or "+" => IPAddress.IPv6Any,
+        "localhost" => IPAddress.Loopback,
+        _ => IPAddress.TryParse(address, out var ip) ? ip : Dns.GetHostAddresses(address)[0],
+    };
+
+    private async Task ServeAsync(TcpListener listener)
     {
         while (true)
         {
-            HttpListenerContext context;
+            TcpClient client;
             try
             {
-                context = await _listener.GetContextAsync();
+                client = await listener.AcceptTcpClientAsync(_stopping.Token);
             }
-            catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException)
+            catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
             {
-                return; // closed at stop
+                return; // stopped
             }
+            _ = AnswerAsync(client);
+        }
+    }
+
+    private async Task AnswerAsync(TcpClient client)
+    {
+        using (client)
+        {
             try
             {
-                await AnswerAsync(context);
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
+                timeout.CancelAfter(RequestTimeout);
+                var stream = client.GetStream();
+                string? requestLine = await ReadRequestHeadAsync(stream, timeout.Token);
+                var (code, body, head) = Route(requestLine);
+                byte[] json = JsonSerializer.SerializeToUtf8Bytes(body);
+                string header = $"HTTP/1.1 {code} {ReasonPhrase(code)}\r\nContent-Type: application/json; charset=utf-8\r\n" +
+                                $"Content-Length: {json.Length}\r\nConnection: close\r\n\r\n";
+                await stream.WriteAsync(Encoding.ASCII.GetBytes(header), timeout.Token);
+                if (!head) await stream.WriteAsync(json, timeout.Token);
             }
-            catch (Exception e) when (e is HttpListenerException or IOException)
+            catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
             {
-                // The prober hung up; the next one gets an answer.
+                // The prober hung up or stalled; the next one gets an answer.
             }
         }
     }
 
-    private async Task AnswerAsync(HttpListenerContext context)
+    /// <summary>The request line once the whole head has arrived; null when it is too long or malformed.</summary>
+    private static async Task<string?> ReadRequestHeadAsync(NetworkStream stream, CancellationToken cancellationToken)
     {
-        var (code, body) = (context.Request.HttpMethod, context.Request.Url?.AbsolutePath) switch
+        var head = new byte[MaxRequestBytes];
+        int length = 0;
+        while (length < head.Length)
         {
-            ("GET" or "HEAD", "/healthz") => (200, (object)new { status = "alive" }),
-            ("GET" or "HEAD", "/readyz") => readiness() is var r
-                ? (r.IsReady ? 200 : 503, new { ready = r.IsReady, state = r.State, detail = r.Detail })
-                : default,
-            ("GET" or "HEAD", _) => (404, new { error = "not_found", paths = new[] { "/healthz", "/readyz" } }),
-            _ => (405, new { error = "method_not_allowed" }),
-        };
-        byte[] json = JsonSerializer.SerializeToUtf8Bytes(body);
-        var response = context.Response;
-        response.StatusCode = code;
-        response.ContentType = "application/json; charset=utf-8";
-        response.ContentLength64 = json.Length;
-        if (context.Request.HttpMethod != "HEAD") await response.OutputStream.WriteAsync(json);
-        response.Close();
+            int read = await stream.ReadAsync(head.AsMemory(length), cancellationToken);
+            if (read == 0) return null;
+            length += read;
+            var text = Encoding.ASCII.GetString(head, 0, length);
+            if (text.Contains("\r\n\r\n", StringComparison.Ordinal)) return text[..text.IndexOf("\r\n", StringComparison.Ordinal)];
+        }
+        return null;
     }
+
+    private (int Code, object Body, bool Head) Route(string? requestLine)
+    {
+        var parts = requestLine?.Split(' ') ?? [];
+        if (parts.Length != 3 || !parts[2].StartsWith("HTTP/1.", StringComparison.Ordinal))
+            return (400, new { error = "bad_request" }, false);
+        string method = parts[0];
+        string path = parts[1].Split('?')[0];
+        bool head = method == "HEAD";
+        return (method, path) switch
+        {
+            ("GET" or "HEAD", "/healthz") => (200, new { status = "alive" }, head),
+            ("GET" or "HEAD", "/readyz") => Readiness(head),
+            ("GET" or "HEAD", _) => (404, new { error = "not_found", paths = new[] { "/healthz", "/readyz" } }, head),
+            _ => (405, new { error = "method_not_allowed" }, false),
+        };
+    }
+
+    private (int, object, bool) Readiness(bool head)
+    {
+        var r = readiness();
+        return (r.IsReady ? 200 : 503, new { ready = r.IsReady, state = r.State, detail = r.Detail }, head);
+    }
+
+    private static string ReasonPhrase(int code) => code switch
+    {
+        200 => "OK",
+        400 => "Bad Request",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        _ => "Service Unavailable",
+    };
 }
