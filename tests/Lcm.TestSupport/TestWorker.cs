@@ -162,6 +162,28 @@ public sealed class DelayedGenerator(IImageGenerator inner, TimeSpan delay) : II
 }
 
 /// <summary>
+/// A generator double around the real engine that holds each job after its steps until the test lets go,
+/// so what a running job writes (progress, previews, webhooks) can be checked before it ends, however fast the model.
+/// </summary>
+public sealed class HeldGenerator(IImageGenerator inner) : IImageGenerator
+{
+    private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public EngineCapabilities Capabilities => inner.Capabilities;
+
+    public void Validate(GenerationRequest request) => inner.Validate(request);
+
+    public void Release() => _released.TrySetResult();
+
+    public async Task<GenerationResult> GenerateAsync(GenerationRequest request, IProgress<StepProgress>? progress, CancellationToken cancellationToken)
+    {
+        var result = await inner.GenerateAsync(request, progress, cancellationToken);
+        await _released.Task.WaitAsync(cancellationToken);
+        return result;
+    }
+}
+
+/// <summary>
 /// A job that keeps the small test model busy long enough to be seen <c>running</c> and then killed,
 /// canceled or handed back. Measured on 2 cores: the UNet's size knob (TestModelOptions.UnetMegabytes)
 /// hardly slows a step (a 4-step 512x512 job takes ~0.2 s even at 400 MB, the weights being read

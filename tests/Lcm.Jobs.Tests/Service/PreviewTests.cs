@@ -15,6 +15,61 @@ namespace Lcm.Tests.Service;
 public sealed class PreviewTests(AzuriteFixture fixture, ITestOutputHelper output)
 {
     [Fact]
+    public async Task A_running_job_with_previews_shows_its_latest_preview_in_status_and_progress_webhooks_as_a_small_jpeg()
+    {
+        var names = fixture.NewNames();
+        using var receiver = new WebhookReceiver();
+        string secret = "whsec_" + Convert.ToBase64String(new byte[32]);
+        var webhooks = new WebhookOptions { Keys = [WebhookSignature.Key(secret)], Policy = new WebhookPolicy { AllowHttpLoopback = true } };
+        var held = new HeldGenerator(fixture.Engine);
+        await using var worker = await TestWorker.StartAsync(fixture, names, output, generator: held,
+            processor: TestWorker.FastProcessor with { ProgressInterval = TimeSpan.FromMilliseconds(20), Webhooks = webhooks });
+        var client = new LcmJobClient(fixture.Account, new LcmJobClientOptions { Names = names, Webhooks = webhooks.Policy });
+        var job = await client.SubmitAsync(new JobRequest
+        {
+            Prompt = "a preview, please", Width = 128, Height = 64, Steps = 4, Seed = 8,
+            Previews = true, Webhook = receiver.Url(), WebhookEvents = [Webhooks.Progress, Webhooks.Completed],
+        });
+
+        // Held after its steps: the last step's progress, with its preview, is written while the job still runs.
+        var running = await fixture.WaitForStatusAsync(job.Id, s => s.Progress?.Preview?.Step == 4 || s.IsTerminal);
+        var hook = await WaitForProgressHookAsync(receiver, 4);
+        held.Release();
+        var done = await client.WaitForCompletionAsync(job.Id, ServiceStorage.Timeout);
+        output.WriteLine(running.Json());
+
+        Assert.Equal(JobState.Running, running.Status);
+        var preview = running.Progress!.Preview!;
+        Assert.Equal($"{job.Id}/preview.jpg", preview.Blob);
+        Assert.True(WebhookTests.SignedWith(secret, hook), "the progress webhook is signed");
+        var sent = JsonDocument.Parse(hook.Body).RootElement.GetProperty("progress").GetProperty("preview");
+        Assert.Equal((preview.Blob, 4), (sent.GetProperty("blob").GetString(), sent.GetProperty("step").GetInt32()));
+        Assert.Equal(JobState.Succeeded, done.Status);
+        Assert.Null(done.Progress);
+        Assert.Equal([$"{job.Id}/0.png", $"{job.Id}/preview.jpg"], await fixture.ImageBlobsAsync(job.Id));
+        // Drawn by the folder's tiny autoencoder at the image's size, scaled so the longer side is 256 pixels.
+        byte[] jpeg = await fixture.DownloadImageAsync(preview.Blob);
+        ServiceStorage.AssertImage(jpeg, "JPEG", 256, 128);
+        using var picture = Image.Load<Rgb24>(jpeg);
+        Assert.True(Enumerable.Range(0, 256).Select(x => picture[x, 64]).Distinct().Count() > 4, "the preview should not be one colour");
+    }
+
+    private static async Task<ReceivedWebhook> WaitForProgressHookAsync(WebhookReceiver receiver, int step)
+    {
+        var deadline = DateTime.UtcNow + ServiceStorage.Timeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            foreach (var hook in receiver.Received.ToArray())
+                if (hook.Headers["webhook-id"].Contains(".progress.") &&
+                    JsonDocument.Parse(hook.Body).RootElement.GetProperty("progress").TryGetProperty("preview", out var p) &&
+                    p.ValueKind == JsonValueKind.Object && p.GetProperty("step").GetInt32() == step)
+                    return hook;
+            await Task.Delay(50);
+        }
+        throw new TimeoutException($"no progress webhook with the preview of step {step}");
+    }
+
+    [Fact]
     public async Task The_client_signs_a_running_jobs_preview_url_as_it_signs_image_urls()
     {
         var names = fixture.NewNames();

@@ -167,7 +167,7 @@ public sealed class WebhookTests(AzuriteFixture fixture, ITestOutputHelper outpu
     }
 
     /// <summary>The receiver's own check, written from the Standard Webhooks text rather than with the service's code.</summary>
-    private static bool SignedWith(string secret, ReceivedWebhook hook)
+    internal static bool SignedWith(string secret, ReceivedWebhook hook)
     {
         byte[] key = Convert.FromBase64String(secret["whsec_".Length..]);
         string expected = "v1," + Convert.ToBase64String(new HMACSHA256(key).ComputeHash(Encoding.UTF8.GetBytes($"{hook.Headers["webhook-id"]}.{hook.Headers["webhook-timestamp"]}.{hook.Body}")));
