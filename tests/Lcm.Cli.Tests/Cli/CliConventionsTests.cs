@@ -21,7 +21,7 @@ public sealed class CliConventionsTests(CliFolder folder) : IClassFixture<CliFol
     [InlineData("status", "<ID>", "--connection")]
     [InlineData("cancel", "<ID>", "--connection")]
     [InlineData("demo", "--prompt", "--seed", "--output", "--model")]
-    [InlineData("bench", "--only", "--unet-mb", "--family", "--fp16", "--runs", "--size", "--sizes", "--plot", "--steps", "--jobs", "--batch", "--kill-worker", "--model", "--json")]
+    [InlineData("bench", "--only", "--unet-mb", "--family", "--fp16", "--runs", "--size", "--sizes", "--plot", "--steps", "--jobs", "--batch", "--seconds", "--kill-worker", "--model", "--json")]
     public void Help_of_each_command_lists_its_options_on_stdout(string command, params string[] expected)
     {
         var run = folder.Lcm(command, "--help");

@@ -185,6 +185,27 @@ public sealed class CliTests(CliFolder folder) : IClassFixture<CliFolder>
     }
 
     [Fact]
+    public void Bench_realtime_drives_real_sessions_and_reports_frames_per_second_and_latency_per_configuration()
+    {
+        var run = Lcm("bench", "--only", "realtime", "--sizes", "64", "--seconds", "1", "--runs", "3", "--json");
+
+        AssertExit(0, run);
+        using var report = JsonDocument.Parse(run.Stdout);
+        var rows = report.RootElement.GetProperty("realtime").GetProperty("rows").EnumerateArray().ToArray();
+        // The built-in model has a tiny autoencoder: both decoders, each with 1 and 4 clients.
+        Assert.Equal(["64 tiny 1", "64 tiny 4", "64 full 1", "64 full 4"],
+            rows.Select(r => $"{r.GetProperty("size").GetInt32()} {r.GetProperty("decoder").GetString()} {r.GetProperty("clients").GetInt32()}"));
+        foreach (var row in rows)
+        {
+            Assert.True(row.GetProperty("frames").GetInt32() >= 3, row.ToString());
+            Assert.True(row.GetProperty("framesPerSecond").GetDouble() > 0, row.ToString());
+            Assert.InRange(row.GetProperty("latencyP50Ms").GetDouble(), row.GetProperty("generateP50Ms").GetDouble(), row.GetProperty("latencyP95Ms").GetDouble());
+            Assert.InRange(row.GetProperty("meanBatch").GetDouble(), 1, 4);
+        }
+        Assert.Equal(2, Lcm("bench", "--only", "warm", "--seconds", "3").ExitCode);
+    }
+
+    [Fact]
     public void Make_model_sdxl_then_info_shows_family_kind_defaults_and_image_to_image_rule_and_generate_runs()
     {
         string model = Path.Combine(folder.NewDirectory("made"), "sdxl");
