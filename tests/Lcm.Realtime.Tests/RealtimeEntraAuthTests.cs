@@ -1,6 +1,8 @@
 using Lcm.Realtime;
 using Lcm.Tests.Generation;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace Lcm.Tests.Realtime;
 
@@ -114,6 +116,15 @@ public sealed class RealtimeEntraAuthTests(TestModels models) : IClassFixture<Te
         string? refusal = await RefusalAsync(auth, LocalIssuer.Mint(key));
         Assert.Contains($"metadata at {authority}/.well-known/openid-configuration could not be read: ", refusal);
         Assert.DoesNotContain("PII", refusal);
+    }
+
+    [Fact]
+    public async Task The_hosts_request_lines_which_carry_the_access_token_query_are_not_logged()
+    {
+        await using var app = RealtimeApp.Build(models.Fp32Path, "http://127.0.0.1:0", new RealtimeOptions(), TestModels.Cpu);
+        var logging = app.Services.GetRequiredService<ILoggerFactory>();
+        Assert.False(logging.CreateLogger("Microsoft.AspNetCore.Hosting.Diagnostics").IsEnabled(LogLevel.Information));
+        Assert.True(logging.CreateLogger("Lcm.Realtime.RealtimeEndpoint").IsEnabled(LogLevel.Information));
     }
 
     [Theory]
