@@ -107,7 +107,7 @@ param realtimeSessionsPerReplica int = 4
 param realtimeMaxReplicas int = 1
 
 @secure()
-@description('The real-time server\'s LCM_REALTIME_AUTH, kept as a secret of its app: token:SECRET (the bearer token clients give); required with enableRealtime.')
+@description('The real-time server\'s LCM_REALTIME_AUTH, kept as a secret of its app: token:SECRET (the bearer token clients give) or entra:TENANT_ID:AUDIENCE (Entra ID access tokens); required with enableRealtime.')
 param realtimeAuth string = ''
 
 @description('Tags applied to every resource.')

@@ -24,7 +24,9 @@ internal static class CliModel
             o.SingleLine = true;
             o.TimestampFormat = "HH:mm:ss.fff ";
         })
-        .SetMinimumLevel(LogLevel.Information));
+        .SetMinimumLevel(LogLevel.Information)
+        // lcm serve's request lines would carry ?access_token=, a credential.
+        .AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning));
 
     public static ILogger CreateLogger(string category) => Logging.CreateLogger(category);
 }

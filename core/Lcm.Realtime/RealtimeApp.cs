@@ -18,7 +18,9 @@ public static class RealtimeApp
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls(url);
-        // A host with its own logging (lcm serve's, to stderr) passes it in.
+        // The request lines carry the query, and ?access_token= is a credential. A host with its own logging
+        // (lcm serve's, to stderr) passes it in, filtered the same.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning);
         if (logging is not null) builder.Services.AddSingleton(logging);
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(TimeProvider.System);

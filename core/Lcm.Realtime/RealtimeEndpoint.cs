@@ -34,8 +34,9 @@ internal sealed class RealtimeEndpoint(RealtimeEngineLoop loop, RealtimeOptions 
         }
         using var socket = await context.WebSockets.AcceptWebSocketAsync();
         // Refusals come as an error message and a close code after the upgrade: a browser's WebSocket cannot read an HTTP status.
-        if (!options.Auth.Allows(context.Request))
+        if (await options.Auth.RefusalAsync(context.Request, context.RequestAborted) is { } refusal)
         {
+            logger.LogWarning("Real-time session refused: {Reason}", refusal);
             await CloseAsync(socket, new SessionEnd(RealtimeErrors.Unauthorized, "a valid bearer token is needed: Authorization: Bearer TOKEN or ?access_token=TOKEN", RealtimeErrors.CloseUnauthorized));
             return;
         }

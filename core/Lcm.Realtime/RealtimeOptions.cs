@@ -21,14 +21,17 @@ public sealed record RealtimeOptions
     public int MaxBatch { get; init; } = 4;
 
     /// <summary>
-    /// LCM_REALTIME_AUTH (none | token:SECRET), LCM_REALTIME_MAX_SESSIONS, LCM_REALTIME_MAX_FRAME_BYTES,
+    /// LCM_REALTIME_AUTH (none | token:SECRET | entra:TENANT_ID:AUDIENCE, with LCM_REALTIME_ENTRA_AUTHORITY and
+    /// LCM_REALTIME_ENTRA_ROLE), LCM_REALTIME_MAX_SESSIONS, LCM_REALTIME_MAX_FRAME_BYTES,
     /// LCM_REALTIME_MAX_FRAME_PIXELS, LCM_REALTIME_MAX_FPS, LCM_REALTIME_IDLE_SECONDS, LCM_REALTIME_QUALITY,
     /// LCM_REALTIME_DEBOUNCE_MS and LCM_REALTIME_MAX_BATCH.
     /// </summary>
     public static RealtimeOptions Read(Func<string, string?> read)
     {
-        var options = new RealtimeOptions();
-        if (read("LCM_REALTIME_AUTH") is { Length: > 0 } auth) options = options with { Auth = RealtimeAuth.Parse(auth) };
+        var options = new RealtimeOptions
+        {
+            Auth = RealtimeAuth.Parse(read("LCM_REALTIME_AUTH") is { Length: > 0 } auth ? auth : "none", read("LCM_REALTIME_ENTRA_AUTHORITY"), read("LCM_REALTIME_ENTRA_ROLE")),
+        };
         if (Settings.ReadInt(read, "LCM_REALTIME_MAX_SESSIONS", 1, 10_000) is int sessions) options = options with { MaxSessions = sessions };
         if (Settings.ReadInt(read, "LCM_REALTIME_MAX_FRAME_BYTES", 1024, 64 * 1024 * 1024) is int bytes)
             options = options with { FrameLimits = options.FrameLimits with { MaxBytes = bytes } };

@@ -20,7 +20,7 @@ param executionProvider string
 param sessionsPerReplica int
 param maxReplicas int
 @secure()
-@description('LCM_REALTIME_AUTH: token:SECRET. The endpoint is public, so none (or nothing) is refused at deployment.')
+@description('LCM_REALTIME_AUTH: token:SECRET or entra:TENANT_ID:AUDIENCE. The endpoint is public, so none (or nothing) is refused at deployment.')
 @minLength(7)
 param auth string
 param tags object
