@@ -43,5 +43,10 @@ public sealed record EngineOptions
     /// its error is measured on self-made models only (lcm bench --only int8), not yet on a real one.
     /// </summary>
     public bool Int8 { get; init; }
+    /// <summary>
+    /// Benchmarks only: a folder where each session writes ONNX Runtime's per-node profile, named after its
+    /// graph's folder (unet_*.json, ...), when the engine is disposed. Null: off (profiling slows every run).
+    /// </summary>
+    public string? ProfileDirectory { get; init; }
     public string? QuantizedModelDirectory { get; init; }
 }

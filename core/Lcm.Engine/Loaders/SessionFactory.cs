@@ -36,20 +36,21 @@ internal sealed class SessionFactory
     /// <summary>A session on the graph; with <paramref name="quantize"/> and <see cref="EngineOptions.Int8"/>, on its int8 copy.</summary>
     public InferenceSession Create(string modelPath, bool quantize = false)
     {
+        string stage = Path.GetFileName(Path.GetDirectoryName(Path.GetFullPath(modelPath)))!;
         if (quantize && _int8 is not null) modelPath = _int8.GetOrQuantize(modelPath);
-        if (_cache is null) return Load(modelPath, NewOptions(ActiveProvider == ActiveProvider.CUDA));
+        if (_cache is null) return Load(modelPath, Profiled(NewOptions(ActiveProvider == ActiveProvider.CUDA), stage));
         string key = $"{ActiveProvider}-{CpuFeatures()}";
         string prepared = Prepare(modelPath, key);
         try
         {
-            return Load(prepared, PreparedOptions());
+            return Load(prepared, Profiled(PreparedOptions(), stage));
         }
         catch (ModelFormatException e)
         {
             // A prepared file of the right length can still be corrupt: rebuild it once.
             _logger.LogWarning("Prepared model {Path} failed to load ({Error}); rebuilding it", prepared, e.Message);
             _cache.Invalidate(prepared);
-            return Load(Prepare(modelPath, key), PreparedOptions());
+            return Load(Prepare(modelPath, key), Profiled(PreparedOptions(), stage));
         }
     }
 
@@ -63,6 +64,15 @@ internal sealed class SessionFactory
         {
             throw new ModelFormatException($"'{modelPath}' could not be loaded by ONNX Runtime: {e.Message}", e);
         }
+    }
+
+    private SessionOptions Profiled(SessionOptions options, string stage)
+    {
+        if (_options.ProfileDirectory is not { } directory) return options;
+        // The prefix first: turning profiling on hands ONNX Runtime the prefix set at that moment.
+        options.ProfileOutputPathPrefix = Path.Combine(directory, stage);
+        options.EnableProfiling = true;
+        return options;
     }
 
     private SessionOptions PreparedOptions()

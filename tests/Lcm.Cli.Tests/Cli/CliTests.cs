@@ -166,6 +166,10 @@ public sealed class CliTests(CliFolder folder) : IClassFixture<CliFolder>
         foreach (string stage in new[] { "tokenizeMs", "textEncoderMs", "vaeDecoderMs", "imageEncodingMs" })
             Assert.True(figures.GetProperty(stage).GetDouble() > 0, stage);
         Assert.True(figures.GetProperty("peakRssBytes").GetInt64() > 0);
+        // Counted from a profiled run of the same request: the test model's UNet has convolutions and products.
+        var flops = warm.GetProperty("flops");
+        Assert.True(flops.GetProperty("unetStepGflop").GetDouble() > 0 && flops.GetProperty("unetGflops").GetDouble() > 0, flops.ToString());
+        Assert.True(flops.GetProperty("matMulPeakGflops").GetDouble() > 1, flops.ToString());
     }
 
     [Fact]
