@@ -64,6 +64,28 @@ public sealed class AttentionSlicingTests(AttentionSlicingTests.NarrowUnet unet)
     }
 
     [Fact]
+    public void An_engine_loads_the_split_unet_through_the_prepared_cache_and_counts_its_block()
+    {
+        string cache = Directory.CreateTempSubdirectory("lcm-attention-cache-").FullName;
+        try
+        {
+            var options = Lcm.Tests.Generation.TestModels.Cpu with
+            {
+                AttentionSlicing = AttentionSlicingMode.Always, SlicedModelDirectory = Path.Combine(cache, "attention"), PreparedCacheDirectory = Path.Combine(cache, "prepared"),
+            };
+            using var engine = Lcm.Engine.Pipelines.LcmEngine.Load(unet.Directory, options);
+            Assert.Equal(AttentionSlicer.AlwaysBlockTokens, engine.Capabilities.Memory.Estimate.AttentionBlockTokens);
+            Assert.Single(Directory.GetFiles(Path.Combine(cache, "attention"), "model.onnx", SearchOption.AllDirectories));
+            var result = engine.Generate(new Lcm.Engine.Pipelines.GenerationRequest { Prompt = "a lighthouse", Width = 64, Height = 64, Steps = 1, Seed = 1 });
+            Assert.NotEmpty(result.Images[0].Rgb);
+        }
+        finally
+        {
+            Directory.Delete(cache, recursive: true);
+        }
+    }
+
+    [Fact]
     public void The_setting_reads_auto_always_or_off_and_refuses_anything_else()
     {
         Assert.Equal(AttentionSlicingMode.Auto, EngineSettings.ReadEngine(_ => null).AttentionSlicing);
