@@ -21,8 +21,9 @@ internal sealed record ProcessMemory(long AnonymousBytes, long PrivateDirtyBytes
     }
 
     /// <summary>The largest resident size this process has had (VmHWM in /proc/self/status); 0 where there is none.</summary>
+    /// <remarks>The kernel pads the number after the tab with spaces to eight digits: from 10 GB up there are none.</remarks>
     public static long PeakRssBytes() =>
         File.Exists("/proc/self/status") && File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal)) is { } line
-            ? long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024
+            ? long.Parse(line.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries)[1]) * 1024
             : 0;
 }

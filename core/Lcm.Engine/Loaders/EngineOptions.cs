@@ -49,4 +49,10 @@ public sealed record EngineOptions
     /// </summary>
     public string? ProfileDirectory { get; init; }
     public string? QuantizedModelDirectory { get; init; }
+    /// <summary>
+    /// How the UNet's attention is split into query blocks when the model is prepared (LCM_ATTENTION_SLICING,
+    /// <see cref="AttentionSlicer"/>); it takes effect only with <see cref="SlicedModelDirectory"/>, where the split graphs are cached.
+    /// </summary>
+    public Memory.AttentionSlicingMode AttentionSlicing { get; init; } = Memory.AttentionSlicingMode.Auto;
+    public string? SlicedModelDirectory { get; init; }
 }

@@ -70,12 +70,7 @@ internal sealed class Int8Quantizer(string directory, ILogger logger)
         // The float weights no MatMul reads any more go; the rest keep their external data, copied beside the graph.
         foreach (string name in quantized.Keys.Where(name => !model.Graph.Node.Any(n => n.Input.Contains(name))).ToArray())
             model.Graph.Initializer.Remove(initializers[name]);
-        foreach (string location in model.Graph.Initializer.Select(t => InitializerData.External(t, sourceDirectory)?.Location).OfType<string>().Distinct().Where(l => l != DataFile))
-        {
-            string copy = Path.Combine(folder, location);
-            Directory.CreateDirectory(Path.GetDirectoryName(copy)!);
-            File.Copy(Path.Combine(sourceDirectory, location), copy);
-        }
+        InitializerData.CopyExternalFiles(model.Graph, sourceDirectory, folder, except: DataFile);
         if (!model.OpsetImport.Any(o => o.Domain == "com.microsoft")) model.OpsetImport.Add(new OperatorSetIdProto { Domain = "com.microsoft", Version = 1 });
         using (var output = File.Create(Path.Combine(folder, Path.GetFileName(sourceGraph)))) model.WriteTo(output);
         logger.LogInformation("Quantised {Count} MatMul weights of {Source} to int8 in {Ms:F0} ms", quantized.Count, sourceGraph, started.Elapsed.TotalMilliseconds);

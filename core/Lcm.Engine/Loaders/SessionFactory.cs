@@ -13,6 +13,7 @@ internal sealed class SessionFactory
     private readonly ILogger _logger;
     private readonly PreparedModelCache? _cache;
     private readonly Int8Quantizer? _int8;
+    private readonly AttentionSlicer? _slicer;
 
     public SessionFactory(EngineOptions options, ILogger logger)
     {
@@ -22,6 +23,8 @@ internal sealed class SessionFactory
         _cache = options.PreparedCacheDirectory is { } directory ? new PreparedModelCache(directory, logger) : null;
         if (options.Int8)
             _int8 = new Int8Quantizer(options.QuantizedModelDirectory ?? throw new InvalidOperationException("EngineOptions.QuantizedModelDirectory must be set for Int8"), logger);
+        // Without a folder for the rewritten graph attention stays unsplit, and the memory estimate counts it so.
+        if (AttentionSlicer.BlockTokens(options.AttentionSlicing) is not null && options.SlicedModelDirectory is { } sliced) _slicer = new AttentionSlicer(sliced, logger);
     }
 
     public ActiveProvider ActiveProvider { get; }
@@ -29,15 +32,26 @@ internal sealed class SessionFactory
     /// <summary>Why CUDA is not in use when it was asked for or tried; null otherwise.</summary>
     public string? FallbackReason { get; }
 
+    /// <summary>Query rows per attention block of the UNet session made so far, or null where its attention is unsplit.</summary>
+    public int? AttentionBlockTokens { get; private set; }
+
     /// <summary>
     /// A session on a graph: from the prepared-model cache when it is on (optimised once, weights
     /// mapped from the file, no pre-packing), else straight from the file with full optimisation.
+    /// With <paramref name="unet"/>, on its int8 copy (<see cref="EngineOptions.Int8"/>) with its attention
+    /// split into query blocks (<see cref="EngineOptions.AttentionSlicing"/>).
     /// </summary>
-    /// <summary>A session on the graph; with <paramref name="quantize"/> and <see cref="EngineOptions.Int8"/>, on its int8 copy.</summary>
-    public InferenceSession Create(string modelPath, bool quantize = false)
+    public InferenceSession Create(string modelPath, bool unet = false)
     {
         string stage = Path.GetFileName(Path.GetDirectoryName(Path.GetFullPath(modelPath)))!;
-        if (quantize && _int8 is not null) modelPath = _int8.GetOrQuantize(modelPath);
+        if (unet && _int8 is not null) modelPath = _int8.GetOrQuantize(modelPath);
+        if (unet && _slicer is not null)
+        {
+            int block = AttentionSlicer.BlockTokens(_options.AttentionSlicing)!.Value;
+            string sliced = _slicer.GetOrSlice(modelPath, block);
+            AttentionBlockTokens = sliced == modelPath ? null : block;
+            modelPath = sliced;
+        }
         if (_cache is null) return Load(modelPath, Profiled(NewOptions(ActiveProvider == ActiveProvider.CUDA), stage));
         string key = $"{ActiveProvider}-{CpuFeatures()}";
         string prepared = Prepare(modelPath, key);

@@ -20,9 +20,10 @@ public sealed class RunMemoryEstimate
     // convolution holds its input, its output and a normalisation copy.
     private const int VaeActivationCopies = 3;
 
-    private RunMemoryEstimate(int unetChannels, int attentionLevel, int heads, int vaeChannels, int vaeSampleSize, int unetElementBytes)
+    private RunMemoryEstimate(int unetChannels, int attentionLevel, int heads, int vaeChannels, int vaeSampleSize, int unetElementBytes, int? attentionBlockTokens)
     {
-        (UnetChannels, AttentionLevel, Heads, VaeChannels, VaeSampleSize, UnetElementBytes) = (unetChannels, attentionLevel, heads, vaeChannels, vaeSampleSize, unetElementBytes);
+        (UnetChannels, AttentionLevel, Heads, VaeChannels, VaeSampleSize, UnetElementBytes, AttentionBlockTokens) =
+            (unetChannels, attentionLevel, heads, vaeChannels, vaeSampleSize, unetElementBytes, attentionBlockTokens);
     }
 
     /// <summary>Channels of the UNet's first level (block_out_channels[0]).</summary>
@@ -36,13 +37,15 @@ public sealed class RunMemoryEstimate
     /// <summary>The VAE config's <c>sample_size</c>: diffusers' tile (<c>tile_sample_min_size</c>) when tiling is on.</summary>
     public int VaeSampleSize { get; }
     public int UnetElementBytes { get; }
+    /// <summary>Query rows of one attention block where the UNet's attention is split (<see cref="Loaders.AttentionSlicer"/>); null: the full matrix.</summary>
+    public int? AttentionBlockTokens { get; }
 
     /// <summary>
     /// From unet/config.json and vae_decoder/config.json, SD 1.5's values where a key is missing.
     /// diffusers names the head count attention_head_dim in SD 1.5 and SDXL configs (num_attention_heads
     /// where it is set), one number or one per level.
     /// </summary>
-    public static RunMemoryEstimate For(string modelRoot, int unetElementBytes)
+    public static RunMemoryEstimate For(string modelRoot, int unetElementBytes, int? attentionBlockTokens = null)
     {
         var unet = ReadConfig(Path.Combine(modelRoot, "unet", "config.json"));
         var vae = ReadConfig(Path.Combine(modelRoot, "vae_decoder", "config.json"));
@@ -50,7 +53,7 @@ public sealed class RunMemoryEstimate
         int level = Math.Max(0, Array.FindIndex(blocks, b => b.Contains("Attn", StringComparison.Ordinal)));
         int heads = AtLevel(unet, "num_attention_heads", level) ?? AtLevel(unet, "attention_head_dim", level) ?? 8;
         return new RunMemoryEstimate(AtLevel(unet, "block_out_channels", 0) ?? 320, level, heads,
-            AtLevel(vae, "block_out_channels", 0) ?? 128, AtLevel(vae, "sample_size", 0) ?? 512, unetElementBytes);
+            AtLevel(vae, "block_out_channels", 0) ?? 128, AtLevel(vae, "sample_size", 0) ?? 512, unetElementBytes, attentionBlockTokens);
     }
 
     /// <summary>
@@ -65,8 +68,9 @@ public sealed class RunMemoryEstimate
     {
         long latentPixels = (long)(height / 8) * (width / 8);
         long tokens = (long)(height / 8 >> AttentionLevel) * (width / 8 >> AttentionLevel);
-        // Softmax's input and output are both alive.
-        long attention = 2L * unetBatch * Heads * tokens * tokens * UnetElementBytes;
+        // Softmax's input and output are both alive, over every query row or over one block's.
+        long rows = AttentionBlockTokens is int block ? Math.Min(block, tokens) : tokens;
+        long attention = 2L * unetBatch * Heads * rows * tokens * UnetElementBytes;
         long activations = (long)UnetActivationCopies * unetBatch * UnetChannels * latentPixels * UnetElementBytes;
         return attention + activations;
     }

@@ -29,9 +29,9 @@ internal static class LcmPipelineLoader
         var graphs = new List<IDisposable>();
         try
         {
-            OnnxGraph Open(string path, bool quantize = false)
+            OnnxGraph Open(string path, bool unet = false)
             {
-                var graph = new OnnxGraph(path, sessions.Create(path, quantize));
+                var graph = new OnnxGraph(path, sessions.Create(path, unet));
                 graphs.Add(graph);
                 return graph;
             }
@@ -39,7 +39,7 @@ internal static class LcmPipelineLoader
             var encoders = new List<(string, ClipTokenizer, TextEncoder)> { ("text_encoder", tokenizer, new TextEncoder(Open(paths.TextEncoder), penultimate: sdxl)) };
             if (sdxl) encoders.Add(("text_encoder_2", tokenizer2!, new TextEncoder(Open(paths.TextEncoder2!), penultimate: true, pooled: true)));
             var prompts = new PromptEncoder(encoders, zerosForAbsentNegative: sdxl && model.ForceZerosForEmptyPrompt);
-            var unet = new Unet(Open(paths.Unet, quantize: true), model.TimeCondProjDim);
+            var unet = new Unet(Open(paths.Unet, unet: true), model.TimeCondProjDim);
             var vaeDecoder = new VaeDecoder(Open(model.VaeDecoderPath), model.VaeScalingFactor);
             CheckFamily(model, unet);
             if (prompts.HiddenSize is int te && unet.HiddenSize is int un && te != un)
@@ -49,7 +49,7 @@ internal static class LcmPipelineLoader
             if (prompts.PooledSize is int pooled && unet.PooledSize is int takes && pooled != takes)
                 throw new ModelFormatException($"'{model.TextEncoder2Path}' gives text_embeds of width {pooled} but '{model.UnetPath}' input 'text_embeds' expects {takes}");
             logger.LogInformation("Loaded {Family} LCM model {Model} on {Provider}", model.Family, model.Root, sessions.ActiveProvider);
-            var memory = MemoryBudget.Resolve(RunMemoryEstimate.For(model.Root, unet.ElementBytes), options.MemoryBudgetBytes, options.VaeTiling, sessions.ActiveProvider,
+            var memory = MemoryBudget.Resolve(RunMemoryEstimate.For(model.Root, unet.ElementBytes, sessions.AttentionBlockTokens), options.MemoryBudgetBytes, options.VaeTiling, sessions.ActiveProvider,
                 options.CudaDeviceId, WeightBytes([paths.TextEncoder, paths.TextEncoder2, paths.Unet, model.VaeDecoderPath]), logger);
             return new LcmEngine(model, options, sessions, loras, prompts, unet, IGuidance.For(unet), vaeDecoder, memory, TinyDecoders(model, options));
         }

@@ -16,7 +16,8 @@ public static class EngineSettings
     /// LCM_CUDNN_CONV_ALGO_SEARCH, LCM_CUDA_ARENA_EXTEND, LCM_CUDA_COPY_IN_DEFAULT_STREAM,
     /// LCM_WARMUP (true|false), LCM_WARMUP_SIZE, LCM_LORA_CACHE_MB (disk for LoRA-merged graphs, 20480 by default)
     /// LCM_MEMORY_BUDGET_MB (memory a run may take; by default 80% of the GPU's or host's, less the weights)
-    /// LCM_VAE_TILING (auto|always|off), LCM_TINY_VAE_PATH and LCM_PREVIEW_VAE_PATH (tiny autoencoder folders)
+    /// LCM_VAE_TILING (auto|always|off), LCM_ATTENTION_SLICING (auto|always|off; split graphs under LCM_CACHE_DIR/attention),
+    /// LCM_TINY_VAE_PATH and LCM_PREVIEW_VAE_PATH (tiny autoencoder folders)
     /// and LCM_INT8 (true: the UNet's MatMul weights in int8, cached under LCM_CACHE_DIR/int8).
     /// </summary>
     public static EngineOptions ReadEngine(Func<string, string?>? read = null)
@@ -28,6 +29,7 @@ public static class EngineSettings
                 : Path.Combine(CacheDirectory.Resolve(read), "prepared"),
             MergedModelDirectory = Path.Combine(CacheDirectory.Resolve(read), "lora"),
             QuantizedModelDirectory = Path.Combine(CacheDirectory.Resolve(read), "int8"),
+            SlicedModelDirectory = Path.Combine(CacheDirectory.Resolve(read), "attention"),
         };
         if (read("LCM_EXECUTION_PROVIDER") is { Length: > 0 } provider)
         {
@@ -47,6 +49,8 @@ public static class EngineSettings
         if (Settings.ReadInt(read, "LCM_MEMORY_BUDGET_MB", 16, 100_000_000) is int budgetMb) options = options with { MemoryBudgetBytes = budgetMb * 1024L * 1024 };
         if (read("LCM_VAE_TILING") is { Length: > 0 } tiling)
             options = options with { VaeTiling = Enum.Parse<VaeTilingMode>(OneOf("LCM_VAE_TILING", tiling, "auto", "always", "off"), ignoreCase: true) };
+        if (read("LCM_ATTENTION_SLICING") is { Length: > 0 } slicing)
+            options = options with { AttentionSlicing = Enum.Parse<AttentionSlicingMode>(OneOf("LCM_ATTENTION_SLICING", slicing, "auto", "always", "off"), ignoreCase: true) };
         if (Settings.ReadBool(read, "LCM_INT8") is bool int8) options = options with { Int8 = int8 };
         if (read("LCM_TINY_VAE_PATH") is { Length: > 0 } tiny) options = options with { TinyVaePath = tiny };
         if (read("LCM_PREVIEW_VAE_PATH") is { Length: > 0 } preview) options = options with { PreviewVaePath = preview };

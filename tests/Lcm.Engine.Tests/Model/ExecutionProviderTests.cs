@@ -87,7 +87,8 @@ public sealed class ExecutionProviderTests(TestModels models) : IClassFixture<Te
         var options = EngineSettings.ReadEngine(name => values.GetValueOrDefault(name));
 
         Assert.Equal(new EngineOptions { ExecutionProvider = ExecutionProvider.Cpu, CudaDeviceId = 2, IntraOpThreads = 3, MaxImageSize = 1000,
-            PreparedCacheDirectory = Path.Combine(cache, "prepared"), MergedModelDirectory = Path.Combine(cache, "lora"), QuantizedModelDirectory = Path.Combine(cache, "int8") }, options);
+            PreparedCacheDirectory = Path.Combine(cache, "prepared"), MergedModelDirectory = Path.Combine(cache, "lora"), QuantizedModelDirectory = Path.Combine(cache, "int8"),
+            SlicedModelDirectory = Path.Combine(cache, "attention") }, options);
         values["LCM_PREPARED_CACHE"] = "false";
         Assert.Null(EngineSettings.ReadEngine(name => values.GetValueOrDefault(name)).PreparedCacheDirectory);
     }

@@ -32,6 +32,17 @@ internal static class InitializerData
         return new ExternalRange(location, offset, length);
     }
 
+    /// <summary>Copies the external data files of <paramref name="graph"/>'s initializers (but <paramref name="except"/>) from beside its source to <paramref name="folder"/>, for a rewritten copy of the graph.</summary>
+    public static void CopyExternalFiles(GraphProto graph, string sourceDirectory, string folder, string? except = null)
+    {
+        foreach (string location in graph.Initializer.Select(t => External(t, sourceDirectory)?.Location).OfType<string>().Distinct().Where(l => l != except))
+        {
+            string copy = Path.Combine(folder, location);
+            Directory.CreateDirectory(Path.GetDirectoryName(copy)!);
+            File.Copy(Path.Combine(sourceDirectory, location), copy);
+        }
+    }
+
     public static float[] Read(TensorProto tensor, string graphDirectory)
     {
         byte[] bytes;
