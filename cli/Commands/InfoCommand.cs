@@ -63,7 +63,8 @@ internal static class InfoCommand
                 : $"lora {report.Name}: {report.Tensors} keys matched: {report.UnetModules} UNet and {report.TextEncoderModules} text encoder modules");
         Console.WriteLine($"defaults: steps={RequestLimits.DefaultSteps} guidance={can.Guidance.Default} (0..{can.Guidance.Max}) size={can.DefaultWidth}x{can.DefaultHeight}; max size {engine.Options.MaxImageSize}");
         var memory = engine.Capabilities.Memory;
-        Console.WriteLine($"memory budget: {memory.Bytes / (1024 * 1024)} MB ({memory.Source}); a {RequestLimits.DefaultSize}x{RequestLimits.DefaultSize} image needs about {memory.Estimate.PeakBytes(RequestLimits.DefaultSize, RequestLimits.DefaultSize, 1) / (1024 * 1024)} MB; VAE tiling {memory.Tiling.ToString().ToLowerInvariant()} (LCM_VAE_TILING)");
+        Console.WriteLine($"memory budget: {memory.Bytes / (1024 * 1024)} MB ({memory.Source}); a {RequestLimits.DefaultSize}x{RequestLimits.DefaultSize} image needs about {memory.Estimate.PeakBytes(RequestLimits.DefaultSize, RequestLimits.DefaultSize, 1) / (1024 * 1024)} MB; VAE tiling {memory.Tiling.ToString().ToLowerInvariant()} (LCM_VAE_TILING); "
+            + $"attention {(memory.Estimate.AttentionBlockTokens is int block ? $"in blocks of {block} query tokens" : "unsplit")} (LCM_ATTENTION_SLICING)");
         return 0;
     }
 

@@ -248,6 +248,8 @@ public sealed class CliTests(CliFolder folder) : IClassFixture<CliFolder>
         Assert.Contains("family: SD 1.5 (one text encoder, last hidden state)", info.Stdout);
         Assert.Contains("image-to-image: LCM img2img rule (floor(original_inference_steps x strength) origin steps, sampled at steps)", info.Stdout);
         Assert.Contains("defaults: steps=4 guidance=8.5 (0..20) size=512x512", info.Stdout);
+        // The test model's UNet has no attention for LCM_ATTENTION_SLICING to split.
+        Assert.Contains("attention unsplit (LCM_ATTENTION_SLICING)", info.Stdout);
     }
 
     [Theory]
