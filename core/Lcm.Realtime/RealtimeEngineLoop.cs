@@ -141,7 +141,7 @@ internal sealed class RealtimeEngineLoop(LcmEngine engine, RealtimeOptions optio
             double encodeMs = time.GetElapsedTime(encodeStart).TotalMilliseconds;
             double queuedMs = TimeSpan.FromSeconds((double)(started - input.ReceivedTimestamp) / time.TimestampFrequency).TotalMilliseconds;
             session.Outputs.Put(new RealtimeOutput(new RealtimeFrame(input.Number, image.Seed, image.Width, image.Height, ready.Count,
-                queuedMs, generateMs, encodeMs, session.Inputs.Dropped, session.Outputs.Dropped), jpeg));
+                queuedMs, generateMs, encodeMs, results[i].Timings, session.Inputs.Dropped, session.Outputs.Dropped), jpeg));
         }
     }
 

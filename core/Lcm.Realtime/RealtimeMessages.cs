@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Lcm.Engine.Pipelines;
 
 namespace Lcm.Realtime;
 
@@ -31,6 +32,16 @@ public static class RealtimeMessages
         frame.QueuedMs,
         frame.GenerateMs,
         frame.EncodeMs,
+        // The engine's split of generateMs (shared by a batch); prompts reused from earlier frames skip the text encoders.
+        stages = new
+        {
+            frame.Stages.TextEncoderMs,
+            frame.Stages.VaeEncoderMs,
+            UnetMs = frame.Stages.UnetStepMs.Sum(),
+            frame.Stages.VaeDecoderMs,
+            frame.Stages.PromptsEncoded,
+            frame.Stages.PromptsReused,
+        },
         frame.DroppedInputs,
         frame.DroppedOutputs,
     }, Json);
@@ -38,4 +49,4 @@ public static class RealtimeMessages
 
 /// <summary>One result: which input it answers and where its time went (milliseconds); its JPEG follows it.</summary>
 public sealed record RealtimeFrame(long Input, long Seed, int Width, int Height, int Batch, double QueuedMs, double GenerateMs, double EncodeMs,
-    long DroppedInputs, long DroppedOutputs);
+    GenerationTimings Stages, long DroppedInputs, long DroppedOutputs);

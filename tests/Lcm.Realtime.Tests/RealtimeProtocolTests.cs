@@ -63,6 +63,34 @@ public sealed class RealtimeProtocolTests(TestModels models) : IClassFixture<Tes
     }
 
     [Fact]
+    public async Task Frames_split_their_time_by_stage_and_reuse_the_prompts_embeddings_while_the_params_stay()
+    {
+        await using var server = await RealtimeServer.StartAsync(models.Fp32Path);
+        using var client = await RealtimeClient.ConnectAsync(server.Socket);
+        await client.ReceiveJsonAsync("ready");
+        await client.SendAsync(Params(mode: "image"));
+        var stages = new List<System.Text.Json.JsonElement>();
+        for (int i = 0; i < 2; i++)
+        {
+            await client.SendFrameAsync(RealtimeServer.Jpeg(Size, Size, i));
+            stages.Add((await client.ReceiveFrameAsync()).Frame.GetProperty("stages"));
+        }
+        await client.SendAsync(Params("a forest", mode: "image"));
+        await client.SendFrameAsync(RealtimeServer.Jpeg(Size, Size, 2));
+        stages.Add((await client.ReceiveFrameAsync()).Frame.GetProperty("stages"));
+
+        (int, int) Prompts(System.Text.Json.JsonElement s) => (s.GetProperty("promptsEncoded").GetInt32(), s.GetProperty("promptsReused").GetInt32());
+        Assert.Equal([(1, 0), (0, 1), (1, 0)], stages.Select(Prompts));
+        Assert.All(stages, s =>
+        {
+            Assert.True(s.GetProperty("unetMs").GetDouble() > 0);
+            Assert.True(s.GetProperty("vaeEncoderMs").GetDouble() > 0);
+            Assert.True(s.GetProperty("vaeDecoderMs").GetDouble() > 0);
+        });
+        Assert.True(stages[0].GetProperty("textEncoderMs").GetDouble() > 0);
+    }
+
+    [Fact]
     public async Task Under_a_flood_of_frames_the_latest_wins_and_the_drops_are_counted()
     {
         await using var server = await RealtimeServer.StartAsync(models.Fp32Path, new RealtimeOptions { MaxFps = 4 });

@@ -107,6 +107,20 @@ public sealed class CliProcess : IDisposable
         // WaitForExitAsync returns once the streams are drained, so the output is complete.
     }
 
+    /// <summary>
+    /// Until stderr holds <paramref name="text"/>: the console logger writes from a queue of its own,
+    /// so a line may come after the storage write it reports.
+    /// </summary>
+    public async Task WaitForStderrAsync(string text, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (!Stderr.Contains(text, StringComparison.Ordinal))
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"lcm did not write \"{text}\" within {timeout}; stderr:\n{Stderr}");
+            await Task.Delay(20);
+        }
+    }
+
     /// <summary>SIGKILL, as a crash or an evicted container: no handler runs, nothing is handed back.</summary>
     public void Kill()
     {

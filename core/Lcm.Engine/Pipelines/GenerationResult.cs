@@ -14,6 +14,10 @@ public sealed record GenerationTimings
     public double TotalMs { get; init; }
     /// <summary>Time spent inside ONNX Runtime runs; TotalMs minus this is the engine's own overhead.</summary>
     public double OrtMs { get; init; }
+    /// <summary>Prompts and negative prompts that ran through the text encoders in this run (each distinct text once).</summary>
+    public int PromptsEncoded { get; init; }
+    /// <summary>Prompts whose embeddings came from an earlier run instead (<c>TextEncoderMs</c> does not grow for them).</summary>
+    public int PromptsReused { get; init; }
 }
 
 public sealed record GenerationResult(IReadOnlyList<GeneratedImage> Images, IReadOnlyList<string> Warnings, GenerationTimings Timings);

@@ -256,9 +256,9 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
             ? requests.Select(r => r.NegativePrompt is null && _prompts.ZerosForAbsentNegative ? null : _prompts.Tokenize(r.NegativePrompt ?? "")).ToArray()
             : null;
         run.TokenizeMs = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-        var embeds = run.Ort("lcm.text_encode", ref run.TextEncoderMs, () => _prompts.Encode(prompts, run.Options));
+        var embeds = run.Prompts(run.Ort("lcm.text_encode", ref run.TextEncoderMs, () => _prompts.Encode(prompts, run.Options)));
         var negativeEmbeds = negatives is null ? null
-            : run.Ort("lcm.text_encode", ref run.TextEncoderMs, () => _prompts.Encode(negatives, run.Options, zerosLike: embeds));
+            : run.Prompts(run.Ort("lcm.text_encode", ref run.TextEncoderMs, () => _prompts.Encode(negatives, run.Options, zerosLike: embeds)));
         var warnings = requests.Select((r, i) => Warnings(r, scales[i], prompts[i], negatives?[i])).ToArray();
         return (new PromptConditioning(embeds, negativeEmbeds, _unet.TakesAddedConditions ? TimeIds(requests) : null, scales), warnings);
     }

@@ -33,7 +33,15 @@ internal sealed class PipelineRun(RunOptions options, IProgress<StepProgress>? p
         return result;
     }
 
-    private int _firstImage, _images = 1;
+    private int _firstImage, _images = 1, _promptsEncoded, _promptsReused;
+
+    /// <summary>Counts how the prompts came (encoded or reused) and returns their embeddings.</summary>
+    public TextEmbeddings Prompts(EncodedPrompts prompts)
+    {
+        _promptsEncoded += prompts.Encoded;
+        _promptsReused += prompts.Reused;
+        return prompts.Embeddings;
+    }
 
     /// <summary>The images whose steps come next: from <paramref name="firstImage"/> of <paramref name="images"/>.</summary>
     public void StartChunk(int firstImage, int images) => (_firstImage, _images) = (firstImage, images);
@@ -50,5 +58,7 @@ internal sealed class PipelineRun(RunOptions options, IProgress<StepProgress>? p
         VaeEncoderMs = VaeEncoderMs,
         TotalMs = _total.Elapsed.TotalMilliseconds,
         OrtMs = _ortMs,
+        PromptsEncoded = _promptsEncoded,
+        PromptsReused = _promptsReused,
     };
 }

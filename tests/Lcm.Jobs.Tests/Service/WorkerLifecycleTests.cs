@@ -23,9 +23,9 @@ public sealed class WorkerLifecycleTests(AzuriteFixture fixture, ITestOutputHelp
             new Dictionary<string, string> { ["LCM_MESSAGE_LEASE_SECONDS"] = "3" }))
         {
             running = await fixture.WaitForStatusAsync(submitted.Id, s => s.Status != JobState.Queued);
+            await process.WaitForStderrAsync("running (attempt 1)", ServiceStorage.Timeout);
             Assert.False(process.HasExited, process.Stderr);
             process.Kill();
-            Assert.Contains("running (attempt 1)", process.Stderr);
         }
         Assert.Equal((JobState.Running, 1), (running.Status, running.Attempts));
         long seed = running.Request!.Seed!.Value;
