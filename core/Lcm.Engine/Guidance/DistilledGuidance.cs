@@ -1,6 +1,5 @@
 using Lcm.Engine.Models;
 using Lcm.Engine.Schedulers;
-using Microsoft.ML.OnnxRuntime;
 
 namespace Lcm.Engine.Guidance;
 
@@ -13,12 +12,12 @@ internal sealed class DistilledGuidance(Unet unet, int embeddingDimension) : IGu
 
     public string UnusedNegativePromptWarning(double guidanceScale) => "negativePrompt is ignored: a distilled LCM has no unconditional pass";
 
-    public float[] Predict(float[] samples, LatentShape shape, int timestep, PromptConditioning conditioning, RunOptions runOptions)
+    public IGuidedSteps Start(LatentShape shape, PromptConditioning conditioning)
     {
         float[] cond = new float[shape.Batch * embeddingDimension];
         for (int i = 0; i < shape.Batch; i++)
             GuidanceEmbedding.Write(conditioning.GuidanceScales[i], cond.AsSpan(i * embeddingDimension, embeddingDimension));
         var prompt = conditioning.Prompt;
-        return unet.Predict(samples, shape, timestep, new UnetConditioning(prompt.Hidden, prompt.Pooled, conditioning.TimeIds, cond), runOptions);
+        return new ConditionalSteps(unet.Bind(shape, new UnetConditioning(prompt.Hidden, prompt.Pooled, conditioning.TimeIds, cond)));
     }
 }

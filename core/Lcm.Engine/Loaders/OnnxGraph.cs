@@ -43,13 +43,12 @@ public sealed class OnnxGraph : IDisposable
         return results.Select(ToFloats).ToArray();
     }
 
-    /// <summary>A tensor of the element type the graph declares; the OrtValue pins its own copy of the data.</summary>
+    /// <summary>A tensor of the element type the graph declares, holding its own copy of the data.</summary>
     public static OrtValue FloatTensor(ReadOnlySpan<float> data, long[] shape, TensorElementType type)
     {
-        if (type == TensorElementType.Float) return OrtValue.CreateTensorValueFromMemory(data.ToArray(), shape);
-        var halves = new Float16[data.Length];
-        for (int i = 0; i < data.Length; i++) halves[i] = new Float16(BitConverter.HalfToUInt16Bits((Half)data[i]));
-        return OrtValue.CreateTensorValueFromMemory(halves, shape);
+        var tensor = Allocate(type, shape);
+        Write(tensor, data);
+        return tensor;
     }
 
     /// <summary>An integer or float tensor holding whole numbers (token ids, timesteps) in the declared type.</summary>
@@ -60,15 +59,51 @@ public sealed class OnnxGraph : IDisposable
         _ => FloatTensor(Array.ConvertAll(data.ToArray(), v => (float)v), shape, type),
     };
 
+    /// <summary>A tensor in ONNX Runtime's own memory, for inputs and outputs written or read again and again.</summary>
+    public static OrtValue Allocate(TensorElementType type, long[] shape) => OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, type, shape);
+
+    /// <summary>Writes <paramref name="data"/> into a float32 or float16 tensor of as many elements.</summary>
+    public static void Write(OrtValue tensor, ReadOnlySpan<float> data)
+    {
+        if (tensor.GetTensorTypeAndShape().ElementDataType == TensorElementType.Float)
+        {
+            data.CopyTo(tensor.GetTensorMutableDataAsSpan<float>());
+            return;
+        }
+        var halves = tensor.GetTensorMutableDataAsSpan<Float16>();
+        for (int i = 0; i < data.Length; i++) halves[i] = new Float16(BitConverter.HalfToUInt16Bits((Half)data[i]));
+    }
+
+    /// <summary>Writes a whole number into a one-element tensor of any type <see cref="NumberTensor"/> makes.</summary>
+    public static void WriteNumber(OrtValue tensor, long value)
+    {
+        switch (tensor.GetTensorTypeAndShape().ElementDataType)
+        {
+            case TensorElementType.Int64: tensor.GetTensorMutableDataAsSpan<long>()[0] = value; break;
+            case TensorElementType.Int32: tensor.GetTensorMutableDataAsSpan<int>()[0] = (int)value; break;
+            default: Write(tensor, [value]); break;
+        }
+    }
+
     public static float[] ToFloats(OrtValue value)
     {
+        var floats = new float[value.GetTensorTypeAndShape().ElementCount];
+        Read(value, floats);
+        return floats;
+    }
+
+    /// <summary>Reads a float32 or float16 tensor into <paramref name="values"/>, as float32.</summary>
+    public static void Read(OrtValue value, Span<float> values)
+    {
         var type = value.GetTensorTypeAndShape().ElementDataType;
-        if (type == TensorElementType.Float) return value.GetTensorDataAsSpan<float>().ToArray();
+        if (type == TensorElementType.Float)
+        {
+            value.GetTensorDataAsSpan<float>().CopyTo(values);
+            return;
+        }
         if (type != TensorElementType.Float16) throw new ModelFormatException($"expected a float32 or float16 output, found {type}");
         var halves = value.GetTensorDataAsSpan<Float16>();
-        var floats = new float[halves.Length];
-        for (int i = 0; i < floats.Length; i++) floats[i] = (float)BitConverter.UInt16BitsToHalf(halves[i].value);
-        return floats;
+        for (int i = 0; i < values.Length; i++) values[i] = (float)BitConverter.UInt16BitsToHalf(halves[i].value);
     }
 
     public void Dispose() => Session.Dispose();

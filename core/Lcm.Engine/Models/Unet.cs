@@ -8,7 +8,7 @@ namespace Lcm.Engine.Models;
 /// <summary>
 /// The UNet graph: (sample, timestep, encoder_hidden_states[, text_embeds, time_ids][, timestep_cond])
 /// to out_sample, every input bound by name. How the guidance scale steers it is <see cref="IGuidance"/>'s;
-/// this only feeds the graph. Element types, the timestep's rank and the fixed dimensions come from
+/// this only feeds the graph, through <see cref="UnetSteps"/>. Element types, the timestep's rank and the fixed dimensions come from
 /// the graph's metadata.
 /// </summary>
 public sealed class Unet : IDisposable
@@ -18,7 +18,7 @@ public sealed class Unet : IDisposable
     public const int TimeIdsLength = 6;
     private static readonly string[] KnownInputs = ["sample", "timestep", "encoder_hidden_states", "text_embeds", "time_ids", "timestep_cond"];
     private readonly OnnxGraph _graph;
-    private readonly TensorElementType _sampleType, _timestepType, _hiddenType;
+    private readonly TensorElementType _sampleType, _timestepType, _hiddenType, _outputType;
     private readonly TensorElementType? _condType, _textEmbedsType, _timeIdsType;
     private readonly long[] _timestepShape;
 
@@ -29,7 +29,7 @@ public sealed class Unet : IDisposable
         var timestep = graph.RequireInput("timestep",
             [TensorElementType.Int64, TensorElementType.Int32, TensorElementType.Float, TensorElementType.Float16], 0, 1);
         var hidden = graph.RequireInput("encoder_hidden_states", OnnxGraph.FloatTypes, 3);
-        graph.RequireOutput("out_sample", OnnxGraph.FloatTypes, 4);
+        _outputType = graph.RequireOutput("out_sample", OnnxGraph.FloatTypes, 4).ElementDataType;
         if (graph.Session.InputMetadata.Keys.FirstOrDefault(name => !KnownInputs.Contains(name)) is { } unknown)
             throw new ModelFormatException($"'{graph.Path}' has input '{unknown}', which the engine cannot feed; a UNet takes {string.Join(", ", KnownInputs)} " +
                 "(text_embeds and time_ids for SDXL-class models, timestep_cond for distilled LCMs)");
@@ -76,49 +76,37 @@ public sealed class Unet : IDisposable
     public void Dispose() => _graph.Dispose();
 
     /// <summary>
-    /// The UNet's prediction for latents of <paramref name="shape"/> at one timestep, given their
-    /// conditioning. Runs in parts of the graph's fixed batch size when the batch is larger.
+    /// The UNet's runs for latents of <paramref name="shape"/> through their steps, given their conditioning,
+    /// bound once. Runs in parts of the graph's fixed batch size when the batch is larger.
     /// </summary>
-    public float[] Predict(float[] samples, LatentShape shape, int timestep, UnetConditioning conditioning, RunOptions runOptions)
+    public UnetSteps Bind(LatentShape shape, UnetConditioning conditioning)
     {
         int batch = shape.Batch, part = Math.Min(FixedBatch ?? batch, batch);
-        if (part == batch) return Run(samples, shape, timestep, conditioning, runOptions);
-        var output = new float[samples.Length];
-        int sampleSize = shape.ImageLength;
+        var parts = new List<UnetSteps.Part>();
         for (int first = 0; first < batch; first += part)
-            Run(samples[(first * sampleSize)..((first + part) * sampleSize)], shape with { Batch = part }, timestep,
-                    conditioning.Slice(first, part, batch), runOptions)
-                .CopyTo(output, first * sampleSize);
-        return output;
+            parts.Add(BindPart(shape with { Batch = part }, part == batch ? conditioning : conditioning.Slice(first, part, batch)));
+        return new UnetSteps([.. parts], part * shape.ImageLength);
     }
 
-    private float[] Run(float[] samples, LatentShape shape, int timestep, UnetConditioning conditioning, RunOptions runOptions)
+    private UnetSteps.Part BindPart(LatentShape shape, UnetConditioning conditioning)
     {
         int batch = shape.Batch;
         float[] states = conditioning.EncoderHiddenStates;
-        using var sample = OnnxGraph.FloatTensor(samples, shape.Dimensions, _sampleType);
-        using var time = OnnxGraph.NumberTensor([timestep], _timestepShape, _timestepType);
-        using var hidden = OnnxGraph.FloatTensor(states, [batch, ClipTokenizer.MaxLength, states.Length / batch / ClipTokenizer.MaxLength], _hiddenType);
-        using var textEmbeds = Optional(conditioning.TextEmbeds, _textEmbedsType, batch, "text_embeds");
-        using var timeIds = Optional(conditioning.TimeIds, _timeIdsType, batch, "time_ids");
-        using var cond = Optional(conditioning.TimestepCond, _condType, batch, "timestep_cond");
-        var inputs = new Dictionary<string, OrtValue>
+        var inputs = new List<(string, OrtValue)>
         {
-            ["sample"] = sample,
-            ["timestep"] = time,
-            ["encoder_hidden_states"] = hidden,
+            ("encoder_hidden_states", OnnxGraph.FloatTensor(states, [batch, ClipTokenizer.MaxLength, states.Length / batch / ClipTokenizer.MaxLength], _hiddenType)),
         };
-        if (textEmbeds is not null) inputs["text_embeds"] = textEmbeds;
-        if (timeIds is not null) inputs["time_ids"] = timeIds;
-        if (cond is not null) inputs["timestep_cond"] = cond;
-        return _graph.Run(inputs, "out_sample", runOptions);
+        AddOptional(inputs, conditioning.TextEmbeds, _textEmbedsType, batch, "text_embeds");
+        AddOptional(inputs, conditioning.TimeIds, _timeIdsType, batch, "time_ids");
+        AddOptional(inputs, conditioning.TimestepCond, _condType, batch, "timestep_cond");
+        return new UnetSteps.Part(_graph, (shape.Dimensions, _sampleType), (_timestepShape, _timestepType), _outputType, inputs);
     }
 
     /// <summary>A [batch, n] input the graph takes exactly when <paramref name="type"/> is known; a mismatch is the pipeline's bug.</summary>
-    private OrtValue? Optional(float[]? values, TensorElementType? type, int batch, string name)
+    private void AddOptional(List<(string, OrtValue)> inputs, float[]? values, TensorElementType? type, int batch, string name)
     {
         if ((values is null) != (type is null))
             throw new InvalidOperationException($"'{_graph.Path}' input '{name}' {(type is null ? "is not in the graph but was given" : "was not given")}");
-        return values is null ? null : OnnxGraph.FloatTensor(values, [batch, values.Length / batch], type!.Value);
+        if (values is not null) inputs.Add((name, OnnxGraph.FloatTensor(values, [batch, values.Length / batch], type!.Value)));
     }
 }

@@ -345,12 +345,13 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
     {
         int size = shape.ImageLength;
         var noise = new float[size];
+        using var guided = _guidance.Start(shape, conditioning);
         for (int s = 0; s < timesteps.Length; s++)
         {
             run.CancellationToken.ThrowIfCancellationRequested();
             int t = timesteps[s];
             int? next = s + 1 < timesteps.Length ? timesteps[s + 1] : null;
-            float[] output = run.Ort("lcm.unet_step", ref run.UnetStepMs[s], () => _guidance.Predict(samples, shape, t, conditioning, run.Options), step: s + 1);
+            float[] output = run.Ort("lcm.unet_step", ref run.UnetStepMs[s], () => guided.Predict(samples, t, run.Options), step: s + 1);
             for (int i = 0; i < chunk.Length; i++)
             {
                 if (next is not null) chunk[i].Noise.Fill(noise);

@@ -59,9 +59,10 @@ internal sealed class HealthEndpoint(WorkerSettings settings, Func<WorkerReadine
             {
                 client = await listener.AcceptTcpClientAsync(_stopping.Token);
             }
-            catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
+            // Once stopping, whatever the stopped listener throws (an accept begun after Stop says "Not listening") ends the loop.
+            catch (Exception e) when (_stopping.IsCancellationRequested || e is SocketException or ObjectDisposedException)
             {
-                return; // stopped
+                return;
             }
             _ = AnswerAsync(client);
         }
