@@ -32,7 +32,8 @@ public static class RealtimeMessages
         frame.QueuedMs,
         frame.GenerateMs,
         frame.EncodeMs,
-        // The engine's split of generateMs (shared by a batch); prompts reused from earlier frames skip the text encoders.
+        // The engine's split of generateMs (shared by a batch); prompts reused from earlier frames skip the text encoders,
+        // and steady params keep the UNet's bound inputs.
         stages = new
         {
             frame.Stages.TextEncoderMs,
@@ -41,6 +42,8 @@ public static class RealtimeMessages
             frame.Stages.VaeDecoderMs,
             frame.Stages.PromptsEncoded,
             frame.Stages.PromptsReused,
+            frame.Stages.UnetBindings,
+            frame.Stages.UnetBindingsReused,
         },
         frame.DroppedInputs,
         frame.DroppedOutputs,

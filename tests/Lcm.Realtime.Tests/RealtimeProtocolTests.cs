@@ -63,7 +63,7 @@ public sealed class RealtimeProtocolTests(TestModels models) : IClassFixture<Tes
     }
 
     [Fact]
-    public async Task Frames_split_their_time_by_stage_and_reuse_the_prompts_embeddings_while_the_params_stay()
+    public async Task Frames_split_their_time_by_stage_and_reuse_the_prompts_embeddings_and_unet_inputs_while_the_params_stay()
     {
         await using var server = await RealtimeServer.StartAsync(models.Fp32Path);
         using var client = await RealtimeClient.ConnectAsync(server.Socket);
@@ -80,7 +80,9 @@ public sealed class RealtimeProtocolTests(TestModels models) : IClassFixture<Tes
         stages.Add((await client.ReceiveFrameAsync()).Frame.GetProperty("stages"));
 
         (int, int) Prompts(System.Text.Json.JsonElement s) => (s.GetProperty("promptsEncoded").GetInt32(), s.GetProperty("promptsReused").GetInt32());
+        (int, int) Bindings(System.Text.Json.JsonElement s) => (s.GetProperty("unetBindings").GetInt32(), s.GetProperty("unetBindingsReused").GetInt32());
         Assert.Equal([(1, 0), (0, 1), (1, 0)], stages.Select(Prompts));
+        Assert.Equal([(1, 0), (0, 1), (1, 0)], stages.Select(Bindings));
         Assert.All(stages, s =>
         {
             Assert.True(s.GetProperty("unetMs").GetDouble() > 0);

@@ -16,6 +16,15 @@ internal sealed record PromptConditioning(TextEmbeddings Prompt, TextEmbeddings?
         new(Gather(Prompt, requests), Negative is null ? null : Gather(Negative, requests), Gather(TimeIds, requests),
             requests.Select(r => GuidanceScales[r]).ToArray());
 
+    /// <summary>Whether <paramref name="other"/> holds the same values: the UNet would be bound with the same inputs.</summary>
+    public bool SameAs(PromptConditioning other) =>
+        GuidanceScales.AsSpan().SequenceEqual(other.GuidanceScales) && Same(TimeIds, other.TimeIds) &&
+        Same(Prompt, other.Prompt) && (Negative is null ? other.Negative is null : other.Negative is not null && Same(Negative, other.Negative));
+
+    private static bool Same(TextEmbeddings a, TextEmbeddings b) => Same(a.Hidden, b.Hidden) && Same(a.Pooled, b.Pooled);
+
+    private static bool Same(float[]? a, float[]? b) => a is null ? b is null : b is not null && a.AsSpan().SequenceEqual(b);
+
     private TextEmbeddings Gather(TextEmbeddings embeddings, IReadOnlyList<int> requests) =>
         new(Gather(embeddings.Hidden, requests)!, Gather(embeddings.Pooled, requests));
 

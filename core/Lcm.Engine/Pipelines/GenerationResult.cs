@@ -18,6 +18,10 @@ public sealed record GenerationTimings
     public int PromptsEncoded { get; init; }
     /// <summary>Prompts whose embeddings came from an earlier run instead (<c>TextEncoderMs</c> does not grow for them).</summary>
     public int PromptsReused { get; init; }
+    /// <summary>UNet batches of this run whose inputs were converted and bound for it.</summary>
+    public int UnetBindings { get; init; }
+    /// <summary>UNet batches that took the bound inputs of the run before, having the same shape and conditioning.</summary>
+    public int UnetBindingsReused { get; init; }
 }
 
 public sealed record GenerationResult(IReadOnlyList<GeneratedImage> Images, IReadOnlyList<string> Warnings, GenerationTimings Timings);

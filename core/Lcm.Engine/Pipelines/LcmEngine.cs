@@ -28,6 +28,7 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
     private readonly PromptEncoder _prompts;
     private readonly Unet _unet;
     private readonly IGuidance _guidance;
+    private readonly LastBoundSteps _boundSteps;
     private readonly VaeDecoder _vaeDecoder;
     // Loaded on the first image-to-image request (the tiny one on the first with the tiny decoder): text-to-image cold starts do not pay for them.
     private readonly Lazy<VaeEncoder?> _vaeEncoder, _tinyEncoder;
@@ -40,6 +41,7 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
     {
         (Model, Options, ExecutionProvider, ExecutionProviderFallbackReason, Loras) = (model, options, sessions.ActiveProvider, sessions.FallbackReason, loras);
         (_prompts, _unet, _guidance, _vaeDecoder) = (prompts, unet, guidance, vaeDecoder);
+        _boundSteps = new LastBoundSteps(guidance);
         _vaeEncoder = new(() => model.VaeEncoderPath is { } path ? new VaeEncoder(new OnnxGraph(path, sessions.Create(path)), model.VaeScalingFactor) : null);
         _tinyEncoder = new(() => tinyDecoders.Encoder is { } path
             ? new VaeEncoder(new OnnxGraph(path, sessions.Create(path)), ModelFolder.ScalingFactorBeside(path, ModelFolder.TinyVaeScalingFactor)) : null);
@@ -345,7 +347,8 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
     {
         int size = shape.ImageLength;
         var noise = new float[size];
-        using var guided = _guidance.Start(shape, conditioning);
+        var (guided, bound) = _boundSteps.For(shape, conditioning);
+        run.UnetInputs(bound);
         for (int s = 0; s < timesteps.Length; s++)
         {
             run.CancellationToken.ThrowIfCancellationRequested();
@@ -429,6 +432,7 @@ public sealed class LcmEngine : IImageGenerator, IDisposable
     public void Dispose()
     {
         _prompts.Dispose();
+        _boundSteps.Dispose();
         _unet.Dispose();
         _vaeDecoder.Dispose();
         if (_vaeEncoder.IsValueCreated) _vaeEncoder.Value?.Dispose();

@@ -33,7 +33,14 @@ internal sealed class PipelineRun(RunOptions options, IProgress<StepProgress>? p
         return result;
     }
 
-    private int _firstImage, _images = 1, _promptsEncoded, _promptsReused;
+    private int _firstImage, _images = 1, _promptsEncoded, _promptsReused, _unetBindings, _unetBindingsReused;
+
+    /// <summary>Counts whether a batch's UNet inputs were bound for it or kept from the last batch.</summary>
+    public void UnetInputs(bool bound)
+    {
+        if (bound) _unetBindings++;
+        else _unetBindingsReused++;
+    }
 
     /// <summary>Counts how the prompts came (encoded or reused) and returns their embeddings.</summary>
     public TextEmbeddings Prompts(EncodedPrompts prompts)
@@ -60,5 +67,7 @@ internal sealed class PipelineRun(RunOptions options, IProgress<StepProgress>? p
         OrtMs = _ortMs,
         PromptsEncoded = _promptsEncoded,
         PromptsReused = _promptsReused,
+        UnetBindings = _unetBindings,
+        UnetBindingsReused = _unetBindingsReused,
     };
 }

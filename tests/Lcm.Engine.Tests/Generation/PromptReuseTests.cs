@@ -4,24 +4,52 @@ using Lcm.Tests.Sdxl;
 
 namespace Lcm.Tests.Generation;
 
-/// <summary>Prompt embeddings kept between runs: what is encoded, what is reused, and that reuse changes no pixel.</summary>
+/// <summary>Prompt embeddings and the UNet's bound inputs kept between runs: what is encoded or bound, what is reused, and that reuse changes no pixel.</summary>
 public sealed class PromptReuseTests(TestModels models) : IClassFixture<TestModels>
 {
     private static GenerationRequest Request(string prompt, long seed = 3) => new() { Prompt = prompt, Steps = 2, Seed = seed, Width = 64, Height = 64 };
 
     [Fact]
-    public void A_prompt_run_again_is_not_encoded_again_and_gives_the_bytes_of_a_fresh_engine()
+    public void A_prompt_run_again_is_not_encoded_or_bound_again_and_gives_the_bytes_of_a_fresh_engine()
     {
         using var engine = LcmEngine.Load(models.Fp32Path, TestModels.Cpu);
         var first = engine.Generate(Request("a red boat"));
         var again = engine.Generate(Request("a red boat", seed: 4));
         Assert.Equal((1, 0), (first.Timings.PromptsEncoded, first.Timings.PromptsReused));
         Assert.Equal((0, 1), (again.Timings.PromptsEncoded, again.Timings.PromptsReused));
+        // Same shape and conditioning: the UNet's inputs bound for the first run serve the second.
+        Assert.Equal((1, 0), (first.Timings.UnetBindings, first.Timings.UnetBindingsReused));
+        Assert.Equal((0, 1), (again.Timings.UnetBindings, again.Timings.UnetBindingsReused));
 
         using var fresh = LcmEngine.Load(models.Fp32Path, TestModels.Cpu);
         var expected = fresh.Generate(Request("a red boat", seed: 4));
         Assert.Equal(1, expected.Timings.PromptsEncoded);
         Assert.Equal(expected.Images[0].Rgb, again.Images[0].Rgb);
+    }
+
+    [Fact]
+    public void Another_guidance_scale_or_size_binds_the_unet_inputs_anew_and_the_classifier_free_batch_is_kept_too()
+    {
+        using var engine = LcmEngine.Load(models.Fp32Path, TestModels.Cpu);
+        (int, int) Bindings(GenerationRequest request)
+        {
+            var timings = engine.Generate(request).Timings;
+            return (timings.UnetBindings, timings.UnetBindingsReused);
+        }
+        Assert.Equal((1, 0), Bindings(Request("a red boat")));
+        Assert.Equal((1, 0), Bindings(Request("a red boat") with { GuidanceScale = 3 }));
+        Assert.Equal((1, 0), Bindings(Request("a red boat") with { GuidanceScale = 3, Width = 72 }));
+        Assert.Equal((0, 1), Bindings(Request("a red boat", seed: 9) with { GuidanceScale = 3, Width = 72 }));
+
+        using var sdxl = new SdxlModels();
+        var lora = sdxl.Engine(SdxlModels.Options(ModelKind.LcmLora));
+        var request = Request("a red boat") with { GuidanceScale = 2, NegativePrompt = "blurry" };
+        lora.Generate(request);
+        var again = lora.Generate(request with { Seed = 11 });
+        Assert.Equal((0, 1), (again.Timings.UnetBindings, again.Timings.UnetBindingsReused));
+        using var freshModels = new SdxlModels();
+        var fresh = freshModels.Engine(SdxlModels.Options(ModelKind.LcmLora)).Generate(request with { Seed = 11 });
+        Assert.Equal(fresh.Images[0].Rgb, again.Images[0].Rgb);
     }
 
     [Fact]
