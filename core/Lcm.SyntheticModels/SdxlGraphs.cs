@@ -99,31 +99,8 @@ internal static class SdxlGraphs
             g.FloatOutput($"hidden_states.{i}", states[i], batch, Tokens, hidden);
         g.Save(Path.Combine(directory, "model.onnx"));
 
-        ModelJson.Write(Path.Combine(directory, "config.json"), TextEncoderConfig(projection, hidden, projection ? Pooled : hidden, heads: 2, layers, vocabularySize, vocabularySize, options.Float16));
+        ModelJson.Write(Path.Combine(directory, "config.json"), TestModelMaker.ClipTextConfig(hidden, heads: 2, layers, vocabularySize, vocabularySize, options.Float16, projection ? Pooled : null));
     }
-
-    /// <summary>
-    /// An SDXL text encoder's config.json: CLIP-L's (quick_gelu) or, with <paramref name="projection"/>, bigG's
-    /// (gelu, padded with "!", id 0); the special token ids are those of the test tokenizer.
-    /// </summary>
-    internal static object TextEncoderConfig(bool projection, int hidden, int projectionDim, int heads, int layers, int vocabularySize, int tokenizerVocabularySize, bool float16) => new
-    {
-        _name_or_path = "lcm-functions-test-model",
-        architectures = new[] { projection ? "CLIPTextModelWithProjection" : "CLIPTextModel" },
-        model_type = "clip_text_model",
-        hidden_act = projection ? "gelu" : "quick_gelu",
-        hidden_size = hidden,
-        intermediate_size = 4 * hidden,
-        num_attention_heads = heads,
-        num_hidden_layers = layers,
-        max_position_embeddings = Tokens,
-        projection_dim = projectionDim,
-        vocab_size = vocabularySize,
-        bos_token_id = tokenizerVocabularySize - 2,
-        eos_token_id = tokenizerVocabularySize - 1,
-        pad_token_id = projection ? 0 : tokenizerVocabularySize - 1,
-        torch_dtype = float16 ? "float16" : "float32",
-    };
 
     /// <summary>
     /// optimum's SDXL UNet inputs in their order: sample, timestep, encoder_hidden_states, text_embeds,

@@ -33,9 +33,8 @@ internal static class ClipTextArchitecture
 
     public static void Write(string directory, ArchitectureOptions options, Dim batch, int tokenizerVocabularySize, ClipTextShape shape) =>
         ArchitectureModelMaker.WriteGraph(directory, options,
-            shape.HiddenStates
-                ? SdxlGraphs.TextEncoderConfig(shape.Projection, options.Width(shape.Hidden), options.Width(shape.Hidden), shape.Heads, shape.Layers, VocabularySize, tokenizerVocabularySize, options.Float16)
-                : TestModelMaker.ClipTextConfig(options.Width(shape.Hidden), shape.Heads, shape.Layers, VocabularySize, tokenizerVocabularySize, options.Float16),
+            TestModelMaker.ClipTextConfig(options.Width(shape.Hidden), shape.Heads, shape.Layers, VocabularySize, tokenizerVocabularySize, options.Float16,
+                shape.Projection ? options.Width(shape.Hidden) : null),
             layers => WriteGraph(layers, options, batch, shape));
 
     private static void WriteGraph(NetworkLayers layers, ArchitectureOptions options, Dim batch, ClipTextShape shape)

@@ -21,16 +21,7 @@ public sealed class ArchitectureModelTests(ArchitectureModelTests.NarrowModel mo
     private const int Divisor = 8;
 
     /// <summary>The distilled SD 1.5 architecture at an eighth of its widths, written once for the class.</summary>
-    public sealed class NarrowModel : IDisposable
-    {
-        public string Directory { get; } = System.IO.Directory.CreateTempSubdirectory("lcm-architecture-").FullName;
-
-        public NarrowModel() => ArchitectureModelMaker.Write(Directory, new ArchitectureOptions { WidthDivisor = Divisor });
-
-        public string Path(string graph) => System.IO.Path.Combine(Directory, graph, "model.onnx");
-
-        public void Dispose() => System.IO.Directory.Delete(Directory, recursive: true);
-    }
+    public sealed class NarrowModel() : NarrowArchitectureModel(ModelArchitecture.Sd15, Divisor);
 
     [Fact]
     public void Counts_worked_out_from_the_configs_are_the_published_full_sizes()
@@ -247,6 +238,19 @@ public sealed class ArchitectureModelTests(ArchitectureModelTests.NarrowModel mo
             return n + MidBlock(channels[3]) + Norm(channels[3]) + Conv(channels[3], 8, 3) + Conv(8, 8, 1);
         }
     }
+}
+
+/// <summary>An architecture model at a fraction of its widths in a temporary folder, written once for a test class.</summary>
+public abstract class NarrowArchitectureModel : IDisposable
+{
+    protected NarrowArchitectureModel(ModelArchitecture architecture, int divisor) =>
+        ArchitectureModelMaker.Write(Directory, new ArchitectureOptions { Architecture = architecture, WidthDivisor = divisor });
+
+    public string Directory { get; } = System.IO.Directory.CreateTempSubdirectory("lcm-architecture-").FullName;
+
+    public string Path(string graph) => System.IO.Path.Combine(Directory, graph, "model.onnx");
+
+    public void Dispose() => System.IO.Directory.Delete(Directory, recursive: true);
 }
 
 /// <summary>Reading the architecture models' graphs: parameters and signatures.</summary>

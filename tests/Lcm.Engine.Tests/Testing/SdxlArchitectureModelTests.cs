@@ -2,7 +2,6 @@ using Lcm.Engine.Models;
 using Lcm.Engine.Pipelines;
 using Lcm.SyntheticModels.Architectures;
 using Lcm.Tests.Generation;
-using Onnx;
 using DataType = Onnx.TensorProto.Types.DataType;
 
 namespace Lcm.Tests.Testing;
@@ -17,16 +16,7 @@ public sealed class SdxlArchitectureModelTests(SdxlArchitectureModelTests.Narrow
     private const int Divisor = 8;
 
     /// <summary>The distilled SDXL architecture (lcm-sdxl's UNet) at an eighth of its widths, written once for the class.</summary>
-    public sealed class NarrowModel : IDisposable
-    {
-        public string Directory { get; } = System.IO.Directory.CreateTempSubdirectory("lcm-sdxl-architecture-").FullName;
-
-        public NarrowModel() => ArchitectureModelMaker.Write(Directory, new ArchitectureOptions { Architecture = ModelArchitecture.Sdxl, WidthDivisor = Divisor });
-
-        public string Path(string graph) => System.IO.Path.Combine(Directory, graph, "model.onnx");
-
-        public void Dispose() => System.IO.Directory.Delete(Directory, recursive: true);
-    }
+    public sealed class NarrowModel() : NarrowArchitectureModel(ModelArchitecture.Sdxl, Divisor);
 
     [Fact]
     public void Counts_worked_out_from_the_configs_are_the_published_full_sizes()
