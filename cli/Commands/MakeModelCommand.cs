@@ -9,7 +9,7 @@ namespace Lcm.Cli;
 internal static class MakeModelCommand
 {
     private static readonly Option<string> Output = CliOptions.Text("--output", "The folder to write (with --architecture: a copy of the cached model, else only its path is printed).", "DIR");
-    private static readonly Option<string> Architecture = CliOptions.Text("--architecture", "sd15: the real network's blocks and sizes with seeded random weights, made once in LCM_CACHE_DIR (takes --kind, --seed, --fp16, --output).", "sd15");
+    private static readonly Option<string> Architecture = CliOptions.Text("--architecture", "sd15 or sdxl: the real network's blocks and sizes with seeded random weights, made once in LCM_CACHE_DIR (takes --kind, --seed, --fp16, --output).", "sd15|sdxl");
     private static readonly Option<bool> Fp16 = CliOptions.Flag("--fp16", "float16 graphs.");
     private static readonly Option<bool> Fp32Vae = CliOptions.Flag("--fp32-vae", "With --fp16: a float32 VAE beside the float16 UNet.");
     private static readonly Option<int?> UnetMegabytes = CliOptions.Int("--unet-mb", "The UNet's size in MB, 1..16384 (1 by default).");
@@ -73,14 +73,19 @@ internal static class MakeModelCommand
     }
 
     /// <summary>
-    /// <c>--architecture sd15</c>: the real network with random weights (<see cref="ArchitectureModelMaker"/>), made once in
+    /// <c>--architecture sd15|sdxl</c>: the real network with random weights (<see cref="ArchitectureModelMaker"/>), made once in
     /// the cache and reused; prints its folder, or copies it to <c>--output</c> when given.
     /// </summary>
     private static int MakeArchitectureModel(ParseResult args, string architecture)
     {
         var options = new ArchitectureOptions
         {
-            Architecture = architecture == "sd15" ? ModelArchitecture.Sd15 : throw new UsageException($"--architecture must be sd15, found '{architecture}'"),
+            Architecture = architecture switch
+            {
+                "sd15" => ModelArchitecture.Sd15,
+                "sdxl" => ModelArchitecture.Sdxl,
+                _ => throw new UsageException($"--architecture must be sd15 or sdxl, found '{architecture}'"),
+            },
             Kind = ParseKind(args.GetValue(Kind)),
             Seed = args.GetValue(Seed) ?? 1,
             Float16 = args.GetValue(Fp16),

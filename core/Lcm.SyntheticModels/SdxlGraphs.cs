@@ -99,24 +99,7 @@ internal static class SdxlGraphs
             g.FloatOutput($"hidden_states.{i}", states[i], batch, Tokens, hidden);
         g.Save(Path.Combine(directory, "model.onnx"));
 
-        ModelJson.Write(Path.Combine(directory, "config.json"), new
-        {
-            _name_or_path = "lcm-functions-test-model",
-            architectures = new[] { projection ? "CLIPTextModelWithProjection" : "CLIPTextModel" },
-            model_type = "clip_text_model",
-            hidden_act = projection ? "gelu" : "quick_gelu",
-            hidden_size = hidden,
-            intermediate_size = 4 * hidden,
-            num_attention_heads = 2,
-            num_hidden_layers = layers,
-            max_position_embeddings = Tokens,
-            projection_dim = projection ? Pooled : hidden,
-            vocab_size = vocabularySize,
-            bos_token_id = vocabularySize - 2,
-            eos_token_id = vocabularySize - 1,
-            pad_token_id = projection ? 0 : vocabularySize - 1,
-            torch_dtype = options.Float16 ? "float16" : "float32",
-        });
+        ModelJson.Write(Path.Combine(directory, "config.json"), TestModelMaker.ClipTextConfig(hidden, heads: 2, layers, vocabularySize, vocabularySize, options.Float16, projection ? Pooled : null));
     }
 
     /// <summary>

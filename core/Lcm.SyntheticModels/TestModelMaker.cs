@@ -112,23 +112,27 @@ public static class TestModelMaker
         ModelJson.Write(Path.Combine(directory, "config.json"), ClipTextConfig(Hidden, heads: 2, layers: 1, vocabularySize, vocabularySize, options.Float16));
     }
 
-    /// <summary>A CLIP-L-style text_encoder/config.json; the special token ids are those of the test tokenizer (<paramref name="tokenizerVocabularySize"/> tokens).</summary>
-    internal static object ClipTextConfig(int hidden, int heads, int layers, int vocabularySize, int tokenizerVocabularySize, bool float16) => new
+    /// <summary>
+    /// A text_encoder/config.json: CLIP-L's (quick_gelu) or, given <paramref name="projectionDim"/>, OpenCLIP bigG's
+    /// <c>CLIPTextModelWithProjection</c> (gelu, padded with "!", id 0). The special token ids are those of the
+    /// test tokenizer (<paramref name="tokenizerVocabularySize"/> tokens).
+    /// </summary>
+    internal static object ClipTextConfig(int hidden, int heads, int layers, int vocabularySize, int tokenizerVocabularySize, bool float16, int? projectionDim = null) => new
     {
         _name_or_path = "lcm-functions-test-model",
-        architectures = new[] { "CLIPTextModel" },
+        architectures = new[] { projectionDim is null ? "CLIPTextModel" : "CLIPTextModelWithProjection" },
         model_type = "clip_text_model",
-        hidden_act = "quick_gelu",
+        hidden_act = projectionDim is null ? "quick_gelu" : "gelu",
         hidden_size = hidden,
         intermediate_size = 4 * hidden,
         num_attention_heads = heads,
         num_hidden_layers = layers,
         max_position_embeddings = Tokens,
-        projection_dim = hidden,
+        projection_dim = projectionDim ?? hidden,
         vocab_size = vocabularySize,
         bos_token_id = tokenizerVocabularySize - 2,
         eos_token_id = tokenizerVocabularySize - 1,
-        pad_token_id = tokenizerVocabularySize - 1,
+        pad_token_id = projectionDim is null ? tokenizerVocabularySize - 1 : 0,
         torch_dtype = float16 ? "float16" : "float32",
     };
 

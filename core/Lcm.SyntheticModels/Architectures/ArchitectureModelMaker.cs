@@ -18,14 +18,26 @@ public static class ArchitectureModelMaker
         Directory.CreateDirectory(directory);
         Dim batch = "batch";
         var vocabulary = ClipBpeVocabulary.Build();
-        TestModelMaker.WriteTokenizer(Path.Combine(directory, "tokenizer"), vocabulary, ClipBpeVocabulary.EndOfText);
-        ClipTextArchitecture.Write(Path.Combine(directory, "text_encoder"), options, batch, vocabulary.Tokens.Count);
-        Sd15UnetArchitecture.Write(Path.Combine(directory, "unet"), options, batch);
+        bool sdxl = options.Architecture == ModelArchitecture.Sdxl, distilled = options.Kind == ModelKind.Distilled;
+        if (sdxl)
+        {
+            SdxlGraphs.WriteTokenizers(directory, vocabulary);
+            ClipTextArchitecture.Write(Path.Combine(directory, "text_encoder"), options, batch, vocabulary.Tokens.Count, ClipTextShape.SdxlFirst);
+            ClipTextArchitecture.Write(Path.Combine(directory, "text_encoder_2"), options, batch, vocabulary.Tokens.Count, ClipTextShape.SdxlSecond);
+        }
+        else
+        {
+            TestModelMaker.WriteTokenizer(Path.Combine(directory, "tokenizer"), vocabulary, ClipBpeVocabulary.EndOfText);
+            ClipTextArchitecture.Write(Path.Combine(directory, "text_encoder"), options, batch, vocabulary.Tokens.Count, ClipTextShape.Sd15);
+        }
+        UnetArchitecture.Write(Path.Combine(directory, "unet"), options, batch, sdxl ? UnetLayout.Sdxl : UnetLayout.Sd15);
         AutoencoderKlArchitecture.WriteDecoder(Path.Combine(directory, "vae_decoder"), options, batch);
         AutoencoderKlArchitecture.WriteEncoder(Path.Combine(directory, "vae_encoder"), options, batch);
-        bool distilled = options.Kind == ModelKind.Distilled;
-        ModelJson.Write(Path.Combine(directory, "scheduler", "scheduler_config.json"), distilled ? TestModelMaker.SchedulerConfig : Sd15StyleGraphs.SchedulerConfig);
-        ModelJson.Write(Path.Combine(directory, "model_index.json"), distilled ? TestModelMaker.ModelIndex : Sd15StyleGraphs.ModelIndex);
+        var sdxlOptions = new TestModelOptions { Family = ModelFamily.StableDiffusionXL, Kind = options.Kind };
+        ModelJson.Write(Path.Combine(directory, "scheduler", "scheduler_config.json"),
+            distilled ? TestModelMaker.SchedulerConfig : sdxl ? SdxlGraphs.EulerSchedulerConfig : Sd15StyleGraphs.SchedulerConfig);
+        ModelJson.Write(Path.Combine(directory, "model_index.json"),
+            sdxl ? SdxlGraphs.ModelIndex(sdxlOptions) : distilled ? TestModelMaker.ModelIndex : Sd15StyleGraphs.ModelIndex);
     }
 
     /// <summary>The model's folder in the cache (<c>LCM_CACHE_DIR</c> unless given), written first if missing. Safe when several processes start at once.</summary>

@@ -7,6 +7,9 @@ public enum ModelArchitecture
 {
     /// <summary>Stable Diffusion 1.5: its UNet (LCM_Dreamshaper_v7's, distilled, or SD 1.5's own), CLIP ViT-L/14's text tower, AutoencoderKL.</summary>
     Sd15,
+
+    /// <summary>SDXL: its UNet (latent-consistency/lcm-sdxl's, distilled, or SDXL base's own), CLIP-L and OpenCLIP bigG's text towers, AutoencoderKL.</summary>
+    Sdxl,
 }
 
 /// <summary>Which architecture model to write, and how.</summary>
@@ -14,7 +17,7 @@ public sealed record ArchitectureOptions
 {
     public ModelArchitecture Architecture { get; init; } = ModelArchitecture.Sd15;
 
-    /// <summary>Distilled (LCM_Dreamshaper_v7: the UNet takes <c>timestep_cond</c>) or LCM-LoRA (SD 1.5's own UNet, without it).</summary>
+    /// <summary>Distilled (LCM_Dreamshaper_v7, lcm-sdxl: the UNet takes <c>timestep_cond</c>) or LCM-LoRA (the base model's own UNet, without it).</summary>
     public ModelKind Kind { get; init; } = ModelKind.Distilled;
 
     /// <summary>Seed of every weight; the same seed writes byte-identical files.</summary>

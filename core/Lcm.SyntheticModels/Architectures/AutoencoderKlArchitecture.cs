@@ -3,7 +3,7 @@ using static Lcm.SyntheticModels.GraphBuilder;
 namespace Lcm.SyntheticModels.Architectures;
 
 /// <summary>
-/// Stable Diffusion 1.5's <c>AutoencoderKL</c> (block channels 128, 256, 512, 512; two resnets per
+/// Stable Diffusion 1.5's (and SDXL's) <c>AutoencoderKL</c> (block channels 128, 256, 512, 512; two resnets per
 /// encoder block, three per decoder block; a mid block of resnet, single-head attention, resnet), as
 /// optimum splits it: <c>vae_decoder</c> is post_quant_conv and the decoder (about 49.5M parameters),
 /// <c>vae_encoder</c> the encoder and quant_conv. Inputs and outputs are those of the test VAEs.
@@ -12,7 +12,7 @@ internal static class AutoencoderKlArchitecture
 {
     private static readonly int[] BlockChannels = [128, 256, 512, 512];
     private const int LayersPerBlock = 2, LatentChannels = 4, ImageChannels = 3;
-    private const float Epsilon = 1e-6f, ScalingFactor = 0.18215f;
+    private const float Epsilon = 1e-6f;
 
     public static void WriteDecoder(string directory, ArchitectureOptions options, Dim batch) =>
         ArchitectureModelMaker.WriteGraph(directory, options, Config(options), layers =>
@@ -83,7 +83,7 @@ internal static class AutoencoderKlArchitecture
         return layers.Resnet($"{path}.resnets.1", x, width, width, Epsilon);
     }
 
-    /// <summary>SD 1.5's vae/config.json, widths as written.</summary>
+    /// <summary>SD 1.5's vae/config.json, or SDXL's (the same network, trained anew: another scaling factor and sample size), widths as written.</summary>
     private static object Config(ArchitectureOptions options) => new
     {
         _class_name = "AutoencoderKL",
@@ -96,8 +96,8 @@ internal static class AutoencoderKlArchitecture
         layers_per_block = LayersPerBlock,
         norm_num_groups = options.Groups,
         out_channels = ImageChannels,
-        sample_size = 512,
-        scaling_factor = ScalingFactor,
+        sample_size = options.Architecture == ModelArchitecture.Sdxl ? 1024 : 512,
+        scaling_factor = options.Architecture == ModelArchitecture.Sdxl ? 0.13025f : 0.18215f,
         up_block_types = Enumerable.Repeat("UpDecoderBlock2D", BlockChannels.Length),
         torch_dtype = options.Float16 ? "float16" : "float32",
     };

@@ -106,21 +106,30 @@ internal sealed class NetworkLayers(GraphBuilder g, ExternalDataFile external, i
     }
 
     /// <summary>
-    /// diffusers' Transformer2DModel as SD 1.5 has it (1x1 conv projections, one BasicTransformerBlock):
-    /// GroupNorm, proj_in; self-attention, cross-attention on the text and a GEGLU feed-forward, each after
-    /// a LayerNorm and added back; proj_out; the input added back.
+    /// diffusers' Transformer2DModel: GroupNorm, proj_in (a 1x1 conv in SD 1.5, a Linear on the sequence in
+    /// SDXL: <paramref name="linearProjection"/>); <paramref name="depth"/> BasicTransformerBlocks of
+    /// self-attention, cross-attention on the text and a GEGLU feed-forward, each after a LayerNorm and
+    /// added back; proj_out; the input added back.
     /// </summary>
-    public string SpatialTransformer(string path, string input, int channels, int heads, string text, int textWidth)
+    public string SpatialTransformer(string path, string input, int channels, int heads, string text, int textWidth, int depth = 1, bool linearProjection = false)
     {
-        string h = Conv($"{path}.proj_in", GroupNorm($"{path}.norm", input, channels, 1e-6f), channels, channels, kernel: 1);
-        string sequence = ToSequence(h, channels);
-        string block = $"{path}.transformer_blocks.0";
-        string normed = LayerNorm($"{block}.norm1", sequence, channels);
-        sequence = g.Node("Add", [sequence, Attention(AttentionProjections.Diffusers($"{block}.attn1"), normed, normed, channels, channels, heads, qkvBias: false)]);
-        normed = LayerNorm($"{block}.norm2", sequence, channels);
-        sequence = g.Node("Add", [sequence, Attention(AttentionProjections.Diffusers($"{block}.attn2"), normed, text, channels, textWidth, heads, qkvBias: false)]);
-        sequence = g.Node("Add", [sequence, GegluFeedForward($"{block}.ff", LayerNorm($"{block}.norm3", sequence, channels), channels)]);
-        return g.Node("Add", [input, Conv($"{path}.proj_out", ToSpatial(sequence, h), channels, channels, kernel: 1)]);
+        string normed = GroupNorm($"{path}.norm", input, channels, 1e-6f);
+        string sequence = linearProjection
+            ? Linear($"{path}.proj_in", ToSequence(normed, channels), channels, channels)
+            : ToSequence(Conv($"{path}.proj_in", normed, channels, channels, kernel: 1), channels);
+        for (int i = 0; i < depth; i++)
+        {
+            string block = $"{path}.transformer_blocks.{i}";
+            string x = LayerNorm($"{block}.norm1", sequence, channels);
+            sequence = g.Node("Add", [sequence, Attention(AttentionProjections.Diffusers($"{block}.attn1"), x, x, channels, channels, heads, qkvBias: false)]);
+            x = LayerNorm($"{block}.norm2", sequence, channels);
+            sequence = g.Node("Add", [sequence, Attention(AttentionProjections.Diffusers($"{block}.attn2"), x, text, channels, textWidth, heads, qkvBias: false)]);
+            sequence = g.Node("Add", [sequence, GegluFeedForward($"{block}.ff", LayerNorm($"{block}.norm3", sequence, channels), channels)]);
+        }
+        string output = linearProjection
+            ? ToSpatial(Linear($"{path}.proj_out", sequence, channels, channels), input)
+            : Conv($"{path}.proj_out", ToSpatial(sequence, input), channels, channels, kernel: 1);
+        return g.Node("Add", [input, output]);
     }
 
     /// <summary>diffusers' Upsample2D with a conv: nearest 2x, then a 3x3 conv.</summary>

@@ -141,11 +141,11 @@ public sealed class CliTests(CliFolder folder) : IClassFixture<CliFolder>
     [Fact]
     public void Make_model_architecture_refuses_what_it_does_not_take_before_writing()
     {
-        var unknown = Lcm("make-model", "--architecture", "sdxl");
+        var unknown = Lcm("make-model", "--architecture", "sd3");
         var unused = Lcm("make-model", "--architecture", "sd15", "--unet-mb", "5");
 
         AssertExit(2, unknown);
-        Assert.Contains("lcm make-model: --architecture must be sd15, found 'sdxl'", unknown.Stderr);
+        Assert.Contains("lcm make-model: --architecture must be sd15 or sdxl, found 'sd3'", unknown.Stderr);
         AssertExit(2, unused);
         Assert.Contains("lcm make-model: --unet-mb does not go with --architecture", unused.Stderr);
         Assert.False(Directory.Exists(Path.Combine(folder.CacheDirectory, "architecture-sd15-distilled-seed1")));

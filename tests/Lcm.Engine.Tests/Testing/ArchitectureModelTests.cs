@@ -21,16 +21,7 @@ public sealed class ArchitectureModelTests(ArchitectureModelTests.NarrowModel mo
     private const int Divisor = 8;
 
     /// <summary>The distilled SD 1.5 architecture at an eighth of its widths, written once for the class.</summary>
-    public sealed class NarrowModel : IDisposable
-    {
-        public string Directory { get; } = System.IO.Directory.CreateTempSubdirectory("lcm-architecture-").FullName;
-
-        public NarrowModel() => ArchitectureModelMaker.Write(Directory, new ArchitectureOptions { WidthDivisor = Divisor });
-
-        public string Path(string graph) => System.IO.Path.Combine(Directory, graph, "model.onnx");
-
-        public void Dispose() => System.IO.Directory.Delete(Directory, recursive: true);
-    }
+    public sealed class NarrowModel() : NarrowArchitectureModel(ModelArchitecture.Sd15, Divisor);
 
     [Fact]
     public void Counts_worked_out_from_the_configs_are_the_published_full_sizes()
@@ -45,24 +36,24 @@ public sealed class ArchitectureModelTests(ArchitectureModelTests.NarrowModel mo
     [Fact]
     public void Graphs_have_the_parameters_of_the_configs()
     {
-        Assert.Equal(Sd15Counts.Unet(Divisor, distilled: true), Parameters(Graph(model.Path("unet"))));
-        Assert.Equal(Sd15Counts.ClipText(Divisor), Parameters(Graph(model.Path("text_encoder"))));
-        Assert.Equal(Sd15Counts.VaeDecoder(Divisor), Parameters(Graph(model.Path("vae_decoder"))));
-        Assert.Equal(Sd15Counts.VaeEncoder(Divisor), Parameters(Graph(model.Path("vae_encoder"))));
+        Assert.Equal(Sd15Counts.Unet(Divisor, distilled: true), ArchitectureGraphs.Parameters(ArchitectureGraphs.Graph(model.Path("unet"))));
+        Assert.Equal(Sd15Counts.ClipText(Divisor), ArchitectureGraphs.Parameters(ArchitectureGraphs.Graph(model.Path("text_encoder"))));
+        Assert.Equal(Sd15Counts.VaeDecoder(Divisor), ArchitectureGraphs.Parameters(ArchitectureGraphs.Graph(model.Path("vae_decoder"))));
+        Assert.Equal(Sd15Counts.VaeEncoder(Divisor), ArchitectureGraphs.Parameters(ArchitectureGraphs.Graph(model.Path("vae_encoder"))));
     }
 
     [Fact]
     public void Graphs_have_the_inputs_and_outputs_of_the_test_models()
     {
-        AssertSignature(model.Path("text_encoder"), [("input_ids", DataType.Int32, "batch,77")],
+        ArchitectureGraphs.AssertSignature(model.Path("text_encoder"), [("input_ids", DataType.Int32, "batch,77")],
             [("last_hidden_state", DataType.Float, "batch,77,96"), ("pooler_output", DataType.Float, "batch,96")]);
-        AssertSignature(model.Path("unet"),
+        ArchitectureGraphs.AssertSignature(model.Path("unet"),
             [("sample", DataType.Float, "batch,4,height,width"), ("timestep", DataType.Int64, "1"),
              ("encoder_hidden_states", DataType.Float, "batch,77,96"), ("timestep_cond", DataType.Float, "batch,256")],
             [("out_sample", DataType.Float, "batch,4,height,width")]);
-        AssertSignature(model.Path("vae_decoder"), [("latent_sample", DataType.Float, "batch,4,latent_height,latent_width")],
+        ArchitectureGraphs.AssertSignature(model.Path("vae_decoder"), [("latent_sample", DataType.Float, "batch,4,latent_height,latent_width")],
             [("sample", DataType.Float, "batch,3,height,width")]);
-        AssertSignature(model.Path("vae_encoder"), [("sample", DataType.Float, "batch,3,height,width")],
+        ArchitectureGraphs.AssertSignature(model.Path("vae_encoder"), [("sample", DataType.Float, "batch,3,height,width")],
             [("latent_sample", DataType.Float, "batch,4,latent_height,latent_width")]);
     }
 
@@ -77,14 +68,14 @@ public sealed class ArchitectureModelTests(ArchitectureModelTests.NarrowModel mo
                 Kind = ModelKind.LcmLora, Float16 = true, VaeEncoder = VaeEncoderKind.LatentParameters, WidthDivisor = Divisor,
             });
             string Path(string graph) => System.IO.Path.Combine(directory, graph, "model.onnx");
-            AssertSignature(Path("unet"),
+            ArchitectureGraphs.AssertSignature(Path("unet"),
                 [("sample", DataType.Float16, "batch,4,height,width"), ("timestep", DataType.Float, ""),
                  ("encoder_hidden_states", DataType.Float16, "batch,77,96")],
                 [("out_sample", DataType.Float16, "batch,4,height,width")]);
-            AssertSignature(Path("vae_encoder"), [("sample", DataType.Float16, "batch,3,height,width")],
+            ArchitectureGraphs.AssertSignature(Path("vae_encoder"), [("sample", DataType.Float16, "batch,3,height,width")],
                 [("latent_parameters", DataType.Float16, "batch,8,latent_height,latent_width")]);
-            Assert.Equal(Sd15Counts.Unet(Divisor, distilled: false), Parameters(Graph(Path("unet"))));
-            Assert.DoesNotContain(Graph(Path("unet")).Initializer, t => t.DataType == (int)DataType.Float && t.Dims.Count > 0);
+            Assert.Equal(Sd15Counts.Unet(Divisor, distilled: false), ArchitectureGraphs.Parameters(ArchitectureGraphs.Graph(Path("unet"))));
+            Assert.DoesNotContain(ArchitectureGraphs.Graph(Path("unet")).Initializer, t => t.DataType == (int)DataType.Float && t.Dims.Count > 0);
         }
         finally
         {
@@ -95,7 +86,7 @@ public sealed class ArchitectureModelTests(ArchitectureModelTests.NarrowModel mo
     [Fact]
     public void Weights_are_external_and_named_as_exports_name_them()
     {
-        var unet = Graph(model.Path("unet"));
+        var unet = ArchitectureGraphs.Graph(model.Path("unet"));
         var initializers = unet.Initializer.ToDictionary(t => t.Name);
         Assert.Equal([40, 40, 3, 3], initializers["down_blocks.0.resnets.0.conv1.weight"].Dims);
         Assert.Equal([160, 160, 1, 1], initializers["up_blocks.1.attentions.2.proj_out.weight"].Dims);
@@ -109,7 +100,7 @@ public sealed class ArchitectureModelTests(ArchitectureModelTests.NarrowModel mo
         Assert.Equal(96, targets.Targets["down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_k"].In);
         // 16 transformers of 10 Linear modules (attn1 and attn2 q, k, v, out; ff in and out) and 2 1x1 convs.
         Assert.Equal(16 * 12, targets.Targets.Keys.Count(k => k.Contains("_attentions_", StringComparison.Ordinal)));
-        Assert.Contains("text_model_encoder_layers_11_self_attn_q_proj", GraphWeights.Find(Graph(model.Path("text_encoder"))).Targets.Keys);
+        Assert.Contains("text_model_encoder_layers_11_self_attn_q_proj", GraphWeights.Find(ArchitectureGraphs.Graph(model.Path("text_encoder"))).Targets.Keys);
     }
 
     [Fact]
@@ -165,26 +156,6 @@ public sealed class ArchitectureModelTests(ArchitectureModelTests.NarrowModel mo
         {
             Directory.Delete(cache, recursive: true);
         }
-    }
-
-    private static GraphProto Graph(string path)
-    {
-        using var stream = File.OpenRead(path);
-        return ModelProto.Parser.ParseFrom(stream).Graph;
-    }
-
-    /// <summary>Elements of the float initializers of rank one or more: the models' constants are Constant nodes or scalars.</summary>
-    private static long Parameters(GraphProto graph) => graph.Initializer
-        .Where(t => t.DataType is (int)DataType.Float or (int)DataType.Float16 && t.Dims.Count > 0)
-        .Sum(t => t.Dims.Aggregate(1L, (a, b) => a * b));
-
-    private static void AssertSignature(string path, (string, DataType, string)[] inputs, (string, DataType, string)[] outputs)
-    {
-        var graph = Graph(path);
-        static (string, DataType, string)[] Describe(IEnumerable<ValueInfoProto> values) => values.Select(v => (v.Name, (DataType)v.Type.TensorType.ElemType,
-            string.Join(',', v.Type.TensorType.Shape.Dim.Select(d => d.HasDimParam ? d.DimParam : d.DimValue.ToString())))).ToArray();
-        Assert.Equal(inputs, Describe(graph.Input));
-        Assert.Equal(outputs, Describe(graph.Output));
     }
 
     /// <summary>
@@ -266,5 +237,42 @@ public sealed class ArchitectureModelTests(ArchitectureModelTests.NarrowModel mo
             }
             return n + MidBlock(channels[3]) + Norm(channels[3]) + Conv(channels[3], 8, 3) + Conv(8, 8, 1);
         }
+    }
+}
+
+/// <summary>An architecture model at a fraction of its widths in a temporary folder, written once for a test class.</summary>
+public abstract class NarrowArchitectureModel : IDisposable
+{
+    protected NarrowArchitectureModel(ModelArchitecture architecture, int divisor) =>
+        ArchitectureModelMaker.Write(Directory, new ArchitectureOptions { Architecture = architecture, WidthDivisor = divisor });
+
+    public string Directory { get; } = System.IO.Directory.CreateTempSubdirectory("lcm-architecture-").FullName;
+
+    public string Path(string graph) => System.IO.Path.Combine(Directory, graph, "model.onnx");
+
+    public void Dispose() => System.IO.Directory.Delete(Directory, recursive: true);
+}
+
+/// <summary>Reading the architecture models' graphs: parameters and signatures.</summary>
+internal static class ArchitectureGraphs
+{
+    public static GraphProto Graph(string path)
+    {
+        using var stream = File.OpenRead(path);
+        return ModelProto.Parser.ParseFrom(stream).Graph;
+    }
+
+    /// <summary>Elements of the float initializers of rank one or more: the models' constants are Constant nodes or scalars.</summary>
+    public static long Parameters(GraphProto graph) => graph.Initializer
+        .Where(t => t.DataType is (int)DataType.Float or (int)DataType.Float16 && t.Dims.Count > 0)
+        .Sum(t => t.Dims.Aggregate(1L, (a, b) => a * b));
+
+    public static void AssertSignature(string path, (string, DataType, string)[] inputs, (string, DataType, string)[] outputs)
+    {
+        var graph = Graph(path);
+        static (string, DataType, string)[] Describe(IEnumerable<ValueInfoProto> values) => values.Select(v => (v.Name, (DataType)v.Type.TensorType.ElemType,
+            string.Join(',', v.Type.TensorType.Shape.Dim.Select(d => d.HasDimParam ? d.DimParam : d.DimValue.ToString())))).ToArray();
+        Assert.Equal(inputs, Describe(graph.Input));
+        Assert.Equal(outputs, Describe(graph.Output));
     }
 }
