@@ -16,15 +16,22 @@ internal static class ColdStartBench
 {
     internal sealed record Probe(double ReadyMs, double FirstImageMs, long PrivateBytes, long SharedBytes, long RssBytes);
 
-    public static async Task<object> RunAsync(TestModelOptions modelOptions, int runs, ConsoleProgress progress)
+    /// <summary>The cold start of a test model with a UNet of the options' size, written once into the cache.</summary>
+    public static Task<object> RunAsync(TestModelOptions modelOptions, int runs, ConsoleProgress progress)
     {
-        string cache = CacheDirectory.Resolve();
         string variant = (modelOptions.Family == ModelFamily.StableDiffusionXL ? "sdxl-" : "") + (modelOptions.Float16 ? "fp16-" : "");
-        string model = new CacheEntries(cache, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance).GetOrCreate($"bench-{variant}unet-{modelOptions.UnetMegabytes}mb", folder =>
+        string model = new CacheEntries(CacheDirectory.Resolve(), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance).GetOrCreate($"bench-{variant}unet-{modelOptions.UnetMegabytes}mb", folder =>
         {
             progress.Line($"writing a {modelOptions.UnetMegabytes} MB {variant}test UNet");
             TestModelMaker.Write(folder, modelOptions);
         });
+        return RunAsync(model, runs, progress);
+    }
+
+    /// <summary>The cold start of the model folder <paramref name="model"/> (an architecture model, a real export).</summary>
+    public static async Task<object> RunAsync(string model, int runs, ConsoleProgress progress)
+    {
+        string cache = CacheDirectory.Resolve();
         long unetBytes = Directory.GetFiles(Path.Combine(model, "unet")).Sum(f => new FileInfo(f).Length);
         var env = new Dictionary<string, string> { ["LCM_CACHE_DIR"] = cache, ["LCM_EXECUTION_PROVIDER"] = "cpu" };
 

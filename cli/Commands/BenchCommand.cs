@@ -14,7 +14,7 @@ namespace Lcm.Cli;
 internal static class BenchCommand
 {
     private static readonly Option<string> Only = CliOptions.Text("--only", "Which parts, comma-separated: cold, warm, burst, soak, video, int8, sizes, realtime (cold,warm,burst by default).", "PARTS");
-    private static readonly Option<int?> UnetMegabytes = CliOptions.Int("--unet-mb", "The cold start's UNet size in MB (1700 by default).");
+    private static readonly Option<int?> UnetMegabytes = CliOptions.Int("--unet-mb", "The cold start's UNet size in MB (1700 by default; with --model the cold start takes that folder instead).");
     private static readonly Option<string> Family = CliOptions.Text("--family", "The cold start's model family: sd15 or sdxl (sd15 by default).", "sd15|sdxl");
     private static readonly Option<bool> Fp16 = CliOptions.Flag("--fp16", "A float16 cold-start model.");
     private static readonly Option<int?> Runs = CliOptions.Int("--runs", "Runs per cold-start mode and repeats of the burst and the video bench (3 by default), runs of the warm bench (5 by default).");
@@ -77,11 +77,16 @@ internal static class BenchCommand
         if (size is < 64 or > 2048 || size % 8 != 0 || steps is < 1 or > 8) throw new UsageException("--size must be a multiple of 8 in 64..2048 and --steps in 1..8");
         if (killWorker && !parts.Contains("soak")) throw new UsageException("--kill-worker belongs to the soak: add --only soak");
 
+        if (model is not null && parts.Contains("cold") && new Option[] { UnetMegabytes, Family, Fp16 }.FirstOrDefault(o => args.GetResult(o) is { Implicit: false }) is { } made)
+            throw new UsageException($"{made.Name} shapes the cold start's own model and does not go with --model");
         string smallModel = CliModel.Resolve(model);
         var report = new Dictionary<string, object>();
         using (var progress = new ConsoleProgress("bench"))
         {
-            if (parts.Contains("cold")) report["coldStart"] = await ColdStartBench.RunAsync(coldModel with { UnetMegabytes = unetMegabytes }, runs, progress);
+            if (parts.Contains("cold"))
+                report["coldStart"] = model is not null
+                    ? await ColdStartBench.RunAsync(CliModel.Resolve(model), runs, progress)
+                    : await ColdStartBench.RunAsync(coldModel with { UnetMegabytes = unetMegabytes }, runs, progress);
             if (parts.Contains("warm")) report["warm"] = WarmBench.Run(smallModel, runsOption ?? 5, size, steps is { } only ? [only] : [1, 2, 4], progress);
             if (parts.Contains("burst")) report["burst"] = await BurstBench.RunAsync(smallModel, jobsOption ?? 32, batchImages, runs, progress);
             if (parts.Contains("soak")) report["soak"] = await SoakBench.RunAsync(smallModel, jobsOption ?? 500, killWorker, progress);

@@ -152,6 +152,24 @@ public sealed class CliTests(CliFolder folder) : IClassFixture<CliFolder>
     }
 
     [Fact]
+    public void Bench_cold_takes_a_model_folder_and_refuses_the_options_of_its_own_model()
+    {
+        string model = folder.NewDirectory("cold-model");
+        TestModelMaker.Write(model, new TestModelOptions());
+        var run = Lcm("bench", "--only", "cold", "--model", model, "--runs", "1", "--json");
+        var refused = Lcm("bench", "--only", "cold", "--model", model, "--unet-mb", "5");
+
+        AssertExit(0, run);
+        using var report = JsonDocument.Parse(run.Stdout);
+        var cold = report.RootElement.GetProperty("coldStart");
+        Assert.Equal(Directory.GetFiles(Path.Combine(model, "unet")).Sum(f => new FileInfo(f).Length), cold.GetProperty("unetBytes").GetInt64());
+        Assert.True(cold.GetProperty("optimizedReadyMs").GetDouble() > 0 && cold.GetProperty("naiveFirstImageMs").GetDouble() > 0, cold.ToString());
+        Assert.DoesNotContain("writing a", run.Stderr);
+        AssertExit(2, refused);
+        Assert.Contains("lcm bench: --unet-mb shapes the cold start's own model and does not go with --model", refused.Stderr);
+    }
+
+    [Fact]
     public void Bench_warm_at_a_size_and_step_count_reports_each_stage_and_peak_memory()
     {
         var run = Lcm("bench", "--only", "warm", "--size", "64", "--steps", "2", "--runs", "1", "--json");
