@@ -85,7 +85,7 @@ internal static class BenchCommand
         {
             if (parts.Contains("cold"))
                 report["coldStart"] = model is not null
-                    ? await ColdStartBench.RunAsync(CliModel.Resolve(model), runs, progress)
+                    ? await ColdStartBench.RunAsync(smallModel, runs, progress)
                     : await ColdStartBench.RunAsync(coldModel with { UnetMegabytes = unetMegabytes }, runs, progress);
             if (parts.Contains("warm")) report["warm"] = WarmBench.Run(smallModel, runsOption ?? 5, size, steps is { } only ? [only] : [1, 2, 4], progress);
             if (parts.Contains("burst")) report["burst"] = await BurstBench.RunAsync(smallModel, jobsOption ?? 32, batchImages, runs, progress);

@@ -51,7 +51,7 @@ public sealed class OnnxGraph : IDisposable
         return tensor;
     }
 
-    /// <summary>An integer or float tensor holding whole numbers (token ids, timesteps) in the declared type.</summary>
+    /// <summary>An integer or float tensor holding whole numbers (token ids) in the declared type.</summary>
     public static OrtValue NumberTensor(ReadOnlySpan<long> data, long[] shape, TensorElementType type) => type switch
     {
         TensorElementType.Int64 => OrtValue.CreateTensorValueFromMemory(data.ToArray(), shape),
@@ -74,7 +74,7 @@ public sealed class OnnxGraph : IDisposable
         for (int i = 0; i < data.Length; i++) halves[i] = new Float16(BitConverter.HalfToUInt16Bits((Half)data[i]));
     }
 
-    /// <summary>Writes a whole number into a one-element tensor of any type <see cref="NumberTensor"/> makes.</summary>
+    /// <summary>Writes a whole number (a timestep) into a one-element int64, int32, float32 or float16 tensor.</summary>
     public static void WriteNumber(OrtValue tensor, long value)
     {
         switch (tensor.GetTensorTypeAndShape().ElementDataType)

@@ -33,11 +33,10 @@ public static class ArchitectureModelMaker
         UnetArchitecture.Write(Path.Combine(directory, "unet"), options, batch, sdxl ? UnetLayout.Sdxl : UnetLayout.Sd15);
         AutoencoderKlArchitecture.WriteDecoder(Path.Combine(directory, "vae_decoder"), options, batch);
         AutoencoderKlArchitecture.WriteEncoder(Path.Combine(directory, "vae_encoder"), options, batch);
-        var sdxlOptions = new TestModelOptions { Family = ModelFamily.StableDiffusionXL, Kind = options.Kind };
         ModelJson.Write(Path.Combine(directory, "scheduler", "scheduler_config.json"),
             distilled ? TestModelMaker.SchedulerConfig : sdxl ? SdxlGraphs.EulerSchedulerConfig : Sd15StyleGraphs.SchedulerConfig);
         ModelJson.Write(Path.Combine(directory, "model_index.json"),
-            sdxl ? SdxlGraphs.ModelIndex(sdxlOptions) : distilled ? TestModelMaker.ModelIndex : Sd15StyleGraphs.ModelIndex);
+            sdxl ? SdxlGraphs.ModelIndex(new TestModelOptions { Family = ModelFamily.StableDiffusionXL, Kind = options.Kind }) : distilled ? TestModelMaker.ModelIndex : Sd15StyleGraphs.ModelIndex);
     }
 
     /// <summary>The model's folder in the cache (<c>LCM_CACHE_DIR</c> unless given), written first if missing. Safe when several processes start at once.</summary>

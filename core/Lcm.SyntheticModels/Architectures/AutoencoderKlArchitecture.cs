@@ -84,21 +84,25 @@ internal static class AutoencoderKlArchitecture
     }
 
     /// <summary>SD 1.5's vae/config.json, or SDXL's (the same network, trained anew: another scaling factor and sample size), widths as written.</summary>
-    private static object Config(ArchitectureOptions options) => new
+    private static object Config(ArchitectureOptions options)
     {
-        _class_name = "AutoencoderKL",
-        _diffusers_version = "0.22.0",
-        act_fn = "silu",
-        block_out_channels = BlockChannels.Select(options.Width).ToArray(),
-        down_block_types = Enumerable.Repeat("DownEncoderBlock2D", BlockChannels.Length),
-        in_channels = ImageChannels,
-        latent_channels = LatentChannels,
-        layers_per_block = LayersPerBlock,
-        norm_num_groups = options.Groups,
-        out_channels = ImageChannels,
-        sample_size = options.Architecture == ModelArchitecture.Sdxl ? 1024 : 512,
-        scaling_factor = options.Architecture == ModelArchitecture.Sdxl ? 0.13025f : 0.18215f,
-        up_block_types = Enumerable.Repeat("UpDecoderBlock2D", BlockChannels.Length),
-        torch_dtype = options.Float16 ? "float16" : "float32",
-    };
+        bool sdxl = options.Architecture == ModelArchitecture.Sdxl;
+        return new
+        {
+            _class_name = "AutoencoderKL",
+            _diffusers_version = "0.22.0",
+            act_fn = "silu",
+            block_out_channels = BlockChannels.Select(options.Width).ToArray(),
+            down_block_types = Enumerable.Repeat("DownEncoderBlock2D", BlockChannels.Length),
+            in_channels = ImageChannels,
+            latent_channels = LatentChannels,
+            layers_per_block = LayersPerBlock,
+            norm_num_groups = options.Groups,
+            out_channels = ImageChannels,
+            sample_size = sdxl ? 1024 : 512,
+            scaling_factor = sdxl ? 0.13025f : 0.18215f,
+            up_block_types = Enumerable.Repeat("UpDecoderBlock2D", BlockChannels.Length),
+            torch_dtype = options.Float16 ? "float16" : "float32",
+        };
+    }
 }

@@ -111,7 +111,7 @@ internal sealed class NetworkLayers(GraphBuilder g, ExternalDataFile external, i
     /// self-attention, cross-attention on the text and a GEGLU feed-forward, each after a LayerNorm and
     /// added back; proj_out; the input added back.
     /// </summary>
-    public string SpatialTransformer(string path, string input, int channels, int heads, string text, int textWidth, int depth = 1, bool linearProjection = false)
+    public string SpatialTransformer(string path, string input, int channels, int heads, string text, int textWidth, int depth, bool linearProjection)
     {
         string normed = GroupNorm($"{path}.norm", input, channels, 1e-6f);
         string sequence = linearProjection

@@ -42,16 +42,16 @@ internal static class UnetArchitecture
         var g = layers.Graph;
         int[] channels = layout.BlockChannels.Select(options.Width).ToArray();
         int timeChannels = 4 * channels[0];
-        int textWidth = options.Width(layout.TextWidth);
+        int textWidth = options.Width(layout.TextWidth), pooled = PooledWidth(options);
 
         string sample = g.FloatInput("sample", batch, LatentChannels, "height", "width");
         string timestep = TestModelMaker.TimestepInput(g, options.Float16);
         string text = g.FloatInput("encoder_hidden_states", batch, Tokens, textWidth);
-        string? textEmbeds = layout.AddedConditions ? g.FloatInput("text_embeds", batch, options.Width(ClipTextShape.SdxlSecond.Hidden)) : null;
+        string? textEmbeds = layout.AddedConditions ? g.FloatInput("text_embeds", batch, pooled) : null;
         string? timeIds = layout.AddedConditions ? g.FloatInput("time_ids", batch, Unet.TimeIdsLength) : null;
         string? timeCond = options.Kind == ModelKind.Distilled ? g.FloatInput("timestep_cond", batch, TimeCondDim) : null;
         string embedding = TimeEmbedding(layers, timestep, timeCond, channels[0], timeChannels);
-        if (textEmbeds is not null) embedding = g.Node("Add", [embedding, AddedEmbedding(layers, textEmbeds, timeIds!, options.Width(ClipTextShape.SdxlSecond.Hidden), timeChannels)]);
+        if (textEmbeds is not null) embedding = g.Node("Add", [embedding, AddedEmbedding(layers, textEmbeds, timeIds!, pooled, timeChannels)]);
         // Every resnet takes the embedding through SiLU first: computed once here.
         string time = layers.Silu(embedding);
         string Resnet(string path, string x, int inChannels, int outChannels) => layers.Resnet(path, x, inChannels, outChannels, Epsilon, time, timeChannels);
@@ -131,6 +131,9 @@ internal static class UnetArchitecture
         return g.Node("Concat", [g.Node("Cos", [angles]), g.Node("Sin", [angles])], IntAttribute("axis", 1L));
     }
 
+    /// <summary>SDXL's pooled text embedding, bigG's projected width.</summary>
+    private static int PooledWidth(ArchitectureOptions options) => options.Width(ClipTextShape.SdxlSecond.Hidden);
+
     private static object Config(ArchitectureOptions options, UnetLayout layout)
     {
         int[] channels = layout.BlockChannels.Select(options.Width).ToArray();
@@ -156,7 +159,7 @@ internal static class UnetArchitecture
             layers_per_block = LayersPerBlock,
             norm_num_groups = options.Groups,
             out_channels = LatentChannels,
-            projection_class_embeddings_input_dim = Unet.TimeIdsLength * TimeIdsEmbedding + options.Width(ClipTextShape.SdxlSecond.Hidden),
+            projection_class_embeddings_input_dim = Unet.TimeIdsLength * TimeIdsEmbedding + PooledWidth(options),
             sample_size = 128,
             time_cond_proj_dim = timeCond,
             transformer_layers_per_block = layout.TransformerDepth.Select(d => Math.Max(d, 1)).ToArray(),
