@@ -42,7 +42,7 @@ internal static class ColdStartBench
             progress.Report(i, runs, $"cold start: naive run {i + 1}/{runs}");
             naive.Add(await ProbeAsync(model, "naive", env));
         }
-        progress.Line($"naive: ready {Median(naive, p => p.ReadyMs):F0} ms, first image {Median(naive, p => p.FirstImageMs):F0} ms");
+        progress.Line($"naive: {Summary(naive)}");
 
         await ProbeAsync(model, "optimized", env); // prepares the cache entry on the first run; not counted
         await Process.Start("sync")!.WaitForExitAsync(); // freshly written pages count as dirty until written back
@@ -53,7 +53,7 @@ internal static class ColdStartBench
             progress.Report(i, runs, $"cold start: optimized run {i + 1}/{runs}");
             optimized.Add(await ProbeAsync(model, "optimized", env));
         }
-        progress.Line($"optimized: ready {Median(optimized, p => p.ReadyMs):F0} ms, first image {Median(optimized, p => p.FirstImageMs):F0} ms");
+        progress.Line($"optimized: {Summary(optimized)}");
 
         // Two workers at once on one model: the mapped weights should be shared, not copied twice.
         var pair = await Task.WhenAll(ProbeAsync(model, "optimized", env, holdMs: 2000), ProbeAsync(model, "optimized", env, holdMs: 2000));
@@ -69,8 +69,22 @@ internal static class ColdStartBench
             rssBytesOptimized = (long)Median(optimized, p => p.RssBytes),
             sharedBytesTwoWorkers = pair.Min(p => p.SharedBytes),
             runs,
+            // Median and range of each figure above, so a README figure says how far a re-run may land.
+            spreads = new
+            {
+                naiveReadyMs = Spread.Of(naive.Select(p => p.ReadyMs)),
+                optimizedReadyMs = Spread.Of(optimized.Select(p => p.ReadyMs)),
+                naiveFirstImageMs = Spread.Of(naive.Select(p => p.FirstImageMs)),
+                optimizedFirstImageMs = Spread.Of(optimized.Select(p => p.FirstImageMs)),
+                privateBytesNaive = Spread.Of(naive.Select(p => (double)p.PrivateBytes)),
+                privateBytesOptimized = Spread.Of(optimized.Select(p => (double)p.PrivateBytes)),
+            },
         };
     }
+
+    private static string Summary(List<Probe> probes) =>
+        $"ready {Spread.Of(probes.Select(p => p.ReadyMs)).Format("F0")} ms, first image {Spread.Of(probes.Select(p => p.FirstImageMs)).Format("F0")} ms, " +
+        $"private {Spread.Of(probes.Select(p => p.PrivateBytes / 1048576.0)).Format("F0")} MB";
 
     /// <summary>The child side (<c>lcm bench-probe</c>): load, one image at the model's default size (512x512; SDXL 1024x1024), then print the figures as JSON.</summary>
     public static int RunProbe(string model, bool optimized, int holdMs)

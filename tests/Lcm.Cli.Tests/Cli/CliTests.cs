@@ -164,6 +164,8 @@ public sealed class CliTests(CliFolder folder) : IClassFixture<CliFolder>
         var cold = report.RootElement.GetProperty("coldStart");
         Assert.Equal(Directory.GetFiles(Path.Combine(model, "unet")).Sum(f => new FileInfo(f).Length), cold.GetProperty("unetBytes").GetInt64());
         Assert.True(cold.GetProperty("optimizedReadyMs").GetDouble() > 0 && cold.GetProperty("naiveFirstImageMs").GetDouble() > 0, cold.ToString());
+        var spread = cold.GetProperty("spreads").GetProperty("optimizedReadyMs");
+        Assert.Equal(cold.GetProperty("optimizedReadyMs").GetDouble(), spread.GetProperty("median").GetDouble());
         Assert.DoesNotContain("writing a", run.Stderr);
         AssertExit(2, refused);
         Assert.Contains("lcm bench: --unet-mb shapes the cold start's own model and does not go with --model", refused.Stderr);
